@@ -1,0 +1,7 @@
+"""spacy-rnn: recurrent networks (RNN, LSTM, GRU) for spaCy text classification."""
+from . import architectures, pipeline  # noqa: F401  (registers functions and factories)
+from .layers import RNNEncoder
+from .pipeline import RNNMultiLabelTextCategorizer, RNNTextCategorizer
+
+__version__ = "0.1.0"
+__all__ = ["RNNEncoder", "RNNTextCategorizer", "RNNMultiLabelTextCategorizer", "__version__"]

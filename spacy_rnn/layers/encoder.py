@@ -1,0 +1,164 @@
+"""Thinc wrapper around :class:`spacy_rnn.torch.RecurrentEncoder`.
+
+The layer is a ``Model[List[Floats2d], List[Floats2d]]``, the contract of the
+``encode`` slot of ``spacy.Tok2Vec.v2``. Its PyTorch module lives in a
+:class:`thinc.api.PyTorchShim`, so Thinc's optimizer (and with it
+``[training.optimizer] grad_clip``) updates the weights and the weights travel
+with the pipeline's ``to_bytes``/``to_disk``.
+
+The input width ``nI`` may be left open and inferred at ``initialize``. The
+module is then only built once its shape is known, which is why the shim
+serializes the module's constructor arguments next to its ``state_dict``:
+deserialization rebuilds the module before loading the weights (the problem
+reported in spaCy#8319 does not arise).
+"""
+from io import BytesIO
+from typing import Any, Callable, List, Optional, Tuple
+
+import numpy
+import srsly
+import torch
+from thinc.api import ArgsKwargs, Model, PyTorchShim, torch2xp, xp2torch
+from thinc.util import get_torch_default_device
+from thinc.types import Floats2d
+
+from ..errors import ConfigValueError, Errors
+from ..torch import CELLS, RecurrentEncoder
+
+
+def check_encoder_args(
+    cell: str, width: int, depth: int, bidirectional: bool, dropout: float, where: str
+) -> None:
+    """Raise a :class:`ConfigValueError` that names the bad setting."""
+    if cell not in CELLS:
+        allowed = ", ".join(repr(c) for c in CELLS)
+        raise ConfigValueError(Errors.E001.format(cell=cell, where=where, allowed=allowed))
+    if not isinstance(width, int) or width < 1:
+        raise ConfigValueError(
+            Errors.E002.format(name="width", value=width, where=where, reason="use a positive int.")
+        )
+    if bidirectional and width % 2:
+        raise ConfigValueError(
+            Errors.E002.format(
+                name="width",
+                value=width,
+                where=where,
+                reason="a bidirectional encoder splits its width between two "
+                "directions, so the width must be even.",
+            )
+        )
+    if not isinstance(depth, int) or depth < 1:
+        raise ConfigValueError(
+            Errors.E002.format(name="depth", value=depth, where=where, reason="use an int of 1 or more.")
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigValueError(
+            Errors.E002.format(name="dropout", value=dropout, where=where, reason="use a value in [0, 1).")
+        )
+
+
+def serialize_module(module: Optional[RecurrentEncoder]) -> bytes:
+    if module is None:
+        return srsly.msgpack_dumps({"hparams": None, "state": b""})
+    filelike = BytesIO()
+    torch.save(module.state_dict(), filelike)
+    return srsly.msgpack_dumps({"hparams": module.hparams(), "state": filelike.getvalue()})
+
+
+def deserialize_module(
+    module: Optional[RecurrentEncoder], data: bytes, device: "torch.device"
+) -> Optional[RecurrentEncoder]:
+    msg = srsly.msgpack_loads(data)
+    if msg["hparams"] is None:
+        return module
+    module = RecurrentEncoder(**msg["hparams"])
+    state = torch.load(BytesIO(msg["state"]), map_location=device, weights_only=True)
+    module.load_state_dict(state)
+    return module.to(device)
+
+
+def RNNEncoder(
+    cell: str,
+    width: int,
+    depth: int,
+    bidirectional: bool,
+    dropout: float,
+    nI: Optional[int] = None,
+) -> Model[List[Floats2d], List[Floats2d]]:
+    """Build the Thinc layer; see ``spacy_rnn.RNNEncoder.v1`` for the arguments."""
+    check_encoder_args(cell, width, depth, bidirectional, dropout, "spacy_rnn.RNNEncoder.v1")
+    shim = PyTorchShim(
+        None, serialize_model=serialize_module, deserialize_model=deserialize_module
+    )
+    model: Model[List[Floats2d], List[Floats2d]] = Model(
+        "rnn_encoder",
+        forward,
+        init=init,
+        dims={"nI": nI, "nO": width},
+        attrs={
+            "cell": cell,
+            "depth": depth,
+            "bidirectional": bidirectional,
+            "dropout": dropout,
+        },
+        shims=[shim],
+    )
+    if nI is not None:
+        _build_module(model)
+    return model
+
+
+def _build_module(model: Model) -> None:
+    shim = model.shims[0]
+    module = RecurrentEncoder(
+        model.attrs["cell"],
+        model.get_dim("nI"),
+        model.get_dim("nO"),
+        depth=model.attrs["depth"],
+        bidirectional=model.attrs["bidirectional"],
+        dropout=model.attrs["dropout"],
+    )
+    shim._model = module.to(get_torch_default_device())
+
+
+def init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
+    if X is not None:
+        widths = {x.shape[1] for x in X if x.ndim == 2}
+        if widths:
+            model.set_dim("nI", widths.pop())
+    if not model.has_dim("nI"):
+        raise ValueError(Errors.E004)
+    # (Re)build so that initialize() always starts from fresh weights.
+    _build_module(model)
+
+
+def forward(
+    model: Model[List[Floats2d], List[Floats2d]], Xs: List[Floats2d], is_train: bool
+) -> Tuple[List[Floats2d], Callable]:
+    shim = model.shims[0]
+    ops = model.ops
+    nO = model.get_dim("nO")
+    if shim._model is None:
+        raise ValueError(Errors.E004)
+    lengths = numpy.array([x.shape[0] for x in Xs], dtype="int64")
+    n_tokens = int(lengths.sum())
+    if n_tokens == 0:
+        Ys = [ops.alloc2f(0, nO) for _ in Xs]
+        return Ys, lambda dYs: [ops.alloc2f(0, x.shape[1]) for x in Xs]
+    nI = model.get_dim("nI")
+    X = ops.flatten([x for x in Xs if x.shape[0]])
+    if X.shape[1] != nI:
+        raise ValueError(Errors.E005.format(expected=nI, got=X.shape[1]))
+    Xt = xp2torch(X, requires_grad=is_train)
+    Yt, torch_backprop = shim(ArgsKwargs(args=(Xt, lengths), kwargs={}), is_train)
+    Y = torch2xp(Yt, ops=ops)
+    Ys = ops.unflatten(Y, lengths)
+
+    def backprop(dYs: List[Floats2d]) -> List[Floats2d]:
+        dY = ops.flatten([dy for dy in dYs if dy.shape[0]])
+        dYt = xp2torch(dY)
+        dX_args = torch_backprop(ArgsKwargs(args=(Yt,), kwargs={"grad_tensors": (dYt,)}))
+        dX = torch2xp(dX_args.args[0], ops=ops)
+        return ops.unflatten(dX, lengths)
+
+    return Ys, backprop

@@ -1,0 +1,159 @@
+"""Pooling layers: ``Model[List[Floats2d], Floats2d]``, one row per document.
+
+Every pooling reads a document's real tokens only (there is no padding at
+this point: documents arrive as a list of arrays), and a document without
+tokens pools to a zero vector rather than to NaN or an error.
+
+- ``mean``: the average of the token vectors.
+- ``max``: the element-wise maximum.
+- ``last``: the final state of each direction. For a bidirectional encoder the
+  forward half comes from the last token and the backward half from the
+  first token, where each direction ends; otherwise the last token's vector.
+- ``attention``: a learned, masked softmax over the tokens (additive attention,
+  Bahdanau et al. 2015): ``u = tanh(W x + b)``, ``a = softmax(u · q)`` within
+  each document, output ``sum(a * x)``. The weights are kept in
+  ``model.attrs["last_weights"]`` only when ``model.attrs["store_weights"]``
+  is set, so inference pays nothing for explanations it does not use.
+"""
+from typing import Callable, List, Tuple
+
+from thinc.api import Model, glorot_uniform_init, zero_init
+from thinc.types import Floats1d, Floats2d, Ints1d
+
+from ..errors import ConfigValueError, Errors
+
+POOLINGS = ("mean", "max", "last", "attention")
+
+
+def build_pooling(pooling: str, bidirectional: bool = True) -> Model[List[Floats2d], Floats2d]:
+    """Return the pooling layer named ``pooling``."""
+    if pooling == "mean":
+        return Model("pool_mean", _mean_forward)
+    if pooling == "max":
+        return Model("pool_max", _max_forward)
+    if pooling == "last":
+        return Model("pool_last", _last_forward, attrs={"bidirectional": bidirectional})
+    if pooling == "attention":
+        return AttentionPooling()
+    allowed = ", ".join(repr(p) for p in POOLINGS)
+    raise ConfigValueError(
+        Errors.E003.format(pooling=pooling, where="spacy_rnn.RNNTextCat.v1", allowed=allowed)
+    )
+
+
+def _flatten(model: Model, Xs: List[Floats2d]) -> Tuple[Floats2d, Ints1d]:
+    ops = model.ops
+    lengths = ops.asarray1i([x.shape[0] for x in Xs])
+    width = Xs[0].shape[1] if Xs else 0
+    nonempty = [x for x in Xs if x.shape[0]]
+    X = ops.flatten(nonempty) if nonempty else ops.alloc2f(0, width)
+    return X, lengths
+
+
+def _mean_forward(model: Model, Xs: List[Floats2d], is_train: bool):
+    ops = model.ops
+    X, lengths = _flatten(model, Xs)
+    Y = ops.reduce_mean(X, lengths)
+
+    def backprop(dY: Floats2d) -> List[Floats2d]:
+        return ops.unflatten(ops.backprop_reduce_mean(dY, lengths), lengths)
+
+    return Y, backprop
+
+
+def _max_forward(model: Model, Xs: List[Floats2d], is_train: bool):
+    ops = model.ops
+    X, lengths = _flatten(model, Xs)
+    keep = ops.xp.nonzero(lengths)[0]  # reduce_max refuses empty sequences
+    Y = ops.alloc2f(len(Xs), X.shape[1])
+    if len(keep):
+        Y_kept, which = ops.reduce_max(X, lengths[keep])
+        Y[keep] = Y_kept
+
+    def backprop(dY: Floats2d) -> List[Floats2d]:
+        if not len(keep):
+            return ops.unflatten(ops.alloc2f(*X.shape), lengths)
+        dX = ops.backprop_reduce_max(ops.xp.ascontiguousarray(dY[keep]), which, lengths[keep])
+        return ops.unflatten(dX, lengths)
+
+    return Y, backprop
+
+
+def _last_forward(model: Model, Xs: List[Floats2d], is_train: bool):
+    ops = model.ops
+    X, lengths = _flatten(model, Xs)
+    n_docs, width = len(Xs), X.shape[1]
+    ends = ops.xp.cumsum(lengths) - 1
+    starts = ends - lengths + 1
+    keep = ops.xp.nonzero(lengths)[0]
+    Y = ops.alloc2f(n_docs, width)
+    half = width // 2 if model.attrs["bidirectional"] else width
+    Y[keep, :half] = X[ends[keep], :half]
+    Y[keep, half:] = X[starts[keep], half:]
+
+    def backprop(dY: Floats2d) -> List[Floats2d]:
+        dX = ops.alloc2f(*X.shape)
+        # ends and starts are distinct rows within one half, so plain
+        # assignment is safe; a one-token document gets both halves.
+        dX[ends[keep], :half] = dY[keep, :half]
+        dX[starts[keep], half:] = dY[keep, half:]
+        return ops.unflatten(dX, lengths)
+
+    return Y, backprop
+
+
+def AttentionPooling() -> Model[List[Floats2d], Floats2d]:
+    """Additive attention pooling; the attention width equals the input width."""
+    return Model(
+        "pool_attention",
+        _attention_forward,
+        init=_attention_init,
+        params={"W": None, "b": None, "q": None},
+        dims={"nI": None},
+        attrs={"store_weights": False, "last_weights": None},
+    )
+
+
+def _attention_init(model: Model, X: List[Floats2d] = None, Y=None) -> None:
+    if X is not None:
+        widths = [x.shape[1] for x in X]
+        if widths:
+            model.set_dim("nI", widths[0])
+    nI = model.get_dim("nI")
+    model.set_param("W", glorot_uniform_init(model.ops, (nI, nI)))
+    model.set_param("b", zero_init(model.ops, (nI,)))
+    # A small random query, so that the first updates can tell tokens apart.
+    model.set_param("q", glorot_uniform_init(model.ops, (nI, 1)).reshape((nI,)))
+
+
+def _attention_forward(model: Model, Xs: List[Floats2d], is_train: bool):
+    ops = model.ops
+    W = model.get_param("W")
+    b = model.get_param("b")
+    q = model.get_param("q")
+    X, lengths = _flatten(model, Xs)
+    U = ops.xp.tanh(X @ W.T + b)
+    scores = (U @ q).reshape((-1, 1))
+    A = ops.softmax_sequences(scores, lengths)
+    Y = ops.reduce_sum(X * A, lengths)
+    if model.attrs["store_weights"]:
+        model.attrs["last_weights"] = ops.unflatten(A.reshape((-1,)), lengths)
+
+    def backprop(dY: Floats2d) -> List[Floats2d]:
+        dXA = ops.backprop_reduce_sum(dY, lengths)
+        dX = dXA * A
+        dA = (dXA * X).sum(axis=1, keepdims=True)
+        dscores = ops.backprop_softmax_sequences(dA, A, lengths).reshape((-1,))
+        model.inc_grad("q", U.T @ dscores)
+        dZ = ops.xp.outer(dscores, q) * (1.0 - U * U)
+        model.inc_grad("W", dZ.T @ X)
+        model.inc_grad("b", dZ.sum(axis=0))
+        dX += dZ @ W
+        return ops.unflatten(dX, lengths)
+
+    return Y, backprop
+
+
+def attention_weights(model: Model) -> List[Floats1d]:
+    """The per-token weights of the last forward pass (when stored)."""
+    return model.attrs["last_weights"]
