@@ -3,14 +3,16 @@
 They are spaCy's :class:`~spacy.pipeline.TextCategorizer` and
 :class:`~spacy.pipeline.MultiLabel_TextCategorizer`, with a recurrent model as
 the default config: labels, ``threshold``, the loss, ``cats_*`` scores and
-serialization behave exactly as in spaCy.
+serialization behave exactly as in spaCy. One deliberate difference: a batch
+made only of empty docs is scored by the model too (see
+``_BatchInvariantPredict``), so no document's cats depend on its batch.
 """
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from spacy.language import Language
 from spacy.pipeline.textcat import TextCategorizer
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
-from spacy.vocab import Vocab
+from spacy.tokens import Doc
 from thinc.api import Config, Model
 
 DEFAULT_RNN_TEXTCAT_CONFIG = """
@@ -60,11 +62,25 @@ DEFAULT_SCORE_WEIGHTS = {
 }
 
 
-class RNNTextCategorizer(TextCategorizer):
+class _BatchInvariantPredict:
+    """spaCy's textcat returns all-zero scores when *every* doc in a batch is
+    empty, but model scores when an empty doc is batched with others, so an
+    empty text's cats depend on its batch-mates. Our models pool an empty doc
+    to a zero vector and score it like any other, so we always run the model:
+    a document gets the same cats alone or in any batch."""
+
+    def predict(self, docs: Iterable[Doc]):
+        docs = list(docs)
+        if not docs:
+            return self.model.ops.alloc2f(0, len(self.labels))
+        return self.model.ops.asarray(self.model.predict(docs))
+
+
+class RNNTextCategorizer(_BatchInvariantPredict, TextCategorizer):
     """Single-label text classification with a recurrent model."""
 
 
-class RNNMultiLabelTextCategorizer(MultiLabel_TextCategorizer):
+class RNNMultiLabelTextCategorizer(_BatchInvariantPredict, MultiLabel_TextCategorizer):
     """Multi-label text classification with a recurrent model."""
 
 

@@ -50,9 +50,19 @@ def _flatten(model: Model, Xs: List[Floats2d]) -> Tuple[Floats2d, Ints1d]:
     return X, lengths
 
 
+def _no_tokens(model: Model, X: Floats2d, lengths: Ints1d):
+    """Thinc's ragged kernels index row 0, so a batch without a single token
+    is answered here: every document pools to zeros."""
+    ops = model.ops
+    Y = ops.alloc2f(len(lengths), X.shape[1])
+    return Y, lambda dY: [ops.alloc2f(0, X.shape[1]) for _ in lengths]
+
+
 def _mean_forward(model: Model, Xs: List[Floats2d], is_train: bool):
     ops = model.ops
     X, lengths = _flatten(model, Xs)
+    if X.shape[0] == 0:
+        return _no_tokens(model, X, lengths)
     Y = ops.reduce_mean(X, lengths)
 
     def backprop(dY: Floats2d) -> List[Floats2d]:
@@ -64,6 +74,8 @@ def _mean_forward(model: Model, Xs: List[Floats2d], is_train: bool):
 def _max_forward(model: Model, Xs: List[Floats2d], is_train: bool):
     ops = model.ops
     X, lengths = _flatten(model, Xs)
+    if X.shape[0] == 0:
+        return _no_tokens(model, X, lengths)
     keep = ops.xp.nonzero(lengths)[0]  # reduce_max refuses empty sequences
     Y = ops.alloc2f(len(Xs), X.shape[1])
     if len(keep):
@@ -82,6 +94,8 @@ def _max_forward(model: Model, Xs: List[Floats2d], is_train: bool):
 def _last_forward(model: Model, Xs: List[Floats2d], is_train: bool):
     ops = model.ops
     X, lengths = _flatten(model, Xs)
+    if X.shape[0] == 0:
+        return _no_tokens(model, X, lengths)
     n_docs, width = len(Xs), X.shape[1]
     ends = ops.xp.cumsum(lengths) - 1
     starts = ends - lengths + 1
@@ -132,6 +146,8 @@ def _attention_forward(model: Model, Xs: List[Floats2d], is_train: bool):
     b = model.get_param("b")
     q = model.get_param("q")
     X, lengths = _flatten(model, Xs)
+    if X.shape[0] == 0:
+        return _no_tokens(model, X, lengths)
     U = ops.xp.tanh(X @ W.T + b)
     scores = (U @ q).reshape((-1, 1))
     A = ops.softmax_sequences(scores, lengths)

@@ -1,0 +1,195 @@
+"""The RNNTextCat architecture and its pooling layers."""
+import numpy
+import pytest
+import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+from spacy.training import Example
+from thinc.api import Config, NumpyOps
+
+from spacy_rnn.errors import ConfigValueError
+from spacy_rnn.layers import POOLINGS, build_pooling
+from spacy_rnn.pipeline import DEFAULT_RNN_TEXTCAT_CONFIG
+
+TEXTS = ["This movie was great!", "", "   ", "terrible 😡😡", "ok", "a " * 60]
+
+
+def small_config(pooling="attention", exclusive=True, cell="lstm", bidirectional=True):
+    cfg = Config().from_str(DEFAULT_RNN_TEXTCAT_CONFIG)
+    cfg["model"]["pooling"] = pooling
+    cfg["model"]["exclusive_classes"] = exclusive
+    cfg["model"]["tok2vec"]["embed"]["width"] = 16
+    cfg["model"]["tok2vec"]["encode"].update({"width": 16, "cell": cell, "bidirectional": bidirectional})
+    return {"model": cfg["model"]}
+
+
+def make_examples(nlp, records, labels):
+    return [
+        Example.from_dict(nlp.make_doc(r["text"]), {"cats": {l: float(l in r["labels"]) for l in labels}})
+        for r in records
+    ]
+
+
+RECORDS = [
+    {"text": "I loved it", "labels": ["positive", "funny"]},
+    {"text": "worst film ever", "labels": ["negative"]},
+    {"text": "funny and sweet", "labels": ["positive", "funny"]},
+    {"text": "boring", "labels": ["negative"]},
+]
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_every_pooling_exclusive_and_multilabel(pooling, exclusive):
+    nlp = spacy.blank("en")
+    factory = "rnn_textcat" if exclusive else "rnn_textcat_multilabel"
+    textcat = nlp.add_pipe(factory, config=small_config(pooling, exclusive))
+    labels = ["negative", "positive"] if exclusive else ["negative", "positive", "funny"]
+    records = [dict(r, labels=r["labels"][:1]) for r in RECORDS] if exclusive else RECORDS
+    examples = make_examples(nlp, records, labels)
+    optimizer = nlp.initialize(lambda: examples)
+    model = textcat.model
+    assert model.attrs["multi_label"] is (not exclusive)
+    assert model.get_ref("tok2vec") is not None and model.get_ref("output_layer") is not None
+    losses = {}
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    docs = list(nlp.pipe(TEXTS))
+    for doc in docs:
+        assert set(doc.cats) == set(labels)
+        probs = numpy.array(list(doc.cats.values()))
+        assert numpy.isfinite(probs).all() and ((0 <= probs) & (probs <= 1)).all()
+        if exclusive:
+            assert abs(probs.sum() - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_pooling_gradients_match_finite_differences(pooling):
+    ops = NumpyOps()
+    rng = numpy.random.default_rng(0)
+    lengths = [3, 0, 1, 4]
+    Xs = [rng.standard_normal((n, 4)) for n in lengths]
+    model = build_pooling(pooling, bidirectional=True)
+    model.initialize(X=[x.astype("f") for x in Xs])
+    for name in model.param_names:
+        model.set_param(name, model.get_param(name).astype("float64"))
+    W = rng.standard_normal((len(lengths), 4))
+    Y, backprop = model.begin_update(Xs)
+    assert Y.shape == (4, 4)
+    assert_allclose(Y[1], 0.0)  # an empty document pools to zeros
+    dXs = backprop(W.copy())
+    # mean, max and last are piecewise linear, so a large step is exact for
+    # them even where thinc computes in float32; attention is checked in float64.
+    eps = 1e-3
+    for i, X in enumerate(Xs):
+        for index in numpy.ndindex(X.shape):
+            plus = [x.copy() for x in Xs]
+            minus = [x.copy() for x in Xs]
+            plus[i][index] += eps
+            minus[i][index] -= eps
+            numeric = ((model.predict(plus) - model.predict(minus)) * W).sum() / (2 * eps)
+            assert abs(numeric - dXs[i][index]) < 1e-4, (pooling, i, index)
+
+
+def test_last_pooling_takes_each_direction_where_it_ends():
+    X = numpy.arange(3 * 4, dtype="f").reshape(3, 4)
+    bi = build_pooling("last", bidirectional=True).predict([X])
+    assert bi[0].tolist() == [8, 9, 2, 3]  # forward half of token 2, backward half of token 0
+    uni = build_pooling("last", bidirectional=False).predict([X])
+    assert uni[0].tolist() == [8, 9, 10, 11]
+
+
+def test_attention_weights_are_a_masked_softmax():
+    model = build_pooling("attention")
+    Xs = [numpy.ones((3, 4), dtype="f"), numpy.zeros((0, 4), dtype="f"), numpy.ones((1, 4), dtype="f")]
+    model.initialize(X=Xs)
+    model.attrs["store_weights"] = True
+    model.predict(Xs)
+    weights = model.attrs["last_weights"]
+    assert [w.shape for w in weights] == [(3,), (0,), (1,)]
+    assert_allclose(weights[0].sum(), 1.0, rtol=1e-6)
+    assert_allclose(weights[2], [1.0])
+
+
+def test_unknown_pooling_is_a_config_error():
+    with pytest.raises(ConfigValueError, match="'avg'.*'mean', 'max', 'last', 'attention'"):
+        build_pooling("avg")
+    nlp = spacy.blank("en")
+    with pytest.raises(ConfigValueError, match="'sum'"):
+        nlp.add_pipe("rnn_textcat", config=small_config(pooling="sum"))
+
+
+def test_unknown_cell_in_config_names_value_and_choices():
+    nlp = spacy.blank("en")
+    with pytest.raises(ConfigValueError, match="'lstn'.*'rnn', 'lstm', 'gru'"):
+        nlp.add_pipe("rnn_textcat", config=small_config(cell="lstn"))
+
+
+def test_loss_falls_on_real_sentences(sst2_train_500):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("rnn_textcat")
+    labels = ["negative", "positive"]
+    examples = [
+        Example.from_dict(nlp.make_doc(r["text"]), {"cats": {l: float(l == r["label"]) for l in labels}})
+        for r in sst2_train_500
+    ]
+    optimizer = nlp.initialize(lambda: examples)
+    epoch_losses = []
+    for epoch in range(4):
+        losses = {}
+        for start in range(0, len(examples), 32):
+            nlp.update(examples[start : start + 32], sgd=optimizer, losses=losses)
+        epoch_losses.append(losses["rnn_textcat"])
+    assert epoch_losses[-1] < 0.6 * epoch_losses[0], epoch_losses
+    assert all(b < a for a, b in zip(epoch_losses, epoch_losses[1:])), epoch_losses
+
+
+_NLP = None
+
+
+def _trained_tiny_nlp():
+    global _NLP
+    if _NLP is None:
+        nlp = spacy.blank("en")
+        nlp.add_pipe("rnn_textcat", config=small_config())
+        labels = ["negative", "positive"]
+        examples = make_examples(nlp, [dict(r, labels=r["labels"][:1]) for r in RECORDS], labels)
+        nlp.initialize(lambda: examples)
+        _NLP = nlp
+    return _NLP
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    texts=st.lists(
+        st.one_of(
+            st.text(max_size=80),
+            st.sampled_from(["", " ", "\n\t  ", "😀", "👍🏽 great 🎬", "\u200b", "a\u0301"]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_odd_texts_get_valid_cats(texts):
+    nlp = _trained_tiny_nlp()
+    docs = list(nlp.pipe(texts))
+    assert len(docs) == len(texts)
+    for doc, text in zip(docs, texts):
+        assert doc.text == text
+        values = list(doc.cats.values())
+        assert len(values) == 2 and all(numpy.isfinite(values))
+        assert abs(sum(values) - 1.0) < 1e-5
+        # batch-invariance through the whole pipeline
+        alone = nlp(text).cats
+        for label in alone:
+            assert abs(alone[label] - doc.cats[label]) < 1e-5
+
+
+@pytest.mark.slow
+def test_fifty_thousand_token_document():
+    nlp = _trained_tiny_nlp()
+    text = " ".join(["great", "awful", "😀", "film"] * 12_500)
+    doc = nlp(text)
+    assert len(doc) == 50_000
+    assert abs(sum(doc.cats.values()) - 1.0) < 1e-5
