@@ -1,0 +1,107 @@
+"""``python -m spacy_rnn convert``: a labelled JSONL/CSV/TSV file to a ``.spacy`` DocBin."""
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import spacy
+from spacy.language import Language
+from wasabi import table
+
+from ..corpus import CorpusError, CorpusReport, read_records, write_docbin
+from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
+
+INPUT_HELP = (
+    "Labelled corpus: .jsonl (one object a line, with a text and a 'label' string or a "
+    "'labels' list), .csv or .tsv (a header row, a text column and a label column)"
+)
+
+
+def parse_label_list(value: Optional[str]) -> Optional[List[str]]:
+    """Split "a,b,c" into ["a", "b", "c"]; None stays None."""
+    if value is None:
+        return None
+    return [label.strip() for label in value.split(",")]
+
+
+@app.command("convert", no_args_is_help=True)
+def convert_cli(
+    # fmt: off
+    input_path: Path = Arg(..., help=INPUT_HELP, metavar="INPUT"),
+    output_path: Path = Arg(..., help="The .spacy file to write", metavar="OUTPUT", dir_okay=False),
+    text_key: str = Opt("text", "--text-key", "--text-column", "-t", help="JSONL field or CSV/TSV column holding the text"),
+    label_key: str = Opt("label", "--label-key", "--label-column", "-l", help="JSONL field or CSV/TSV column holding one label"),
+    labels_key: str = Opt("labels", "--labels-key", help="JSONL field holding a list of labels (multi-label)"),
+    labels: Optional[str] = Opt(None, "--labels", help="Comma-separated full label set, e.g. negative,positive; any other label is an error. Default: the labels found, sorted"),
+    label_separator: Optional[str] = Opt(None, "--label-separator", help="CSV/TSV: split the label column on this string (multi-label), e.g. '|'"),
+    input_format: Optional[str] = Opt(None, "--format", "-f", help="jsonl, csv or tsv. Default: from the suffix"),
+    skip_invalid: bool = Opt(False, "--skip-invalid", help="Skip invalid records and list them, instead of stopping at the first"),
+    allow_empty_labels: bool = Opt(False, "--allow-empty-labels", help="Accept empty label lists (multi-label records with no label)"),
+    lang: str = Opt("en", "--lang", help="Language whose tokenizer splits the texts (spacy.blank)"),
+    clean_html: bool = Opt(True, "--clean-html/--no-clean-html", help="Replace HTML line breaks (<br />) by spaces"),
+    # fmt: on
+) -> None:
+    """Convert a labelled JSONL, CSV or TSV file to a .spacy file.
+
+    The .spacy file (a DocBin) is for `spacy train`. Each doc gets doc.cats
+    over the full label set: 1.0 for its labels, 0.0 for the others. Prints
+    the label counts, and the invalid records skipped with --skip-invalid.
+    """
+    allow_large_csv_fields()
+    if output_path.suffix != ".spacy":
+        fail(f"The output file {output_path} must end in .spacy: spacy train reads .spacy files.")
+    try:
+        nlp = spacy.blank(lang)
+    except ImportError as e:
+        fail(f"Unknown language {lang!r} (--lang): {e}")
+    try:
+        counts, report = convert_corpus(
+            input_path, output_path, nlp, text_key=text_key, label_key=label_key, labels_key=labels_key,
+            labels=parse_label_list(labels), label_separator=label_separator, format=input_format,
+            skip_invalid=skip_invalid, allow_empty_labels=allow_empty_labels, clean_html=clean_html,
+        )
+    except CorpusError as e:
+        fail(str(e))
+    if report.skipped:
+        warn(report.summary(max_listed=100))
+    if report.multi_label:
+        kind = "multi-label (use rnn_textcat_multilabel)"
+    else:
+        kind = "single-label (use rnn_textcat)"
+    good(f"Wrote {report.n_records} docs to {output_path}: {kind}")
+    print(table(counts, header=("label", "records"), aligns=("l", "r")))
+
+
+def convert_corpus(
+    input_path: Path,
+    output_path: Path,
+    nlp: Language,
+    *,
+    text_key: str = "text",
+    label_key: str = "label",
+    labels_key: str = "labels",
+    labels: Optional[List[str]] = None,
+    label_separator: Optional[str] = None,
+    format: Optional[str] = None,
+    skip_invalid: bool = False,
+    allow_empty_labels: bool = False,
+    clean_html: bool = True,
+) -> Tuple[Dict[str, int], CorpusReport]:
+    """Convert a labelled corpus file to a ``.spacy`` file.
+
+    RETURNS (Tuple[Dict[str, int], CorpusReport]): The label counts, and the
+        reader's report (record count, skipped records, single/multi-label).
+    RAISES (CorpusError): Invalid input, or no valid record at all.
+    """
+    report = CorpusReport(path=str(input_path))
+    records = list(
+        read_records(
+            input_path, text_key, label_key, labels_key, format=format, label_separator=label_separator,
+            labels=labels, clean_html=clean_html, skip_invalid=skip_invalid,
+            allow_empty_labels=allow_empty_labels, report=report,
+        )
+    )
+    if not records:
+        skipped = f"\n{report.summary()}" if report.skipped else ""
+        raise CorpusError(str(input_path), None, "no valid records found",
+                          f"Check the file and the text/label field names.{skipped}")
+    counts = write_docbin(nlp, records, output_path, labels, source=str(input_path))
+    return counts, report

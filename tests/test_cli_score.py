@@ -1,0 +1,392 @@
+"""The `score` command: streaming JSONL predictions from txt, JSONL, CSV and stdin."""
+import csv
+import io
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from spacy.training import Example
+from typer.testing import CliRunner
+
+from spacy_rnn.cli import ScoreError, app, score_file, score_records
+from spacy_rnn.cli.score import read_scoring_input
+from spacy_rnn.corpus import CorpusError, clean_html_breaks
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SST2_TRAIN = REPO_ROOT / ".." / "shared" / "data" / "sst2" / "train.jsonl"
+LABELS = ["negative", "positive"]
+TEXTS = ["a gorgeous , witty film", "", "dull and lifeless", "   ", "ok", "emoji 😀 <br /> end"]
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """A tiny rnn_textcat pipeline, initialized and briefly trained on 20 SST-2 sentences."""
+    if not SST2_TRAIN.exists():
+        pytest.skip(f"shared SST-2 data not found at {SST2_TRAIN}")
+    with SST2_TRAIN.open(encoding="utf8") as f:
+        records = [json.loads(line) for line in itertools.islice(f, 20)]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("rnn_textcat")
+    examples = [
+        Example.from_dict(
+            nlp.make_doc(r["text"]), {"cats": {label: float(label == r["label"]) for label in LABELS}}
+        )
+        for r in records
+    ]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(3):  # so that the probabilities differ between texts
+        nlp.update(examples, sgd=optimizer)
+    path = tmp_path_factory.mktemp("score") / "model"
+    nlp.to_disk(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def nlp(model_dir):
+    return spacy.load(model_dir)
+
+
+@pytest.fixture(scope="session")
+def expected(nlp):
+    """The cats of each of TEXTS, scored one at a time (HTML line breaks removed, as score does)."""
+    return {text: nlp(clean_html_breaks(text)).cats for text in TEXTS}
+
+
+def write_lines(path: Path, lines) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf8")
+    return path
+
+
+def parse(stdout: str):
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def check_result(result, text, expected):
+    assert set(result["cats"]) == set(LABELS)
+    assert result["cats"] == pytest.approx(expected[text], abs=1e-5)
+    assert sum(result["cats"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert result["label"] == max(result["cats"], key=result["cats"].get)
+
+
+def invoke(*args, input=None):
+    return runner.invoke(app, ["score", *map(str, args)], input=input)
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+
+
+def test_txt_one_output_per_line_in_order(tmp_path, model_dir, expected):
+    path = write_lines(tmp_path / "texts.txt", TEXTS)
+    result = invoke(model_dir, path)
+    assert result.exit_code == 0, result.output
+    results = parse(result.stdout)
+    assert [r["text"] for r in results] == TEXTS
+    assert all(set(r) == {"text", "cats", "label"} for r in results)
+    for r in results:
+        check_result(r, r["text"], expected)
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_txt_keeps_original_text_but_scores_cleaned_html(tmp_path, model_dir, nlp):
+    path = write_lines(tmp_path / "texts.txt", ["good<br /><br />film"])
+    (cleaned,) = parse(invoke(model_dir, path).stdout)
+    assert cleaned["text"] == "good<br /><br />film"
+    assert cleaned["cats"] == pytest.approx(nlp("good film").cats, abs=1e-5)
+    (raw,) = parse(invoke(model_dir, path, "--no-clean-html").stdout)
+    assert raw["cats"] == pytest.approx(nlp("good<br /><br />film").cats, abs=1e-5)
+
+
+def test_txt_crlf_and_no_final_newline(tmp_path, model_dir):
+    path = tmp_path / "texts.txt"
+    path.write_bytes(b"one\r\ntwo\r\n\r\nthree")
+    assert [r["text"] for r in parse(invoke(model_dir, path).stdout)] == ["one", "two", "", "three"]
+
+
+def test_jsonl_keeps_all_fields(tmp_path, model_dir, expected):
+    objects = [{"id": i, "body": text, "meta": {"source": "test"}} for i, text in enumerate(TEXTS)]
+    path = write_lines(tmp_path / "in.jsonl", [json.dumps(o, ensure_ascii=False) for o in objects])
+    result = invoke(model_dir, path, "--text-key", "body")
+    assert result.exit_code == 0, result.output
+    results = parse(result.stdout)
+    assert len(results) == len(objects)
+    for obj, r in zip(objects, results):
+        assert {k: r[k] for k in obj} == obj
+        check_result(r, obj["body"], expected)
+
+
+def test_jsonl_blank_line_still_gets_a_result(tmp_path, model_dir, expected):
+    path = write_lines(tmp_path / "in.jsonl", ['{"text": "ok"}', "", '{"text": ""}'])
+    results = parse(invoke(model_dir, path).stdout)
+    assert [r["text"] for r in results] == ["ok", "", ""]
+    assert results[1]["cats"] == results[2]["cats"]
+
+
+def test_jsonl_existing_label_field(tmp_path, model_dir):
+    path = write_lines(tmp_path / "dev.jsonl", ['{"text": "good", "label": "positive"}'])
+    result = invoke(model_dir, path)
+    assert result.exit_code == 1
+    assert "already has a field 'label'" in result.stderr and "--label-field" in result.stderr
+    result = invoke(model_dir, path, "--label-field", "predicted")
+    assert result.exit_code == 0, result.output
+    (r,) = parse(result.stdout)
+    assert r["label"] == "positive" and r["predicted"] in LABELS
+
+
+def test_csv_keeps_all_columns(tmp_path, model_dir, expected):
+    path = tmp_path / "in.csv"
+    with path.open("w", encoding="utf8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "review"])
+        for i, text in enumerate(TEXTS + ["two\nlines, with comma"]):
+            writer.writerow([i, text])
+    result = invoke(model_dir, path, "--text-column", "review")
+    assert result.exit_code == 0, result.output
+    results = parse(result.stdout)
+    assert [r["review"] for r in results] == TEXTS + ["two\nlines, with comma"]
+    assert [r["id"] for r in results] == [str(i) for i in range(len(TEXTS) + 1)]
+    for r in results[:-1]:
+        check_result(r, r["review"], expected)
+
+
+def test_stdin_txt(model_dir, expected):
+    result = invoke(model_dir, "-", input="\n".join(TEXTS) + "\n")
+    assert result.exit_code == 0, result.output
+    results = parse(result.stdout)
+    assert [r["text"] for r in results] == TEXTS
+    for r in results:
+        check_result(r, r["text"], expected)
+
+
+def test_stdin_with_format(model_dir):
+    lines = '{"text": "a", "n": 1}\n{"text": "b", "n": 2}\n'
+    result = invoke(model_dir, "-", "--format", "jsonl", input=lines)
+    assert result.exit_code == 0, result.output
+    assert [(r["text"], r["n"]) for r in parse(result.stdout)] == [("a", 1), ("b", 2)]
+    result = invoke(model_dir, "-", "--format", "csv", input="text,n\na,1\n")
+    assert [(r["text"], r["n"]) for r in parse(result.stdout)] == [("a", "1")]
+
+
+def test_stdin_subprocess(model_dir, expected):
+    """The real thing: python -m spacy_rnn, a pipe on stdin, JSONL on stdout."""
+    data = ("\n".join(TEXTS) + "\n").encode("utf8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "spacy_rnn", "score", str(model_dir), "-", "--batch-size", "2"],
+        input=data, capture_output=True, cwd=REPO_ROOT, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    results = [json.loads(line) for line in proc.stdout.decode("utf8").splitlines()]
+    assert [r["text"] for r in results] == TEXTS
+    for r in results:
+        check_result(r, r["text"], expected)
+    assert proc.stderr == b""
+
+
+def test_output_file(tmp_path, model_dir):
+    path = write_lines(tmp_path / "texts.txt", ["a", "b"])
+    out = tmp_path / "sub" / "scores.jsonl"
+    result = invoke(model_dir, path, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and "Scored 2 texts" in result.stderr
+    assert [r["text"] for r in parse(out.read_text(encoding="utf8"))] == ["a", "b"]
+
+
+def test_batch_size_and_n_process_do_not_change_results(tmp_path, model_dir):
+    lines = [f"text number {i} " + "word " * (i % 7) for i in range(40)] + [""] * 3
+    path = write_lines(tmp_path / "texts.txt", lines)
+    reference = parse(invoke(model_dir, path).stdout)
+    for args in (["--batch-size", "1"], ["--batch-size", "7", "--n-process", "2"]):
+        result = invoke(model_dir, path, *args)
+        assert result.exit_code == 0, result.output
+        results = parse(result.stdout)
+        assert [r["text"] for r in results] == lines
+        for a, b in zip(results, reference):
+            assert a["cats"] == pytest.approx(b["cats"], abs=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# Streaming
+
+
+def test_score_records_is_lazy(nlp):
+    """An endless input: results come out while the input is still being read."""
+    consumed = []
+
+    def endless():
+        for i in itertools.count():
+            consumed.append(i)
+            yield f"text {i}", {"i": i}
+
+    results = score_records(nlp, endless(), batch_size=8)
+    first = list(itertools.islice(results, 20))
+    assert [r["i"] for r in first] == list(range(20))
+    assert len(consumed) < 200
+
+
+def test_reading_input_is_lazy():
+    class Endless(io.RawIOBase):
+        """A binary stream that never ends, and counts the lines read."""
+
+        def __init__(self):
+            self.lines = 0
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            self.lines += 1
+            return b'{"text": "again"}\n'
+
+    stream = Endless()
+    first = list(itertools.islice(read_scoring_input(stream, "jsonl"), 5))
+    assert first == [("again", {"text": "again"})] * 5 and stream.lines == 5
+
+
+# ---------------------------------------------------------------------------
+# Errors: a clear message naming file and line, exit code 1, no traceback
+
+
+def check_error(result, *words):
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.stderr
+
+
+def test_missing_file(tmp_path, model_dir):
+    check_error(invoke(model_dir, tmp_path / "nope.txt"), "nope.txt", "no such file")
+
+
+def test_bad_json_line(tmp_path, model_dir):
+    path = write_lines(tmp_path / "in.jsonl", ['{"text": "a"}', '{"text": "b"', '{"text": "c"}'])
+    check_error(invoke(model_dir, path), f"{path}, line 2: invalid JSON")
+
+
+def test_jsonl_not_an_object(tmp_path, model_dir):
+    path = write_lines(tmp_path / "in.jsonl", ['{"text": "a"}', '"b"'])
+    check_error(invoke(model_dir, path), f"{path}, line 2: the line is a JSON string, not an object")
+
+
+def test_missing_text_key(tmp_path, model_dir):
+    path = write_lines(tmp_path / "in.jsonl", ['{"text": "a"}', '{"body": "b"}'])
+    check_error(invoke(model_dir, path), f"{path}, line 2: no text field 'text'", "'body'", "--text-key")
+    path = write_lines(tmp_path / "in2.jsonl", ['{"text": null}'])
+    check_error(invoke(model_dir, path), f"{path}, line 1: the text field 'text' is null")
+
+
+def test_missing_text_column(tmp_path, model_dir):
+    path = write_lines(tmp_path / "in.csv", ["review,id", "a,1"])
+    check_error(invoke(model_dir, path), f"{path}, line 1: no column 'text'", "'review'", "--text-column")
+
+
+def test_bad_csv_row(tmp_path, model_dir):
+    path = write_lines(tmp_path / "in.csv", ["text,id", "a,1", "b,2,3"])
+    check_error(invoke(model_dir, path), f"{path}, line 3: expected 2 columns")
+
+
+def test_bad_encoding(tmp_path, model_dir):
+    path = tmp_path / "in.txt"
+    path.write_bytes("fine\ncafé\n".encode("latin-1"))
+    check_error(invoke(model_dir, path), f"{path}, line 2: not valid UTF-8", "0xe9")
+
+
+def test_bad_encoding_on_stdin(model_dir):
+    check_error(invoke(model_dir, "-", input=b"ok\n\xff\n"), "<stdin>, line 2: not valid UTF-8")
+
+
+def test_unknown_suffix_and_format(tmp_path, model_dir):
+    path = write_lines(tmp_path / "in.xml", ["<a/>"])
+    check_error(invoke(model_dir, path), "cannot tell the format", "--format")
+    check_error(invoke(model_dir, path, "--format", "yaml"), "unknown format 'yaml'")
+    assert invoke(model_dir, path, "--format", "txt").exit_code == 0
+
+
+def test_bad_model(tmp_path):
+    path = write_lines(tmp_path / "in.txt", ["a"])
+    check_error(invoke(tmp_path / "no-model", path), "Cannot load the pipeline")
+    spacy.blank("en").to_disk(tmp_path / "blank")
+    check_error(invoke(tmp_path / "blank", path), "no text classifier")
+
+
+def test_bad_options(tmp_path, model_dir):
+    path = write_lines(tmp_path / "in.txt", ["a"])
+    check_error(invoke(model_dir, path, "--n-process", "0"), "--n-process")
+    check_error(invoke(model_dir, path, "--output", path), "is the input file")
+    check_error(invoke(model_dir, path, "--cats-field", "x", "--label-field", "x"), "must differ")
+    assert invoke(model_dir, path, "--batch-size", "0").exit_code == 2  # rejected by the option's range
+
+
+def test_library_errors(tmp_path, nlp):
+    with pytest.raises(CorpusError, match="no such file"):
+        score_file(nlp, str(tmp_path / "missing.txt"))
+    with pytest.raises(ScoreError, match="batch size"):
+        score_file(nlp, str(tmp_path / "missing.txt"), batch_size=0)
+
+
+# ---------------------------------------------------------------------------
+# Property: any unicode lines give one result per line, with the text intact
+
+LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=30).filter(
+    lambda line: not line.endswith("\r")
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(LINE, max_size=8), batch_size=st.integers(1, 4))
+def test_any_unicode_lines_round_trip(tmp_path, nlp, lines, batch_size):
+    path = tmp_path / "any.txt"
+    path.write_bytes("".join(line + "\n" for line in lines).encode("utf8"))
+    out = tmp_path / "any.jsonl"
+    assert score_file(nlp, str(path), out, batch_size=batch_size) == len(lines)
+    raw = out.read_bytes()
+    assert raw.count(b"\n") == len(lines)
+    results = [json.loads(line) for line in raw.decode("utf8").split("\n")[:-1]]
+    assert [r["text"] for r in results] == lines
+    assert all(set(r["cats"]) == set(LABELS) for r in results)
+
+
+# ---------------------------------------------------------------------------
+# Progress: only when stderr is a terminal; tqdm if installed, else a counter
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("have_tqdm", [True, False])
+def test_progress_on_a_terminal(monkeypatch, have_tqdm):
+    from spacy_rnn.cli.score import _progress
+
+    if not have_tqdm:
+        monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm import tqdm` fail
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert list(_progress(iter(range(2500)))) == list(range(2500))
+    shown = sys.stderr.getvalue()
+    assert "2500" in shown
+    if not have_tqdm:
+        assert shown.endswith("Scored 2500 texts\n")
+
+
+def test_no_progress_when_not_a_terminal(monkeypatch):
+    from spacy_rnn.cli.score import _progress
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert list(_progress(iter(range(3)))) == [0, 1, 2]
+    assert sys.stderr.getvalue() == ""
+
+
+def test_memory_zones_keep_the_vocab_from_growing(nlp):
+    n_strings = len(nlp.vocab.strings)
+    records = ((f"unseenword{i} another{i}", {"i": i}) for i in range(50))
+    results = list(score_records(nlp, records, batch_size=8, chunk_size=16))
+    assert [r["i"] for r in results] == list(range(50))
+    assert len(nlp.vocab.strings) == n_strings

@@ -1,0 +1,555 @@
+"""Reading labelled corpora (spacy_rnn.corpus), the reader and the `convert` command."""
+import csv
+import io
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import spacy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from spacy.tokens import DocBin
+from spacy.util import registry
+from typer.testing import CliRunner
+
+from spacy_rnn.cli import app
+from spacy_rnn.corpus import (
+    CorpusError,
+    CorpusReport,
+    CorpusWarning,
+    LabelledCorpus,
+    Record,
+    clean_html_breaks,
+    count_labels,
+    make_cats,
+    read_jsonl_records,
+    read_records,
+    read_table_records,
+    records_to_docs,
+    write_docbin,
+)
+
+
+def write_lines(path: Path, lines) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf8")
+    return path
+
+
+def jsonl(path: Path, *objects) -> Path:
+    return write_lines(path, [o if isinstance(o, str) else json.dumps(o) for o in objects])
+
+
+def error_of(records) -> CorpusError:
+    with pytest.raises(CorpusError) as info:
+        list(records)
+    return info.value
+
+
+# ---------------------------------------------------------------------------
+# HTML line breaks
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("one.<br /><br />Two", "one. Two"),
+        ("one <br/> two<br>three", "one two three"),
+        ("one<BR />two <Br/>  <br>\n three", "one two three"),
+        ("<br /><br />starts and ends<br />", "starts and ends"),
+        ("no breaks <b>bold</b> a<b", "no breaks <b>bold</b> a<b"),
+        ("<br />", ""),
+    ],
+)
+def test_clean_html_breaks(text, expected):
+    assert clean_html_breaks(text) == expected
+    assert "\n" not in clean_html_breaks(text.replace("\n", " "))
+
+
+def test_clean_html_option(tmp_path):
+    path = jsonl(tmp_path / "imdb.jsonl", {"text": "Great.<br /><br />Loved it", "label": "pos"})
+    assert [r.text for r in read_jsonl_records(path)] == ["Great. Loved it"]
+    assert [r.text for r in read_jsonl_records(path, clean_html=False)] == ["Great.<br /><br />Loved it"]
+
+
+def test_text_of_only_breaks_is_empty(tmp_path):
+    path = jsonl(tmp_path / "a.jsonl", {"text": "<br /><br />", "label": "pos"})
+    err = error_of(read_jsonl_records(path))
+    assert "empty after removing HTML line breaks" in str(err)
+
+
+# ---------------------------------------------------------------------------
+# JSONL: valid input
+
+
+def test_jsonl_single_label(tmp_path):
+    path = jsonl(
+        tmp_path / "a.jsonl", {"text": "good", "label": "pos", "id": 7}, "", "  ", {"text": "bad", "label": "neg"}
+    )
+    report = CorpusReport()
+    records = list(read_jsonl_records(path, report=report))
+    assert records == [Record("good", ["pos"], 1), Record("bad", ["neg"], 4)]
+    assert report.n_records == 2 and report.skipped == [] and report.multi_label is False
+    assert report.path == str(path)
+
+
+def test_jsonl_multi_label_and_custom_keys(tmp_path):
+    path = jsonl(
+        tmp_path / "a.jsonl",
+        {"body": "funny and sad", "tags": ["funny", "sad", "funny"]},
+        {"body": "just funny", "tags": ["funny"]},
+    )
+    report = CorpusReport()
+    records = list(read_jsonl_records(path, text_key="body", labels_key="tags", report=report))
+    assert [r.labels for r in records] == [["funny", "sad"], ["funny"]]
+    assert report.multi_label is True
+
+
+def test_jsonl_integer_labels_become_strings(tmp_path):
+    path = jsonl(tmp_path / "a.jsonl", {"text": "a", "label": 0}, {"text": "b", "label": 1})
+    assert [r.labels for r in read_jsonl_records(path)] == [["0"], ["1"]]
+
+
+def test_utf8_bom_and_crlf(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"text": "caf\xc3\xa9", "label": "x"}\r\n{"text": "b", "label": "y"}\r\n')
+    assert [(r.text, r.line) for r in read_jsonl_records(path)] == [("café", 1), ("b", 2)]
+
+
+def test_reads_a_binary_stream():
+    stream = io.BytesIO(b'{"text": "a", "label": "x"}\n')
+    assert list(read_jsonl_records(stream)) == [Record("a", ["x"], 1)]
+
+
+def test_allow_empty_labels(tmp_path):
+    path = jsonl(tmp_path / "a.jsonl", {"text": "a", "labels": []}, {"text": "b", "labels": ["x"]})
+    err = error_of(read_jsonl_records(path))
+    assert "line 1" in str(err) and "empty" in str(err) and "allow_empty_labels" in str(err)
+    assert [r.labels for r in read_jsonl_records(path, allow_empty_labels=True)] == [[], ["x"]]
+
+
+# ---------------------------------------------------------------------------
+# JSONL: every kind of bad input names the file and the line and says what to do
+
+
+BAD_JSONL = [
+    # (line 2 content, words the message must contain)
+    ('{"text": "a", "label": ', ["invalid JSON", "JSON object"]),
+    ('["text", "label"]', ["JSON array, not an object"]),
+    ('"just a string"', ["JSON string, not an object"]),
+    ('{"label": "pos"}', ["no text field 'text'", "text_key", "'label'"]),
+    ('{"text": "", "label": "pos"}', ["text field 'text' is empty"]),
+    ('{"text": "   ", "label": "pos"}', ["text field 'text' is empty"]),
+    ('{"text": null, "label": "pos"}', ["'text' is a null, not a string"]),
+    ('{"text": 3, "label": "pos"}', ["'text' is a number, not a string"]),
+    ('{"text": "a"}', ["no label field 'label'", "'labels'"]),
+    ('{"text": "a", "label": ""}', ["label field 'label' is empty"]),
+    ('{"text": "a", "label": null}', ["'label' holds a null"]),
+    ('{"text": "a", "label": ["pos"]}', ["'label' holds a list", "labels"]),
+    ('{"text": "a", "label": "pos", "labels": ["pos"]}', ["both 'label' and 'labels'"]),
+    ('{"text": "a", "labels": ["pos"]}', ["mixed single-label and multi-label", "line 1"]),
+]
+
+
+@pytest.mark.parametrize("line,words", BAD_JSONL)
+def test_bad_jsonl_record(tmp_path, line, words):
+    path = write_lines(tmp_path / "bad.jsonl", [json.dumps({"text": "ok", "label": "pos"}), line])
+    err = error_of(read_jsonl_records(path))
+    message = str(err)
+    assert isinstance(err, ValueError)
+    assert message.startswith(f"{path}, line 2: ")
+    assert err.path == str(path) and err.line == 2
+    for word in words:
+        assert word in message
+    # and it says what to do, including the opt-in to skip
+    assert "--skip-invalid" in message
+
+
+def test_mixed_multi_then_single(tmp_path):
+    path = jsonl(tmp_path / "a.jsonl", {"text": "a", "labels": ["x"]}, {"text": "b", "label": "x"})
+    err = error_of(read_jsonl_records(path))
+    assert err.line == 2 and "mixed single-label and multi-label" in str(err) and err.field == "label"
+
+
+def test_unknown_label_with_label_list(tmp_path):
+    path = jsonl(tmp_path / "a.jsonl", {"text": "a", "label": "pos"}, {"text": "b", "label": "neutral"})
+    err = error_of(read_jsonl_records(path, labels=["neg", "pos"]))
+    assert err.line == 2 and err.field == "label"
+    assert "unknown label 'neutral'" in str(err) and "'neg', 'pos'" in str(err) and "--labels" in str(err)
+    # without a label list every label is fine
+    assert len(list(read_jsonl_records(path))) == 2
+
+
+def test_unknown_label_in_a_label_list(tmp_path):
+    path = jsonl(tmp_path / "a.jsonl", {"text": "a", "labels": ["pos", "weird"]})
+    err = error_of(read_jsonl_records(path, labels=["neg", "pos"]))
+    assert "unknown label 'weird'" in str(err) and "'labels'" in str(err)
+
+
+@pytest.mark.parametrize("labels", [[], ["a", "a"], ["a", ""], "a,b"])
+def test_bad_label_list_argument(tmp_path, labels):
+    path = jsonl(tmp_path / "a.jsonl", {"text": "a", "label": "a"})
+    with pytest.raises(CorpusError):
+        list(read_jsonl_records(path, labels=labels))
+
+
+def test_invalid_utf8_names_line_and_byte(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    good = b'{"text": "a", "label": "x"}\n'
+    path.write_bytes(good + b'{"text": "caf\xe9", "label": "x"}\n')
+    err = error_of(read_jsonl_records(path))
+    message = str(err)
+    assert message.startswith(f"{path}, line 2: not valid UTF-8")
+    assert "0xe9" in message and "byte 14 of the line" in message
+    assert f"byte offset {len(good) + 13} in the file" in message
+    assert "iconv" in message
+
+
+def test_missing_file_and_directory(tmp_path):
+    err = error_of(read_jsonl_records(tmp_path / "nope.jsonl"))
+    assert "nope.jsonl" in str(err) and "no such file" in str(err)
+    err = error_of(read_jsonl_records(tmp_path))
+    assert "directory" in str(err)
+
+
+# ---------------------------------------------------------------------------
+# skip_invalid: an explicit opt-in, and every skipped record is reported
+
+
+def test_skip_invalid_reports_every_skipped_record(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        b'{"text": "a", "label": "pos"}\n'
+        b"{broken\n"
+        b'{"text": "", "label": "pos"}\n'
+        b'{"text": "caf\xe9", "label": "pos"}\n'
+        b'{"text": "b", "labels": ["pos"]}\n'
+        b'{"text": "c", "label": "other"}\n'
+        b'{"text": "d", "label": "neg"}\n'
+    )
+    report = CorpusReport()
+    records = list(read_jsonl_records(path, labels=["neg", "pos"], skip_invalid=True, report=report))
+    assert [(r.text, r.line) for r in records] == [("a", 1), ("d", 7)]
+    assert report.n_records == 2 and report.n_skipped == 5
+    assert [s.line for s in report.skipped] == [2, 3, 4, 5, 6]
+    reasons = [s.reason for s in report.skipped]
+    assert "invalid JSON" in reasons[0]
+    assert "empty" in reasons[1]
+    assert "UTF-8" in reasons[2]
+    assert "mixed" in reasons[3]
+    assert "unknown label 'other'" in reasons[4]
+    summary = report.summary()
+    assert "skipped 5 invalid record(s), kept 2" in summary and "line 4: not valid UTF-8" in summary
+
+
+def test_skip_invalid_without_report_warns(tmp_path):
+    path = jsonl(tmp_path / "a.jsonl", {"text": "a", "label": "x"}, {"text": ""})
+    with pytest.warns(CorpusWarning, match=r"(?s)skipped 1 invalid record.*line 2: the text field"):
+        assert len(list(read_jsonl_records(path, skip_invalid=True))) == 1
+
+
+def test_no_warning_when_nothing_skipped(tmp_path):
+    path = jsonl(tmp_path / "a.jsonl", {"text": "a", "label": "x"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(read_jsonl_records(path, skip_invalid=True))) == 1
+
+
+# ---------------------------------------------------------------------------
+# CSV / TSV
+
+
+def test_csv_records_with_quotes_and_newlines(tmp_path):
+    path = tmp_path / "imdb.csv"
+    with path.open("w", encoding="utf8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["review", "sentiment", "id"])
+        writer.writerow(["Good, very good.<br /><br />Yes", "positive", "1"])
+        writer.writerow(['Two\nlines, "quoted"', "negative", "2"])
+        writer.writerow(["third", "positive", "3"])
+    records = list(read_table_records(path, text_column="review", label_column="sentiment"))
+    assert records == [
+        Record("Good, very good. Yes", ["positive"], 2),
+        Record('Two\nlines, "quoted"', ["negative"], 3),
+        Record("third", ["positive"], 5),
+    ]
+
+
+def test_tsv_delimiter_from_suffix(tmp_path):
+    path = write_lines(tmp_path / "a.tsv", ["text\tlabel", "a, b\tpos", "c\tneg"])
+    assert [r.text for r in read_table_records(path)] == ["a, b", "c"]
+    assert [r.text for r in read_records(path)] == ["a, b", "c"]
+
+
+def test_table_label_separator_multi_label(tmp_path):
+    path = write_lines(tmp_path / "a.csv", ["text,label", "a,x|y", "b,y"])
+    report = CorpusReport()
+    records = list(read_table_records(path, label_separator="|", report=report))
+    assert [r.labels for r in records] == [["x", "y"], ["y"]] and report.multi_label is True
+
+
+def test_table_unknown_suffix(tmp_path):
+    path = write_lines(tmp_path / "a.txt", ["text,label", "a,x"])
+    with pytest.raises(CorpusError, match="delimiter"):
+        read_table_records(path)
+    assert [r.text for r in read_table_records(path, delimiter=",")] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "lines,line,words",
+    [
+        (["review,label", "a,x"], 1, ["no column 'text' in the header", "'review', 'label'", "--text-column"]),
+        (["text,sentiment", "a,x"], 1, ["no column 'label'", "--label-column"]),
+        (["text,label,text", "a,x,b"], 1, ["more than once"]),
+        (["text,label", "a,x", "b,x,extra"], 3, ["expected 2 columns", "found 3"]),
+        (["text,label", "a,x", "b"], 3, ["expected 2 columns", "found 1"]),
+        (["text,label", 'a"b",x', '"a"b,x'], 3, ["malformed CSV row"]),
+        (["text,label", "a,x", '"never closed,x', "c,y"], 3, ["malformed CSV row (lines 3-4)"]),
+        (["text,label", ",x"], 2, ["text field 'text' is empty"]),
+        (["text,label", "a,"], 2, ["label field 'label' is empty"]),
+    ],
+)
+def test_bad_csv(tmp_path, lines, line, words):
+    path = write_lines(tmp_path / "bad.csv", lines)
+    err = error_of(read_table_records(path))
+    assert str(err).startswith(f"{path}, line {line}: ")
+    for word in words:
+        assert word in str(err)
+
+
+def test_empty_csv(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    assert "empty" in str(error_of(read_table_records(path)))
+
+
+def test_csv_skip_invalid_rows(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b'text,label\na,x\nb,x,extra\n"caf\xe9\nsecond line",x\n"d",y\n')
+    report = CorpusReport()
+    records = list(read_table_records(path, skip_invalid=True, report=report))
+    assert [(r.text, r.line) for r in records] == [("a", 2), ("d", 6)]
+    assert [(s.line, s.reason.split(":")[0]) for s in report.skipped] == [
+        (3, "expected 2 columns, as in the header on line 1, but found 3"),
+        (4, "not valid UTF-8"),
+    ]
+
+
+def test_csv_header_errors_are_not_skipped(tmp_path):
+    path = write_lines(tmp_path / "a.csv", ["body,label", "a,x"])
+    with pytest.raises(CorpusError, match="no column 'text'"):
+        list(read_table_records(path, skip_invalid=True))
+
+
+def test_read_records_unknown_format(tmp_path):
+    path = write_lines(tmp_path / "a.xml", ["<a/>"])
+    with pytest.raises(CorpusError, match=r"\.jsonl, \.csv or \.tsv"):
+        read_records(path)
+
+
+# ---------------------------------------------------------------------------
+# Docs, cats over the full label set, DocBin and label counts
+
+
+def test_make_cats_full_label_set():
+    assert make_cats(["b"], ["a", "b", "c"]) == {"a": 0.0, "b": 1.0, "c": 0.0}
+    assert make_cats(["a", "c"], ["a", "b", "c"]) == {"a": 1.0, "b": 0.0, "c": 1.0}
+
+
+def test_records_to_docs():
+    nlp = spacy.blank("en")
+    records = [Record("I liked it.", ["pos"], 1), Record("Meh", ["neutral"], 2)]
+    docs = list(records_to_docs(nlp, records, ["neg", "neutral", "pos"]))
+    assert [d.text for d in docs] == ["I liked it.", "Meh"]
+    assert [len(d) for d in docs] == [4, 1]
+    assert docs[0].cats == {"neg": 0.0, "neutral": 0.0, "pos": 1.0}
+    assert docs[1].cats == {"neg": 0.0, "neutral": 1.0, "pos": 0.0}
+    with pytest.raises(CorpusError, match=r"train\.jsonl, line 2: unknown label 'neutral'"):
+        list(records_to_docs(nlp, records, ["neg", "pos"], source="train.jsonl"))
+
+
+def test_write_docbin_and_label_counts(tmp_path):
+    nlp = spacy.blank("en")
+    records = [Record("a", ["pos"], 1), Record("b", ["neg"], 2), Record("c", ["pos"], 3)]
+    counts = write_docbin(nlp, records, tmp_path / "out" / "train.spacy")
+    assert counts == {"neg": 1, "pos": 2}
+    docs = list(DocBin().from_disk(tmp_path / "out" / "train.spacy").get_docs(nlp.vocab))
+    assert [d.text for d in docs] == ["a", "b", "c"]
+    pos, neg = {"neg": 0.0, "pos": 1.0}, {"neg": 1.0, "pos": 0.0}
+    assert [d.cats for d in docs] == [pos, neg, pos]
+    # a given label set keeps its order and counts unseen labels as 0
+    counts = write_docbin(nlp, records, tmp_path / "b.spacy", labels=["pos", "neutral", "neg"])
+    assert list(counts.items()) == [("pos", 2), ("neutral", 0), ("neg", 1)]
+    docs = list(DocBin().from_disk(tmp_path / "b.spacy").get_docs(nlp.vocab))
+    assert docs[0].cats == {"pos": 1.0, "neutral": 0.0, "neg": 0.0}
+
+
+def test_count_labels_multi_label():
+    records = [Record("a", ["x", "y"], 1), Record("b", ["y"], 2)]
+    assert count_labels(records) == {"x": 1, "y": 2}
+
+
+# ---------------------------------------------------------------------------
+# Round trips (hypothesis)
+
+TEXTS = st.text(min_size=1, max_size=40).filter(lambda t: t.strip() and "<" not in t)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(TEXTS, min_size=1, max_size=6))
+def test_jsonl_round_trip(tmp_path, texts):
+    path = jsonl(tmp_path / "rt.jsonl", *[{"text": t, "label": str(i % 2)} for i, t in enumerate(texts)])
+    records = list(read_jsonl_records(path, clean_html=False))
+    assert [r.text for r in records] == texts
+    assert [r.line for r in records] == list(range(1, len(texts) + 1))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(TEXTS, min_size=1, max_size=6), tsv=st.booleans())
+def test_table_round_trip(tmp_path, texts, tsv):
+    path = tmp_path / ("rt.tsv" if tsv else "rt.csv")
+    with path.open("w", encoding="utf8", newline="") as f:
+        writer = csv.writer(f, delimiter="\t" if tsv else ",")
+        writer.writerow(["text", "label"])
+        for i, text in enumerate(texts):
+            writer.writerow([text, f"label {i % 3}"])
+    records = list(read_table_records(path, clean_html=False))
+    assert [r.text for r in records] == texts
+    assert [r.labels for r in records] == [[f"label {i % 3}"] for i in range(len(texts))]
+
+
+# ---------------------------------------------------------------------------
+# The spaCy reader
+
+
+def test_reader_is_registered_and_resolves(tmp_path):
+    path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"})
+    assert registry.readers.get("spacy_rnn.JsonlCorpus.v1") is not None
+    resolved = registry.resolve({"corpus": {"@readers": "spacy_rnn.JsonlCorpus.v1", "path": str(path)}})
+    assert isinstance(resolved["corpus"], LabelledCorpus)
+
+
+def test_reader_examples_have_full_label_set(tmp_path):
+    path = jsonl(
+        tmp_path / "train.jsonl",
+        {"text": "I loved it", "label": "pos"},
+        {"text": "Dull.<br />Boring", "label": "neg"},
+        {"text": "fine", "label": "neutral"},
+    )
+    reader = registry.readers.get("spacy_rnn.JsonlCorpus.v1")
+    nlp = spacy.blank("en")
+    examples = list(reader(str(path))(nlp))
+    assert [eg.reference.text for eg in examples] == ["I loved it", "Dull. Boring", "fine"]
+    assert [eg.predicted.text for eg in examples] == ["I loved it", "Dull. Boring", "fine"]
+    assert examples[0].reference.cats == {"neg": 0.0, "neutral": 0.0, "pos": 1.0}
+    assert examples[1].reference.cats == {"neg": 1.0, "neutral": 0.0, "pos": 0.0}
+    # a given label list fixes the order, and limit the number
+    examples = list(reader(str(path), labels=["pos", "neg", "neutral"], limit=2)(nlp))
+    assert len(examples) == 2 and list(examples[0].reference.cats) == ["pos", "neg", "neutral"]
+
+
+def test_reader_errors(tmp_path):
+    reader = registry.readers.get("spacy_rnn.JsonlCorpus.v1")
+    with pytest.raises(CorpusError, match="no such file"):
+        reader(str(tmp_path / "missing.jsonl"))
+    with pytest.raises(CorpusError, match="paths.train"):
+        reader(None)
+    path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"}, {"text": "b", "label": "x"})
+    with pytest.raises(CorpusError, match=r"line 2: unknown label 'x'"):
+        list(reader(str(path), labels=["neg", "pos"])(spacy.blank("en")))
+
+
+def test_reader_skip_invalid_warns_once(tmp_path):
+    path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"}, "{bad", {"text": "b", "label": "x"})
+    corpus = registry.readers.get("spacy_rnn.JsonlCorpus.v1")(str(path), skip_invalid=True)
+    nlp = spacy.blank("en")
+    with pytest.warns(CorpusWarning, match="line 2"):
+        assert len(list(corpus(nlp))) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(corpus(nlp))) == 2
+
+
+def test_reader_trains_a_tiny_pipeline(tmp_path):
+    path = tmp_path / "train.csv"
+    write_lines(path, ["review,sentiment", "loved it,positive", "hated it,negative", "great,positive"])
+    reader = registry.readers.get("spacy_rnn.JsonlCorpus.v1")
+    corpus = reader(str(path), text_key="review", label_key="sentiment")
+    nlp = spacy.blank("en")
+    config = {"model": {"tok2vec": {"embed": {"width": 8}, "encode": {"width": 8}}}}
+    textcat = nlp.add_pipe("rnn_textcat", config=config)
+    optimizer = nlp.initialize(lambda: corpus(nlp))
+    assert textcat.labels == ("negative", "positive")
+    losses = {}
+    nlp.update(list(corpus(nlp)), sgd=optimizer, losses=losses)
+    assert losses["rnn_textcat"] >= 0
+    assert set(nlp("loved").cats) == {"negative", "positive"}
+
+
+# ---------------------------------------------------------------------------
+# The convert command
+
+runner = CliRunner()
+
+
+def test_convert_cli(tmp_path):
+    path = jsonl(
+        tmp_path / "train.jsonl",
+        {"text": "a<br />b", "label": "pos"},
+        {"text": "c", "label": "neg"},
+        {"text": "d", "label": "pos"},
+    )
+    out = tmp_path / "train.spacy"
+    result = runner.invoke(app, ["convert", str(path), str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Wrote 3 docs" in result.stdout and "single-label" in result.stdout
+    assert [line.split() for line in result.stdout.splitlines() if line.startswith(("neg", "pos"))] == [
+        ["neg", "1"],
+        ["pos", "2"],
+    ]
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert docs[0].text == "a b" and docs[0].cats == {"neg": 0.0, "pos": 1.0}
+    args = ["convert", str(path), str(out), "--no-clean-html", "--labels", "pos,neg,other"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert docs[0].text == "a<br />b" and list(docs[0].cats) == ["pos", "neg", "other"]
+
+
+def test_convert_cli_csv_columns(tmp_path):
+    path = write_lines(tmp_path / "imdb.csv", ["review,sentiment", "good,positive", "bad,negative"])
+    out = tmp_path / "imdb.spacy"
+    args = ["convert", str(path), str(out), "--text-column", "review", "--label-column", "sentiment"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(DocBin().from_disk(out)) == 2
+
+
+def test_convert_cli_bad_input(tmp_path):
+    path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"}, "{oops", {"text": "b", "label": "x"})
+    out = tmp_path / "train.spacy"
+    result = runner.invoke(app, ["convert", str(path), str(out)])
+    assert result.exit_code == 1
+    assert f"{path}, line 2: invalid JSON" in result.stderr
+    assert "Traceback" not in result.output and not out.exists()
+    result = runner.invoke(app, ["convert", str(path), str(out), "--skip-invalid"])
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 invalid record(s), kept 2" in result.stdout and "line 2: invalid JSON" in result.stdout
+    assert len(DocBin().from_disk(out)) == 2
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["missing.jsonl", "out.spacy"], "no such file"),
+        (["train.jsonl", "out.json"], "must end in .spacy"),
+        (["train.jsonl", "out.spacy", "--labels", "pos"], "unknown label 'neg'"),
+        (["train.jsonl", "out.spacy", "--lang", "xx-nope"], "Unknown language"),
+    ],
+)
+def test_convert_cli_errors(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"}, {"text": "b", "label": "neg"})
+    result = runner.invoke(app, ["convert", *args])
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.output
