@@ -275,10 +275,20 @@ def test_uninitialized_width_error():
 
 def test_length_buckets_cover_every_token_once():
     lengths = [0, 3, 1, 0, 7, 2]
-    plan = LengthBuckets(lengths, bucket_size=2)
+    plan = LengthBuckets(lengths, bucket_size=2, min_fill=0.0)
     n = sum(lengths)
     real = numpy.concatenate([f[f < n] for f in plan.forward_index])
     assert sorted(real.tolist()) == list(range(n))
     real = numpy.concatenate([b[b < n] for b in plan.backward_index])
     assert sorted(real.tolist()) == list(range(n))
     assert plan.n_buckets == 2  # four non-empty documents, two per bucket
+
+
+def test_buckets_close_before_padding_exceeds_min_fill():
+    lengths = [100, 95, 72, 69, 10, 9, 8, 0]
+    plan = LengthBuckets(lengths, bucket_size=64, min_fill=0.7)
+    sizes = [f.shape for f in plan.forward_index]  # (time, docs) per bucket
+    assert sizes == [(100, 3), (69, 1), (10, 3)]
+    for f in plan.forward_index:
+        real = (f < plan.n_tokens).sum(axis=0)
+        assert real.min() >= 0.7 * f.shape[0] or f.shape[1] == 1

