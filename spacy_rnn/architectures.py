@@ -31,6 +31,8 @@ def build_rnn_encoder(
     cell: str = "lstm",
     bidirectional: bool = True,
     dropout: float = 0.0,
+    modules: Optional[int] = None,
+    periods: Optional[List[int]] = None,
 ) -> Model[List[Floats2d], List[Floats2d]]:
     """Encode context into token vectors with a recurrent network.
 
@@ -42,12 +44,25 @@ def build_rnn_encoder(
 
     width (int): The output width. A bidirectional encoder gives each direction
         width // 2 units, so the width must then be even.
-    depth (int): The number of stacked recurrent layers.
-    cell (str): "rnn" (Elman, tanh), "lstm" or "gru".
+    depth (int): The number of stacked recurrent layers. The "dglstm" cell
+        needs 2 or more.
+    cell (str): "rnn" (Elman, tanh), "lstm", "gru", "clockwork" (the
+        Clockwork RNN of Koutník et al. 2014: the hidden units form modules
+        that update only every T_i steps, slow modules feeding fast ones) or
+        "dglstm" (the depth-gated LSTM of Yao et al. 2015: each layer after
+        the first adds the gated memory cell of the layer below to its own).
     bidirectional (bool): Whether to add a backward direction.
     dropout (float): Dropout applied between stacked layers during training.
+    modules (Optional[int]): "clockwork" only: the number of modules each
+        direction's units are split into; it must divide width // 2 for a
+        bidirectional encoder, else width. Defaults to len(periods), or 4.
+    periods (Optional[List[int]]): "clockwork" only: each module's clock
+        period, positive ints, one per module (module i updates at steps t
+        with t mod periods[i] == 0, counting from 0 at the document's first
+        token, or its last for the backward direction). Defaults to 1, 2, 4,
+        ..., 2 ** (modules - 1).
     """
-    return RNNEncoder(cell, width, depth, bidirectional, dropout)
+    return RNNEncoder(cell, width, depth, bidirectional, dropout, modules=modules, periods=periods)
 
 
 @registry.architectures("spacy_rnn.SumHashEmbed.v1")

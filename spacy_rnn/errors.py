@@ -26,6 +26,16 @@ class Errors:
         "columns but received {got}. Make `width` of the embedding layer match "
         "the encoder's input width, or leave the input width to be inferred."
     )
+    E006 = (
+        "[spacy_rnn E006] {name} = {value!r} in {where} is a setting of the "
+        "clockwork cell only, but cell = {cell!r}. Remove {name}, or set "
+        "cell = \"clockwork\"."
+    )
+    E007 = (
+        "[spacy_rnn E007] cell = \"dglstm\" with depth = {depth!r} in {where}: "
+        "the depth-gated LSTM links each layer's memory cells to the layer "
+        "below, so it needs depth = 2 or more. Raise depth, or use cell = \"lstm\"."
+    )
 
 
 class ConfigValueError(ValueError):

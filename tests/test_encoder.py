@@ -148,7 +148,13 @@ def test_gradients_match_finite_differences(cell):
     model = RNNEncoder(cell, 4, 2, True, 0.0)
     model.initialize(X=[x.astype("float32") for x in Xs])
     model.shims[0]._model.double()
-    weights = [numpy.random.default_rng(9).standard_normal((n, 4)) for n in lengths]
+    assert_input_gradients_match_finite_differences(model, Xs)
+
+
+def assert_input_gradients_match_finite_differences(model, Xs, eps=1e-6):
+    """Compare the layer's input gradients for a random linear loss on its
+    output with central differences; use float64 inputs and weights."""
+    weights = [numpy.random.default_rng(9).standard_normal((len(x), model.get_dim("nO"))) for x in Xs]
 
     def loss(inputs):
         Ys = model.predict(inputs)
@@ -156,7 +162,6 @@ def test_gradients_match_finite_differences(cell):
 
     Ys, backprop = model.begin_update(Xs)
     dXs = backprop([w.copy() for w in weights])
-    eps = 1e-6
     for i, X in enumerate(Xs):
         for index in numpy.ndindex(X.shape):
             plus = [x.copy() for x in Xs]

@@ -24,10 +24,18 @@ from thinc.types import Floats2d
 
 from ..errors import ConfigValueError, Errors
 from ..torch import CELLS, RecurrentEncoder
+from ..torch.clockwork import ClockworkSettingError, resolve_periods
 
 
 def check_encoder_args(
-    cell: str, width: int, depth: int, bidirectional: bool, dropout: float, where: str
+    cell: str,
+    width: int,
+    depth: int,
+    bidirectional: bool,
+    dropout: float,
+    where: str,
+    modules: Optional[int] = None,
+    periods: Optional[List[int]] = None,
 ) -> None:
     """Raise a :class:`ConfigValueError` that names the bad setting."""
     if cell not in CELLS:
@@ -55,6 +63,29 @@ def check_encoder_args(
         raise ConfigValueError(
             Errors.E002.format(name="dropout", value=dropout, where=where, reason="use a value in [0, 1).")
         )
+    if cell == "dglstm" and depth < 2:
+        raise ConfigValueError(Errors.E007.format(depth=depth, where=where))
+    if cell == "clockwork":
+        _check_clockwork_args(width // 2 if bidirectional else width, modules, periods, where)
+    else:
+        for name, value in (("modules", modules), ("periods", periods)):
+            if value is not None:
+                raise ConfigValueError(
+                    Errors.E006.format(name=name, value=value, where=where, cell=cell)
+                )
+
+
+def _check_clockwork_args(
+    hidden: int, modules: Optional[int], periods: Optional[List[int]], where: str
+) -> None:
+    """Check the clockwork cell's ``modules`` and ``periods`` for ``hidden``
+    units per direction."""
+    try:
+        resolve_periods(hidden, modules, periods)
+    except ClockworkSettingError as err:
+        raise ConfigValueError(
+            Errors.E002.format(name=err.name, value=err.value, where=where, reason=err.reason)
+        ) from err
 
 
 def serialize_module(module: Optional[RecurrentEncoder]) -> bytes:
@@ -84,9 +115,13 @@ def RNNEncoder(
     bidirectional: bool,
     dropout: float,
     nI: Optional[int] = None,
+    modules: Optional[int] = None,
+    periods: Optional[List[int]] = None,
 ) -> Model[List[Floats2d], List[Floats2d]]:
     """Build the Thinc layer; see ``spacy_rnn.RNNEncoder.v1`` for the arguments."""
-    check_encoder_args(cell, width, depth, bidirectional, dropout, "spacy_rnn.RNNEncoder.v1")
+    check_encoder_args(
+        cell, width, depth, bidirectional, dropout, "spacy_rnn.RNNEncoder.v1", modules, periods
+    )
     shim = PyTorchShim(
         None, serialize_model=serialize_module, deserialize_model=deserialize_module
     )
@@ -100,6 +135,8 @@ def RNNEncoder(
             "depth": depth,
             "bidirectional": bidirectional,
             "dropout": dropout,
+            "modules": modules,
+            "periods": list(periods) if periods is not None else None,
         },
         shims=[shim],
     )
@@ -117,6 +154,8 @@ def _build_module(model: Model) -> None:
         depth=model.attrs["depth"],
         bidirectional=model.attrs["bidirectional"],
         dropout=model.attrs["dropout"],
+        modules=model.attrs["modules"],
+        periods=model.attrs["periods"],
     )
     shim._model = module.to(get_torch_default_device())
 

@@ -7,15 +7,30 @@ backward direction reads a per-document reversed copy, so it starts at the
 document's own last token. Bidirectional layers concatenate the forward and
 backward states (``n_out // 2`` units each), and every layer after the first
 reads both directions of the layer below, as in ``torch.nn.LSTM``.
+
+Cells: torch's own ``rnn``, ``lstm`` and ``gru``, the Clockwork RNN
+(``clockwork``, see :mod:`.clockwork`; its clocks count from each document's
+first token, or last for the backward direction, because padding only ever
+follows a document) and the depth-gated LSTM (``dglstm``, see :mod:`.dglstm`;
+each layer after the first also reads the cells of the same direction's layer
+below, which the encoder carries from layer to layer in token order).
 """
-from typing import Dict, Sequence, Type
+from typing import Dict, List, Optional, Sequence, Tuple, Type
 
 import torch
 from torch import nn
 
 from .batching import DEFAULT_BUCKET_SIZE, LengthBuckets
+from .clockwork import ClockworkRNN, resolve_periods
+from .dglstm import DepthGatedLSTMLayer
 
-CELLS: Dict[str, Type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS: Dict[str, Type[nn.Module]] = {
+    "rnn": nn.RNN,
+    "lstm": nn.LSTM,
+    "gru": nn.GRU,
+    "clockwork": ClockworkRNN,
+    "dglstm": DepthGatedLSTMLayer,
+}
 
 
 class RecurrentEncoder(nn.Module):
@@ -28,7 +43,11 @@ class RecurrentEncoder(nn.Module):
         bidirectional: bool = True,
         dropout: float = 0.0,
         bucket_size: int = DEFAULT_BUCKET_SIZE,
+        modules: Optional[int] = None,
+        periods: Optional[Sequence[int]] = None,
     ):
+        """``modules`` and ``periods`` configure the clockwork cell only (see
+        :func:`.clockwork.resolve_periods` for their defaults)."""
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}")
@@ -38,6 +57,10 @@ class RecurrentEncoder(nn.Module):
             raise ValueError(f"a bidirectional encoder needs an even width, got {n_out}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if cell == "dglstm" and depth < 2:
+            raise ValueError(f"a depth-gated LSTM needs depth of at least 2, got {depth}")
+        if cell != "clockwork" and (modules is not None or periods is not None):
+            raise ValueError(f"modules and periods are settings of the clockwork cell, not {cell!r}")
         self.cell = cell
         self.n_in = n_in
         self.n_out = n_out
@@ -46,14 +69,27 @@ class RecurrentEncoder(nn.Module):
         self.dropout = dropout
         self.bucket_size = bucket_size
         self.hidden = n_out // 2 if bidirectional else n_out
-        rnn_class = CELLS[cell]
+        # Stored resolved, so that a saved clockwork model keeps its clocks
+        # even if the defaults change.
+        self.periods: Optional[List[int]] = None
+        if cell == "clockwork":
+            self.periods = resolve_periods(self.hidden, modules, periods)
         self.forward_layers = nn.ModuleList()
         self.backward_layers = nn.ModuleList()
         for i in range(depth):
-            layer_in = n_in if i == 0 else n_out
-            self.forward_layers.append(rnn_class(layer_in, self.hidden))
+            self.forward_layers.append(self._make_layer(i))
             if bidirectional:
-                self.backward_layers.append(rnn_class(layer_in, self.hidden))
+                self.backward_layers.append(self._make_layer(i))
+
+    def _make_layer(self, i: int) -> nn.Module:
+        """One direction of layer ``i``, called as ``layer(x)`` with ``x`` of
+        shape ``(T, B, layer_in)`` and returning ``(outputs, ...)``."""
+        layer_in = self.n_in if i == 0 else self.n_out
+        if self.cell == "clockwork":
+            return ClockworkRNN(layer_in, self.hidden, periods=self.periods)
+        if self.cell == "dglstm":
+            return DepthGatedLSTMLayer(layer_in, self.hidden, depth_gated=i > 0)
+        return CELLS[self.cell](layer_in, self.hidden)
 
     def hparams(self) -> dict:
         """The constructor arguments, enough to rebuild an identical module."""
@@ -65,6 +101,8 @@ class RecurrentEncoder(nn.Module):
             bidirectional=self.bidirectional,
             dropout=self.dropout,
             bucket_size=self.bucket_size,
+            modules=len(self.periods) if self.periods is not None else None,
+            periods=self.periods,
         )
 
     def forward(self, X: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
@@ -85,22 +123,55 @@ class RecurrentEncoder(nn.Module):
             for f, b in plan.buckets()
         ]
         fwd_gather = torch.from_numpy(plan.forward_gather).to(device)
-        bwd_gather = torch.from_numpy(plan.backward_gather).to(device)
+        directions = [(self.forward_layers, 0, fwd_gather)]
+        if self.bidirectional:
+            bwd_gather = torch.from_numpy(plan.backward_gather).to(device)
+            directions.append((self.backward_layers, 1, bwd_gather))
+        # dglstm only: each direction's cells of the layer below, in token order.
+        cells: Optional[List[torch.Tensor]] = None
         for i in range(self.depth):
             if i > 0 and self.dropout > 0.0:
                 X = nn.functional.dropout(X, p=self.dropout, training=self.training)
-            padded = torch.cat([X, X.new_zeros((1, X.shape[1]))])
-            fwd_out = [
-                self.forward_layers[i](padded[f])[0].reshape(-1, self.hidden)
-                for f, _ in buckets
-            ]
-            Y = torch.cat(fwd_out).index_select(0, fwd_gather)
-            if self.bidirectional:
-                bwd_out = [
-                    self.backward_layers[i](padded[b])[0].reshape(-1, self.hidden)
-                    for _, b in buckets
-                ]
-                Y_bwd = torch.cat(bwd_out).index_select(0, bwd_gather)
-                Y = torch.cat([Y, Y_bwd], dim=1)
-            X = Y
+            padded = _append_zero_row(X)
+            outputs: List[torch.Tensor] = []
+            next_cells: List[torch.Tensor] = []
+            for layers, side, gather in directions:
+                indices = [bucket[side] for bucket in buckets]
+                lower = None if cells is None else _append_zero_row(cells[side])
+                Y, C = self._run_direction(layers[i], padded, lower, indices, gather)
+                outputs.append(Y)
+                if C is not None:
+                    next_cells.append(C)
+            X = torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
+            cells = next_cells or None
         return X
+
+    def _run_direction(
+        self,
+        layer: nn.Module,
+        padded: torch.Tensor,
+        lower: Optional[torch.Tensor],
+        indices: List[torch.Tensor],
+        gather: torch.Tensor,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Run one direction of one layer over every bucket. ``indices`` are
+        the buckets' ``(time, docs)`` row numbers into ``padded`` (and into
+        ``lower``, the layer below's cells, for dglstm); ``gather`` puts the
+        outputs back in token order. Returns the outputs and, for dglstm, the
+        cells, both ``(n_tokens, hidden)``."""
+        outputs, cells = [], []
+        for index in indices:
+            if self.cell == "dglstm":
+                h, c = layer(padded[index], None if lower is None else lower[index])
+                cells.append(c.reshape(-1, self.hidden))
+            else:
+                h = layer(padded[index])[0]
+            outputs.append(h.reshape(-1, self.hidden))
+        Y = torch.cat(outputs).index_select(0, gather)
+        C = torch.cat(cells).index_select(0, gather) if cells else None
+        return Y, C
+
+
+def _append_zero_row(X: torch.Tensor) -> torch.Tensor:
+    """``X`` with one zero row after its last: the row padding indices point at."""
+    return torch.cat([X, X.new_zeros((1, X.shape[1]))])
