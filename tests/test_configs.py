@@ -1,4 +1,5 @@
 """Every recipe in configs/ is valid, builds, and trains a step."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,8 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 from thinc.api import Config
+
+from spacy_rnn.torch import CELLS
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.cfg"))
 
@@ -29,7 +32,10 @@ def tiny_corpus(tmp_path_factory):
 def test_there_is_a_recipe_per_cell_and_task():
     names = {p.stem for p in CONFIGS}
     assert {"sentiment_bilstm", "sentiment_bigru", "sentiment_rnn", "sentiment_stacked_bilstm",
-            "multilabel_bilstm", "sentiment_bilstm_long"} <= names
+            "multilabel_bilstm", "sentiment_bilstm_long", "sentiment_clockwork", "sentiment_dglstm"} <= names
+    # and every cell the encoder offers is used by at least one recipe
+    used = {m for p in CONFIGS for m in re.findall(r'^cell = "(\w+)"', p.read_text(), re.M)}
+    assert set(CELLS) <= used, set(CELLS) - used
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
