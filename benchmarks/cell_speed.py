@@ -6,22 +6,23 @@ One bidirectional encoder layer (64 inputs, 128 outputs, i.e. 64 units a
 direction; the depth-gated LSTM needs two layers, so it is timed at depth 2 and
 compared with a 2-layer LSTM) on random-length documents of 5-40 tokens, as
 ``RecurrentEncoder`` sees them: tokens/s for inference (``no_grad``) and for
-training (forward + backward), median of ``--runs`` runs after two warm-ups.
-The clockwork step loop is timed with TorchScript on and off (the
-``USE_TORCHSCRIPT`` switch of its module), alternating, so that load from
-other processes hits both alike.
+training (forward + backward), median of ``--runs`` runs after two warm-ups,
+the variants alternating so that load from other processes hits all alike.
+(The TorchScript on/off comparison that removed TorchScript from the clockwork
+loop is in ``cell_speed_torchscript.json``, made by this script's first
+version.)
 """
 import argparse
 import json
 import statistics
 import time
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Dict
 
 import numpy
 import torch
 
-from spacy_rnn.torch import RecurrentEncoder, clockwork
+from spacy_rnn.torch import RecurrentEncoder
 
 N_IN = 64
 WIDTH = 128
@@ -39,15 +40,6 @@ def time_encoder(enc: RecurrentEncoder, X: torch.Tensor, lengths, training: bool
     return time.perf_counter() - start
 
 
-def with_torchscript(module, on: bool, fn: Callable[[], float]) -> float:
-    saved = module.USE_TORCHSCRIPT
-    module.USE_TORCHSCRIPT = on
-    try:
-        return fn()
-    finally:
-        module.USE_TORCHSCRIPT = saved
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=800)
@@ -63,18 +55,16 @@ def main() -> None:
     torch.manual_seed(0)
     X = torch.randn(n_tokens, N_IN)
     variants = {
-        "lstm": (RecurrentEncoder("lstm", N_IN, WIDTH), None, True),
-        "clockwork_torchscript": (RecurrentEncoder("clockwork", N_IN, WIDTH), clockwork, True),
-        "clockwork_eager": (RecurrentEncoder("clockwork", N_IN, WIDTH), clockwork, False),
-        "lstm_depth2": (RecurrentEncoder("lstm", N_IN, WIDTH, depth=2), None, True),
-        "dglstm_depth2": (RecurrentEncoder("dglstm", N_IN, WIDTH, depth=2), None, True),
+        "lstm": RecurrentEncoder("lstm", N_IN, WIDTH),
+        "clockwork": RecurrentEncoder("clockwork", N_IN, WIDTH),
+        "lstm_depth2": RecurrentEncoder("lstm", N_IN, WIDTH, depth=2),
+        "dglstm_depth2": RecurrentEncoder("dglstm", N_IN, WIDTH, depth=2),
     }
     times: Dict[str, list] = {f"{name}_{mode}": [] for name in variants for mode in ("inference", "training")}
-    for run in range(args.runs + 2):  # the first two runs warm up (TorchScript profiles twice)
-        for name, (enc, module, script) in variants.items():
+    for run in range(args.runs + 2):  # the first two runs warm up
+        for name, enc in variants.items():
             for mode in ("inference", "training"):
-                fn = lambda: time_encoder(enc, X, lengths, mode == "training")
-                seconds = fn() if module is None else with_torchscript(module, script, fn)
+                seconds = time_encoder(enc, X, lengths, mode == "training")
                 if run >= 2:
                     times[f"{name}_{mode}"].append(seconds)
                     print(f"run {run - 1}: {name}_{mode} {n_tokens / seconds:.0f} tokens/s", flush=True)

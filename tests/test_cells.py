@@ -15,7 +15,6 @@ from spacy.util import registry
 from spacy_rnn.errors import ConfigValueError
 from spacy_rnn.layers.encoder import RNNEncoder
 from spacy_rnn.torch import ClockworkRNN, RecurrentEncoder
-from spacy_rnn.torch import clockwork as clockwork_module
 from test_encoder import (
     N_IN,
     _with_param,
@@ -31,13 +30,6 @@ def make_cell_encoder(cell, width=8, depth=2, bidirectional=True, X=None, **kwar
     model = RNNEncoder(cell, width, depth, bidirectional, 0.0, **kwargs)
     model.initialize(X=X if X is not None else make_inputs([3, 5]))
     return model
-
-
-@pytest.fixture(params=[True, False], ids=["torchscript", "eager"])
-def torchscript(request, monkeypatch):
-    """Run a test with the clockwork step loop compiled by TorchScript and without."""
-    monkeypatch.setattr(clockwork_module, "USE_TORCHSCRIPT", request.param)
-    return request.param
 
 
 @pytest.mark.parametrize(
@@ -165,7 +157,7 @@ def reference_encoder(enc: RecurrentEncoder, doc: torch.Tensor) -> torch.Tensor:
         ("dglstm", 3, False, None),
     ],
 )
-def test_matches_reference_from_the_paper(cell, depth, bidirectional, periods, torchscript):
+def test_matches_reference_from_the_paper(cell, depth, bidirectional, periods):
     torch.manual_seed(0)
     width = 12 if periods is not None and len(periods) == 3 else 8
     enc = RecurrentEncoder(cell, N_IN, width, depth=depth, bidirectional=bidirectional, periods=periods).eval()
@@ -300,7 +292,7 @@ def test_empty_one_token_and_long_documents(cell, bidirectional):
 
 
 @pytest.mark.parametrize("cell", ["clockwork", "dglstm"])
-def test_gradients_match_finite_differences(cell, torchscript):
+def test_gradients_match_finite_differences(cell):
     """The whole Thinc layer (buckets, reversal, both directions, two layers)
     against central differences in float64."""
     lengths = [3, 1, 0, 5]

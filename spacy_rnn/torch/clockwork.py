@@ -18,9 +18,11 @@ Design for speed: one sequence step cannot be vectorised over time, but
 everything else is taken out of the step loop. ``W_I · x_t + b`` is one matmul
 over all steps and documents; the masked ``W_H`` and the per-step update masks
 (a ``(steps, hidden)`` bool table) are built once per call. Each step is then a
-matmul, an add, a tanh and a select over the whole batch. The time loop is
-compiled with TorchScript when :data:`USE_TORCHSCRIPT` is set; see its comment
-for the measurement behind the default.
+matmul, an add, a tanh and a select over the whole batch. The loop runs
+eagerly: compiled with ``torch.jit.script`` it was slower on this project's
+2-core CPU (bidirectional layer, 64 in, 128 out, 800 documents of 5-40 tokens,
+one thread: 238k vs 333k tokens/s inference, 102k vs 108k training; see
+``benchmarks/cell_speed_torchscript.json``).
 
 Because the encoder pads documents at their end and hands the backward
 direction a per-document reversed copy, step ``t`` of every row is step ``t``
@@ -35,10 +37,6 @@ from torch import nn
 
 # The number of modules when neither `modules` nor `periods` is given.
 DEFAULT_MODULES = 4
-# Compile the step loop with torch.jit.script. Measured on this project's
-# 2-core CPU (bidirectional layer, 64 in, 128 out, 800 documents of 5-40
-# tokens): see the commit that set this value for the numbers.
-USE_TORCHSCRIPT = True
 
 
 def default_periods(modules: int) -> List[int]:
@@ -121,9 +119,6 @@ def _clockwork_steps(
     return torch.stack(outputs)
 
 
-_scripted_clockwork_steps = torch.jit.script(_clockwork_steps)
-
-
 class ClockworkRNN(nn.Module):
     """One direction of one Clockwork RNN layer.
 
@@ -176,6 +171,5 @@ class ClockworkRNN(nn.Module):
             return empty, x.new_zeros((1, x.shape[1], self.hidden))
         projected = torch.nn.functional.linear(x, self.weight_ih, self.bias)
         recurrent = (self.weight_hh * self.recurrent_mask).t()
-        steps = _scripted_clockwork_steps if USE_TORCHSCRIPT else _clockwork_steps
-        outputs = steps(projected, recurrent, self.update_table(x.shape[0]))
+        outputs = _clockwork_steps(projected, recurrent, self.update_table(x.shape[0]))
         return outputs, outputs[-1:]
