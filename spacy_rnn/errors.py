@@ -26,6 +26,24 @@ class Errors:
         "columns but received {got}. Make `width` of the embedding layer match "
         "the encoder's input width, or leave the input width to be inferred."
     )
+    E006 = (
+        "[spacy_rnn E006] The component {name!r} was asked to store attention "
+        "weights (store_attention = true), but its model pools with {pooling!r}: "
+        "only attention pooling has per-token weights. Set "
+        "[components.{name}.model] pooling = \"attention\" and train the "
+        "pipeline again, or set [components.{name}] store_attention = false."
+    )
+    E007 = (
+        "[spacy_rnn E007] The pipeline {model!r} has no rnn_textcat or "
+        "rnn_textcat_multilabel component to explain; its components are: "
+        "{components}. Train a pipeline with one of those factories (with "
+        "pooling = \"attention\"), e.g. from configs/sentiment_bilstm.cfg."
+    )
+    E008 = (
+        "[spacy_rnn E008] The pipeline has no component {name!r} to explain. "
+        "Its rnn_textcat components are: {components}. Pass one of them as "
+        "--component."
+    )
 
 
 class ConfigValueError(ValueError):
