@@ -135,14 +135,15 @@ class _AttentionExplanations:
             return
         weights = self.model.get_ref("pooling").attrs["last_weights"]
         if weights is None:  # no doc of the batch has tokens
-            weights = [[] for _ in docs]
+            weights = [self.model.ops.alloc1f(0) for _ in docs]
         if len(weights) != len(docs):
             raise RuntimeError(
                 f"[spacy_rnn] {self.name}: {len(weights)} attention weight lists for "
                 f"{len(docs)} docs; set_annotations must follow the predict call of the same docs."
             )
         for doc, doc_weights in zip(docs, weights):
-            doc._.set(ATTENTION_EXTENSION, [float(w) for w in doc_weights])
+            # tolist(): plain Python floats (from numpy or cupy), picklable and cheap
+            doc._.set(ATTENTION_EXTENSION, doc_weights.tolist())
 
 
 class _BatchInvariantPredict:
