@@ -51,7 +51,7 @@ def test_empty_docs_and_empty_batch(also_hash_embed):
     assert Ys == [] and backprop([]) == []
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.text(min_size=0, max_size=30), min_size=1, max_size=4))
 def test_any_unicode_text(texts):
     model = _SHARED_MODEL

@@ -1,8 +1,9 @@
 """Plain PyTorch modules. Nothing in this subpackage imports spaCy or Thinc."""
 from .batching import LengthBuckets
+from .chars import CHAR_CELLS, CharRNN, encode_words
 from .recurrent import CELLS, RecurrentEncoder
 from .threads import limit_threads_after_fork
 
 limit_threads_after_fork()
 
-__all__ = ["CELLS", "LengthBuckets", "RecurrentEncoder"]
+__all__ = ["CELLS", "CHAR_CELLS", "CharRNN", "LengthBuckets", "RecurrentEncoder", "encode_words"]
