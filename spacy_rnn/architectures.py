@@ -1,6 +1,9 @@
 """Registered model architectures.
 
 - ``spacy_rnn.RNNEncoder.v1``: a recurrent ``encode`` layer for ``spacy.Tok2Vec.v2``.
+- ``spacy_rnn.SumHashEmbed.v1``: summed hash embeddings, an ``embed`` layer.
+- ``spacy_rnn.CharRNNEmbed.v1``: token vectors from a character RNN, an
+  ``embed`` layer, optionally concatenated with hash embeddings.
 - ``spacy_rnn.RNNTextCat.v1``: a text classifier, tok2vec -> pooling -> dropout
   -> softmax (exclusive classes) or logistic (multilabel), following spaCy's
   textcat model contract (``nO``, ``attrs["multi_label"]``, refs "tok2vec" and
@@ -17,6 +20,7 @@ from thinc.layers.resizable import resizable, resize_linear_weighted
 from thinc.types import Floats2d
 
 from .layers import RNNEncoder, build_pooling
+from .layers.char_embed import CharRNNEmbed, concatenate_embeds
 from .layers.embed import SumHashEmbed
 
 # Bias given to a label added after training, so that it starts improbable
@@ -85,6 +89,58 @@ def build_sum_hash_embed(
     dropout (float): Dropout on the embedding rows during training.
     """
     return SumHashEmbed(width, attrs, rows, dropout)
+
+
+@registry.architectures("spacy_rnn.CharRNNEmbed.v1")
+def build_char_rnn_embed(
+    width: int = 64,
+    cell: str = "lstm",
+    char_width: int = 32,
+    n_chars: int = 1024,
+    max_chars: int = 20,
+    also_hash_embed: bool = True,
+    hash_width: int = 64,
+    hash_attrs: List[str] = ["NORM"],
+    hash_rows: List[int] = [5000],
+) -> Model[List[Doc], List[Floats2d]]:
+    """Embed each token by reading its characters with a bidirectional RNN.
+
+    A ``Model[List[Doc], List[Floats2d]]`` for the ``embed`` slot of
+    ``spacy.Tok2Vec.v2`` (under any encoder, and so under any component that
+    takes a tok2vec). A token's vector depends on its spelling only, so
+    misspelt, rare and unseen words get informative vectors where a hash
+    embedding only has a collision bucket.
+
+    Each token's first ``max_chars`` characters are mapped to ids by a fixed
+    hash of their Unicode code points into ``n_chars`` buckets (no character
+    vocabulary to build or serialize; emoji and any other code point work),
+    embedded at ``char_width`` and read by a bidirectional ``cell``. The token
+    vector is the forward state after the last character concatenated with the
+    backward state after the first character, ``width / 2`` units each;
+    padding is never read. Within a batch, each distinct token string is
+    encoded once and its vector shared by all of its tokens. Empty docs get
+    ``(0, nO)`` arrays.
+
+    width (int): The width of the character RNN's output, even: each direction
+        gets width / 2 units.
+    cell (str): The recurrent cell reading the characters: "rnn", "lstm" or "gru".
+    char_width (int): The width of the character embeddings.
+    n_chars (int): Hash buckets for characters. A power of two of 128 or more
+        keeps ASCII characters apart; other code points may share a bucket.
+    max_chars (int): Characters read per token (its first ones).
+    also_hash_embed (bool): Concatenate ``spacy_rnn.SumHashEmbed.v1``
+        embeddings of ``hash_attrs`` after the character vector, so that
+        frequent words also get a free-form vector of their own. The output
+        width ``nO`` is then ``width + hash_width``, else ``width``.
+    hash_width (int): The width of the hash embeddings (used only with
+        ``also_hash_embed``).
+    hash_attrs (List[str]): Token attributes to hash-embed, e.g. ["NORM"].
+    hash_rows (List[int]): Rows of each attribute's hash table, one per attr.
+    """
+    chars = CharRNNEmbed(width, cell, char_width, n_chars, max_chars)
+    if not also_hash_embed:
+        return chars
+    return concatenate_embeds(chars, SumHashEmbed(hash_width, hash_attrs, hash_rows))
 
 
 @registry.architectures("spacy_rnn.RNNTextCat.v1")

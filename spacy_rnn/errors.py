@@ -36,6 +36,24 @@ class Errors:
         "the depth-gated LSTM links each layer's memory cells to the layer "
         "below, so it needs depth = 2 or more. Raise depth, or use cell = \"lstm\"."
     )
+    E008 = (
+        "[spacy_rnn E008] The component {name!r} was asked to store attention "
+        "weights (store_attention = true), but its model pools with {pooling!r}: "
+        "only attention pooling has per-token weights. Set "
+        "[components.{name}.model] pooling = \"attention\" and train the "
+        "pipeline again, or set [components.{name}] store_attention = false."
+    )
+    E009 = (
+        "[spacy_rnn E009] The pipeline {model!r} has no rnn_textcat or "
+        "rnn_textcat_multilabel component to explain; its components are: "
+        "{components}. Train a pipeline with one of those factories (with "
+        "pooling = \"attention\"), e.g. from configs/sentiment_bilstm.cfg."
+    )
+    E010 = (
+        "[spacy_rnn E010] The pipeline has no component {name!r} to explain. "
+        "Its rnn_textcat components are: {components}. Pass one of them as "
+        "--component."
+    )
 
 
 class ConfigValueError(ValueError):

@@ -6,6 +6,10 @@ the default config: labels, ``threshold``, the loss, ``cats_*`` scores and
 serialization behave exactly as in spaCy. One deliberate difference: a batch
 made only of empty docs is scored by the model too (see
 ``_BatchInvariantPredict``), so no document's cats depend on its batch.
+
+With ``store_attention = true`` (and attention pooling) the components also
+explain their predictions: ``doc._.rnn_attention`` holds each token's
+attention weight (see ``_AttentionExplanations``).
 """
 from typing import Callable, Iterable, Optional
 
@@ -14,6 +18,12 @@ from spacy.pipeline.textcat import TextCategorizer
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.tokens import Doc
 from thinc.api import Config, Model
+from thinc.types import Floats2d
+
+from .errors import ConfigValueError, Errors
+
+# The Doc extension that holds a document's attention weights.
+ATTENTION_EXTENSION = "rnn_attention"
 
 DEFAULT_RNN_TEXTCAT_CONFIG = """
 [model]
@@ -62,6 +72,80 @@ DEFAULT_SCORE_WEIGHTS = {
 }
 
 
+def register_attention_extension() -> None:
+    """Register ``Doc._.rnn_attention`` (default None), once per process."""
+    if not Doc.has_extension(ATTENTION_EXTENSION):
+        Doc.set_extension(ATTENTION_EXTENSION, default=None)
+
+
+def pooling_name(model: Model) -> str:
+    """The pooling of an ``RNNTextCat`` model ("attention", "mean", ...), or a
+    description of why there is none."""
+    if not model.has_ref("pooling"):
+        return f"no pooling layer (model {model.name!r} is not spacy_rnn.RNNTextCat.v1)"
+    return model.get_ref("pooling").name.replace("pool_", "", 1)
+
+
+class _AttentionExplanations:
+    """Copy the attention pooling's per-token weights to ``doc._.rnn_attention``.
+
+    Off by default: the pooling layer then keeps no weights and inference runs
+    exactly as without explanations. When on, the pooling layer keeps the
+    weights of its last forward pass (``attrs["store_weights"]``), and
+    ``set_annotations`` stores them on each doc as plain Python floats (one per
+    token, summing to 1; ``[]`` for a doc without tokens), so they survive
+    ``Doc.to_bytes`` and ``nlp.pipe(n_process=...)``. With several such
+    components in one pipeline, the last one's weights are kept.
+    """
+
+    _store_attention = False
+
+    def __init__(self, *args, store_attention: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.store_attention = store_attention
+
+    @property
+    def store_attention(self) -> bool:
+        """Whether predictions store ``doc._.rnn_attention``; settable at runtime.
+
+        RAISES (ConfigValueError): Set to True on a model without attention pooling.
+        """
+        return self._store_attention
+
+    @store_attention.setter
+    def store_attention(self, value: bool) -> None:
+        register_attention_extension()
+        if value:
+            pooling = pooling_name(self.model)
+            if pooling != "attention":
+                raise ConfigValueError(Errors.E008.format(name=self.name, pooling=pooling))
+        if self.model.has_ref("pooling"):
+            self.model.get_ref("pooling").attrs["store_weights"] = bool(value)
+            self.model.get_ref("pooling").attrs["last_weights"] = None
+        self._store_attention = bool(value)
+
+    def _reset_attention(self) -> None:
+        if self._store_attention:
+            self.model.get_ref("pooling").attrs["last_weights"] = None
+
+    def set_annotations(self, docs: Iterable[Doc], scores: Floats2d) -> None:
+        docs = list(docs)
+        super().set_annotations(docs, scores)
+        if not self._store_attention:
+            return
+        weights = self.model.get_ref("pooling").attrs["last_weights"]
+        if weights is None:  # no doc of the batch has tokens
+            weights = [self.model.ops.alloc1f(0) for _ in docs]
+        if len(weights) != len(docs):
+            raise RuntimeError(
+                f"[spacy_rnn] {self.name}: {len(weights)} attention weight lists for "
+                f"{len(docs)} docs; set_annotations must follow the predict call of the same docs."
+            )
+        for doc, doc_weights in zip(docs, weights):
+            # tolist(): plain Python floats (from numpy or cupy), picklable and cheap
+            doc._.set(ATTENTION_EXTENSION, doc_weights.tolist())
+
+
 class _BatchInvariantPredict:
     """spaCy's textcat returns all-zero scores when *every* doc in a batch is
     empty, but model scores when an empty doc is batched with others, so an
@@ -71,16 +155,19 @@ class _BatchInvariantPredict:
 
     def predict(self, docs: Iterable[Doc]):
         docs = list(docs)
+        self._reset_attention()
         if not docs:
             return self.model.ops.alloc2f(0, len(self.labels))
         return self.model.ops.asarray(self.model.predict(docs))
 
 
-class RNNTextCategorizer(_BatchInvariantPredict, TextCategorizer):
+class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, TextCategorizer):
     """Single-label text classification with a recurrent model."""
 
 
-class RNNMultiLabelTextCategorizer(_BatchInvariantPredict, MultiLabel_TextCategorizer):
+class RNNMultiLabelTextCategorizer(
+    _AttentionExplanations, _BatchInvariantPredict, MultiLabel_TextCategorizer
+):
     """Multi-label text classification with a recurrent model."""
 
 
@@ -89,13 +176,19 @@ class RNNMultiLabelTextCategorizer(_BatchInvariantPredict, MultiLabel_TextCatego
     assigns=["doc.cats"],
     default_config={
         "threshold": 0.0,
+        "store_attention": False,
         "model": DEFAULT_RNN_TEXTCAT_MODEL,
         "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
     },
     default_score_weights=DEFAULT_SCORE_WEIGHTS,
 )
 def make_rnn_textcat(
-    nlp: Language, name: str, model: Model, threshold: float, scorer: Optional[Callable]
+    nlp: Language,
+    name: str,
+    model: Model,
+    threshold: float,
+    scorer: Optional[Callable],
+    store_attention: bool,
 ) -> RNNTextCategorizer:
     """Create an ``rnn_textcat`` component: one label per document.
 
@@ -103,8 +196,15 @@ def make_rnn_textcat(
         ``spacy_rnn.RNNTextCat.v1`` with a bidirectional LSTM and attention pooling.
     threshold (float): Unused for exclusive classes, kept for spaCy parity.
     scorer (Optional[Callable]): Defaults to spaCy's ``Scorer.score_cats``.
+    store_attention (bool): Store each token's attention weight in
+        ``doc._.rnn_attention`` (a list of floats summing to 1, one per token;
+        None while off). Needs ``pooling = "attention"``. Off by default, and
+        then free: the weights are not even kept.
+    RAISES (ConfigValueError): store_attention without attention pooling.
     """
-    return RNNTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)
+    return RNNTextCategorizer(
+        nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention
+    )
 
 
 @Language.factory(
@@ -112,13 +212,19 @@ def make_rnn_textcat(
     assigns=["doc.cats"],
     default_config={
         "threshold": 0.5,
+        "store_attention": False,
         "model": DEFAULT_RNN_TEXTCAT_MULTILABEL_MODEL,
         "scorer": {"@scorers": "spacy.textcat_multilabel_scorer.v2"},
     },
     default_score_weights=DEFAULT_SCORE_WEIGHTS,
 )
 def make_rnn_textcat_multilabel(
-    nlp: Language, name: str, model: Model, threshold: float, scorer: Optional[Callable]
+    nlp: Language,
+    name: str,
+    model: Model,
+    threshold: float,
+    scorer: Optional[Callable],
+    store_attention: bool,
 ) -> RNNMultiLabelTextCategorizer:
     """Create an ``rnn_textcat_multilabel`` component: any number of labels.
 
@@ -126,7 +232,12 @@ def make_rnn_textcat_multilabel(
         ``spacy_rnn.RNNTextCat.v1`` with ``exclusive_classes = false``.
     threshold (float): A label counts as predicted at this probability or above.
     scorer (Optional[Callable]): Defaults to spaCy's multilabel ``Scorer.score_cats``.
+    store_attention (bool): Store each token's attention weight in
+        ``doc._.rnn_attention`` (a list of floats summing to 1, one per token;
+        None while off). Needs ``pooling = "attention"``. Off by default, and
+        then free: the weights are not even kept.
+    RAISES (ConfigValueError): store_attention without attention pooling.
     """
     return RNNMultiLabelTextCategorizer(
-        nlp.vocab, model, name, threshold=threshold, scorer=scorer
+        nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention
     )

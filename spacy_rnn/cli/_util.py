@@ -13,7 +13,7 @@ import typer
 COMMAND = "python -m spacy_rnn"
 NAME = "spacy_rnn"
 HELP = """spacy-rnn command-line interface: prepare corpora for recurrent text
-classifiers and score texts with a trained pipeline.
+classifiers, score texts with a trained pipeline and explain its predictions.
 """
 
 app = typer.Typer(name=NAME, help=HELP, add_completion=False, no_args_is_help=True)

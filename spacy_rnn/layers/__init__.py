@@ -1,5 +1,6 @@
-"""Thinc layers: the recurrent encoder and the pooling layers."""
+"""Thinc layers: the recurrent encoder, the character embedding and the pooling layers."""
+from .char_embed import CharRNNEmbed
 from .encoder import RNNEncoder, check_encoder_args
 from .pooling import POOLINGS, build_pooling
 
-__all__ = ["RNNEncoder", "check_encoder_args", "POOLINGS", "build_pooling"]
+__all__ = ["CharRNNEmbed", "RNNEncoder", "check_encoder_args", "POOLINGS", "build_pooling"]

@@ -1,5 +1,6 @@
 """Plain PyTorch modules. Nothing in this subpackage imports spaCy or Thinc."""
 from .batching import LengthBuckets
+from .chars import CHAR_CELLS, CharRNN, encode_words
 from .clockwork import ClockworkRNN
 from .dglstm import DepthGatedLSTMLayer
 from .recurrent import CELLS, RecurrentEncoder
@@ -7,4 +8,7 @@ from .threads import limit_threads_after_fork
 
 limit_threads_after_fork()
 
-__all__ = ["CELLS", "ClockworkRNN", "DepthGatedLSTMLayer", "LengthBuckets", "RecurrentEncoder"]
+__all__ = [
+    "CELLS", "CHAR_CELLS", "CharRNN", "ClockworkRNN", "DepthGatedLSTMLayer",
+    "LengthBuckets", "RecurrentEncoder", "encode_words",
+]
