@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: install test main clean
+.PHONY: install test main benchmark benchmark-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python setup.cfg setup.py
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet setuptools wheel
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,benchmark]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,6 +24,14 @@ test: install
 
 main: install
 	$(BIN)/python -m spacy project run all .
+
+# the full comparison with spaCy's text classifiers (about 2 h on 2 cores)
+benchmark: install
+	$(BIN)/python benchmarks/textcat_benchmark.py
+
+# the same on tiny slices, for CI (writes to training/benchmark_quick/)
+benchmark-quick: install
+	$(BIN)/python benchmarks/textcat_benchmark.py --quick
 
 clean:
 	rm -rf $(VENV) training corpus/*.spacy metrics packages

@@ -1,0 +1,478 @@
+"""Accuracy and speed of spacy-rnn against spaCy's built-in text classifiers, in one run.
+
+    python benchmarks/textcat_benchmark.py            # full run: ~2 h on a 2-core machine
+    python benchmarks/textcat_benchmark.py --quick    # CI: tiny slices, a few minutes
+    python -m spacy project run benchmark .           # the same full run
+
+Every model trains on the same data with the same training block (batcher,
+optimizer, dropout, seed, evaluation frequency), for the same number of epochs
+and under the same wall-clock cap, so a slow model stops early rather than
+getting more time. The dataset's budget is written next to its table.
+
+Each (dataset, model) pair runs in its own process, which reports:
+
+- dev accuracy (argmax of ``doc.cats`` against the gold label) and macro-F
+  (spaCy's ``cats_macro_f``), of the checkpoint with the best dev score, as
+  ``spacy train`` keeps ``model-best`` (the last step is evaluated too);
+- training wall time (evaluations on dev included, as in ``spacy train``) and
+  seconds per epoch (wall time / epochs actually completed, counted in words);
+- inference words/s of ``nlp.pipe`` over the dev texts (capped at
+  ``--max-timing-words`` words), batch size 1000, median of 3 runs after a
+  warm-up;
+- peak RSS of the process (training and inference) and the size of the saved
+  pipeline on disk.
+
+Results accumulate in ``results.json`` under ``--output-dir``: a rerun skips the
+pairs it already has (``--force`` reruns them), so an interrupted run resumes
+where it stopped. After every pair it rewrites ``RESULTS.md`` (tables with ratio
+columns against spaCy's TorchBiLSTMEncoder textcat and TextCatEnsemble of the
+same run, and the targets) and ``accuracy_vs_speed.png``.
+"""
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from core_speed import BASELINE, words_per_second  # benchmarks/ is on sys.path when run as a script
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT.parent / "shared" / "data"
+CONFIG_DIR = ROOT / "configs"
+
+# ---------------------------------------------------------------------------
+# What is compared
+
+# Our recipes: the configs/ file whose [components] block is used.
+OURS = {
+    "rnn_bilstm_attention": ("sentiment_bilstm", "spacy-rnn default: BiLSTM 128 + attention"),
+    "rnn_bigru_attention": ("sentiment_bigru", "spacy-rnn BiGRU 128 + attention"),
+    "rnn_elman_attention": ("sentiment_rnn", "spacy-rnn Elman RNN 128 + attention"),
+    "rnn_clockwork_attention": ("sentiment_clockwork", "spacy-rnn Clockwork RNN 128 + attention"),
+    "rnn_dglstm_attention": ("sentiment_dglstm", "spacy-rnn depth-gated LSTM (2 layers) + attention"),
+    "rnn_charlstm_attention": ("sentiment_charlstm", "spacy-rnn char-RNN embed + BiLSTM + attention"),
+}
+# spaCy's own textcat models, taken from spaCy's source so they are its defaults.
+SPACY = {
+    "spacy_bow_bigram": "spaCy TextCatBOW.v3, bigrams",
+    "spacy_ensemble": "spaCy TextCatEnsemble.v2 (textcat default)",
+    "spacy_cnn_reduce": "spaCy TextCatReduce.v1 + HashEmbedCNN",
+    "spacy_torch_bilstm": "spaCy TextCatReduce.v1 + TorchBiLSTMEncoder 128",
+}
+DEFAULT_MODEL = "rnn_bilstm_attention"
+BILSTM_BASELINE = "spacy_torch_bilstm"
+ENSEMBLE_BASELINE = "spacy_ensemble"
+
+# spaCy's TorchBiLSTMEncoder textcat at our encoder's width and depth, as a
+# spaCy user would write it (the docs' Tok2Vec.v2 = MultiHashEmbed + encode):
+# the same baseline as core_speed.py's.
+TORCH_BILSTM_MODEL = BASELINE.format(width=128, depth=1)
+
+# Datasets: the training block each uses (sentences: batches by words;
+# whole reviews: batches of 32 documents), epochs, and the wall-clock cap per model.
+SENTENCES = {"config": "sentiment_bilstm", "max_epochs": 4, "budget_s": 240, "eval_frequency": 200}
+REVIEWS = {"config": "sentiment_bilstm_long", "max_epochs": 2, "eval_frequency": 100}
+DATASETS = {
+    "sst2": dict(SENTENCES),
+    "sst5": dict(SENTENCES),
+    "trec": dict(SENTENCES),
+    "reviews2k": dict(REVIEWS, max_epochs=4, budget_s=300),
+    "imdb": dict(REVIEWS, budget_s=420, eval_frequency=250),
+}
+# --quick: every model and the two kinds of training block, on slices.
+QUICK = {
+    "sst2": {"config": "sentiment_bilstm", "max_epochs": 1, "budget_s": 60, "eval_frequency": 5,
+             "max_steps": 10, "limit_train": 200, "limit_dev": 100},
+    "reviews2k": {"config": "sentiment_bilstm_long", "max_epochs": 1, "budget_s": 60, "eval_frequency": 5,
+                  "max_steps": 6, "limit_train": 64, "limit_dev": 32},
+}
+
+
+def all_models() -> List[str]:
+    return list(OURS) + list(SPACY)
+
+
+def component_block(model: str) -> Dict[str, Any]:
+    """The ``[components.textcat]`` block of a model, as a dict."""
+    from spacy.pipeline.textcat import single_label_bow_config, single_label_cnn_config
+    from spacy.pipeline.textcat import single_label_default_config
+    from thinc.api import Config
+
+    if model in OURS:
+        cfg = Config().from_disk(CONFIG_DIR / f"{OURS[model][0]}.cfg", interpolate=False)
+        return cfg["components"]["rnn_textcat"]
+    texts = {
+        "spacy_bow_bigram": single_label_bow_config.replace("ngram_size = 1", "ngram_size = 2"),
+        "spacy_ensemble": single_label_default_config,
+        "spacy_cnn_reduce": single_label_cnn_config,
+        "spacy_torch_bilstm": TORCH_BILSTM_MODEL,
+    }
+    if model not in texts:
+        raise SystemExit(f"Unknown model {model!r}. Choose from: {', '.join(all_models())}")
+    return {
+        "factory": "textcat",
+        "threshold": 0.0,
+        "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
+        "model": Config().from_str(texts[model])["model"],
+    }
+
+
+def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path):
+    """The dataset's training config with the model's component swapped in."""
+    from thinc.api import Config
+
+    config = Config().from_disk(CONFIG_DIR / f"{settings['config']}.cfg", interpolate=False)
+    config["components"] = {"textcat": component_block(model)}
+    config["nlp"]["pipeline"] = ["textcat"]
+    config["paths"]["train"] = str(train)
+    config["paths"]["dev"] = str(dev)
+    training = config["training"]
+    training["max_epochs"] = settings["max_epochs"]
+    training["max_steps"] = settings.get("max_steps", 0)
+    training["eval_frequency"] = settings["eval_frequency"]
+    training["patience"] = 0  # the epoch count and the wall-clock cap decide
+    return config
+
+
+# ---------------------------------------------------------------------------
+# Data
+
+
+def convert(dataset: str, split: str, data_dir: Path, out: Path, limit: int = 0) -> Path:
+    """``<data_dir>/<dataset>/<split>.jsonl`` as a DocBin (the first ``limit`` records)."""
+    import spacy
+
+    from spacy_rnn.corpus import read_records, write_docbin
+
+    path = out / f"{split}.spacy"
+    if not path.exists():
+        records = read_records(data_dir / dataset / f"{split}.jsonl")
+        if limit:
+            records = itertools.islice(records, limit)
+        # Every split gets the label set of the full training file.
+        write_docbin(spacy.blank("en"), records, path, labels=labels_of(data_dir / dataset / "train.jsonl"))
+    return path
+
+
+def labels_of(path: Path) -> List[str]:
+    from spacy_rnn.corpus import read_records
+
+    return sorted({label for record in read_records(path) for label in record.labels})
+
+
+# ---------------------------------------------------------------------------
+# One (dataset, model) pair, in its own process
+
+
+def train_within_budget(nlp, budget_s: float, best_dir: Path) -> Dict[str, Any]:
+    """spaCy's training loop (``train_while_improving``), stopped by epochs,
+    ``max_steps`` or the wall-clock budget, keeping the best checkpoint on disk."""
+    from spacy.schemas import ConfigSchemaTraining
+    from spacy.training.loop import create_evaluation_callback, create_train_batches
+    from spacy.training.loop import train_while_improving
+    from spacy.util import fix_random_seed, registry, resolve_dot_names
+
+    config = nlp.config.interpolate()
+    fix_random_seed(config["training"]["seed"])
+    T = registry.resolve(config["training"], schema=ConfigSchemaTraining)
+    train_corpus, dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
+    evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
+    steps = train_while_improving(
+        nlp, T["optimizer"], create_train_batches(nlp, train_corpus, T["batcher"], T["max_epochs"]),
+        evaluate, dropout=T["dropout"], accumulate_gradient=T["accumulate_gradient"],
+        patience=T["patience"], max_steps=T["max_steps"], eval_frequency=T["eval_frequency"],
+        exclude=T["frozen_components"], annotating_components=T["annotating_components"],
+        before_update=T["before_update"],
+    )
+    start = time.perf_counter()
+    best_score, info, stopped_by = None, {}, "epochs"
+    for _, info, is_best in steps:
+        if is_best:
+            best_score = info["score"]
+            nlp.to_disk(best_dir)
+        if time.perf_counter() - start > budget_s:
+            stopped_by = "budget"
+            break
+    if T["max_steps"] and info.get("step", 0) >= T["max_steps"]:
+        stopped_by = "max_steps"
+    # The last step is a checkpoint too.
+    score, _ = evaluate()
+    if best_score is None or score > best_score:
+        best_score = score
+        nlp.to_disk(best_dir)
+    return {"train_s": time.perf_counter() - start, "words_trained": info.get("words", 0),
+            "steps": info.get("step", 0) + 1, "stopped_by": stopped_by, "best_dev_score": best_score}
+
+
+def run_pair(job: Dict[str, Any]) -> Dict[str, Any]:
+    import spacy
+    from spacy.tokens import DocBin
+    from spacy.training import Example
+    from spacy.training.initialize import init_nlp
+
+    import spacy_rnn  # noqa: F401  (registers the architectures)
+
+    work = Path(job["work_dir"])
+    best_dir = work / "model-best"
+    config = build_config(job["model"], job["settings"], Path(job["train"]), Path(job["dev"]))
+    nlp = init_nlp(config)
+    result = train_within_budget(nlp, job["settings"]["budget_s"], best_dir)
+    train_docs = list(DocBin().from_disk(job["train"]).get_docs(nlp.vocab))
+    train_words = sum(len(doc) for doc in train_docs)
+    result["epochs"] = result["words_trained"] / train_words
+    result["s_per_epoch"] = result["train_s"] / result["epochs"] if result["epochs"] else None
+
+    best = spacy.load(best_dir)
+    gold = list(DocBin().from_disk(job["dev"]).get_docs(best.vocab))
+    texts = [doc.text for doc in gold]
+    predicted = list(best.pipe(texts, batch_size=1000))
+    correct = sum(max(p.cats, key=p.cats.get) == max(g.cats, key=g.cats.get) for p, g in zip(predicted, gold))
+    examples = [Example(p, g) for p, g in zip(predicted, gold)]
+    scores = best.get_pipe("textcat").score(examples)
+    timing_texts, n = [], 0
+    for text, doc in zip(texts, gold):
+        if n >= job["max_timing_words"]:
+            break
+        timing_texts.append(text)
+        n += len(doc)
+    result.update(
+        accuracy=correct / len(gold),
+        macro_f=scores["cats_macro_f"],
+        words_per_s=words_per_second(best, timing_texts, n, runs=3),
+        timing_words=n,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        size_mb=sum(f.stat().st_size for f in best_dir.rglob("*") if f.is_file()) / 2**20,
+        n_train=len(train_docs),
+        n_dev=len(gold),
+    )
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Report
+
+
+def machine() -> Dict[str, str]:
+    import spacy
+    import thinc
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        "python": platform.python_version(),
+        "spacy": spacy.__version__, "thinc": thinc.__version__, "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def ratios(rows: Dict[str, Dict[str, Any]], name: str) -> Dict[str, Optional[float]]:
+    out: Dict[str, Optional[float]] = {}
+    row = rows[name]
+    for key, base in (("bilstm", BILSTM_BASELINE), ("ensemble", ENSEMBLE_BASELINE)):
+        other = rows.get(base)
+        out[f"speed_x_{key}"] = row["words_per_s"] / other["words_per_s"] if other else None
+        out[f"acc_minus_{key}"] = (row["accuracy"] - other["accuracy"]) * 100 if other else None
+        out[f"epoch_time_x_{key}"] = (
+            row["s_per_epoch"] / other["s_per_epoch"] if other and row["s_per_epoch"] and other["s_per_epoch"]
+            else None)
+    return out
+
+
+def fmt(value: Optional[float], spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def targets(results: Dict[str, Any]) -> List[str]:
+    lines = []
+    for dataset, rows in results["datasets"].items():
+        ours = rows.get(DEFAULT_MODEL)
+        builtins = {m: r for m, r in rows.items() if m in SPACY}
+        if not ours or not builtins:
+            continue
+        best_name, best = max(builtins.items(), key=lambda kv: kv[1]["accuracy"])
+        met = ours["accuracy"] > best["accuracy"]
+        lines.append(f"- {dataset} accuracy: default {ours['accuracy']:.1%} vs best built-in {best_name} "
+                     f"{best['accuracy']:.1%}: {'met' if met else 'NOT met'}")
+        r = ratios(rows, DEFAULT_MODEL)
+        if r["speed_x_bilstm"] is not None:
+            lines.append(f"- {dataset} speed: {r['speed_x_bilstm']:.2f}x TorchBiLSTMEncoder (target 2x): "
+                         f"{'met' if r['speed_x_bilstm'] >= 2 else 'NOT met'}")
+        if r["speed_x_ensemble"] is not None:
+            lines.append(f"- {dataset} speed: {r['speed_x_ensemble']:.2f}x TextCatEnsemble (target 1x): "
+                         f"{'met' if r['speed_x_ensemble'] >= 1 else 'NOT met'}")
+        if r["epoch_time_x_bilstm"] is not None:
+            lines.append(f"- {dataset} training: {r['epoch_time_x_bilstm']:.2f}x TorchBiLSTMEncoder's "
+                         f"s/epoch (target <= 1x): {'met' if r['epoch_time_x_bilstm'] <= 1 else 'NOT met'}")
+        if dataset in ("reviews2k", "imdb"):
+            rss = ours["peak_rss_mb"]
+            lines.append(f"- {dataset} peak RSS of the default: {rss:,.0f} MB (target < 4 GB): "
+                         f"{'met' if rss < 4096 else 'NOT met'}")
+    return lines
+
+
+def write_report(results: Dict[str, Any], out: Path) -> None:
+    m = results["machine"]
+    lines = [
+        "# Text classifiers on one machine: spacy-rnn against spaCy's built-ins",
+        "",
+        f"Written by `python benchmarks/textcat_benchmark.py{' --quick' if results['quick'] else ''}` "
+        f"on {m['date']}: {m['cpu']}; Python {m['python']}, spaCy {m['spacy']}, Thinc {m['thinc']}, "
+        f"PyTorch {m['torch']}. Accuracy and macro-F are on each corpus's dev split, from the checkpoint "
+        "with the best dev score (as `spacy train` keeps `model-best`); one seed (0), so differences "
+        "under ~1.5 points on the sentence corpora are within seed noise. Words/s is `nlp.pipe` over dev "
+        "texts, batch size 1000, median of 3 runs after a warm-up. Ratio columns: speed and seconds per "
+        "epoch as multiples of spaCy's TorchBiLSTMEncoder textcat (BiLSTM) and TextCatEnsemble (Ens.) "
+        "of the same run; accuracy differences in points.",
+        "",
+    ]
+    for dataset, rows in results["datasets"].items():
+        s = results["budgets"][dataset]
+        lines += [
+            f"## {dataset}",
+            "",
+            f"Budget per model: {s['max_epochs']} epoch(s), at most {s['budget_s']} s of training"
+            + (f", at most {s['max_steps']} steps" if s.get("max_steps") else "")
+            + (f"; {s['limit_train']} train / {s['limit_dev']} dev docs" if s.get("limit_train") else "")
+            + f"; dev evaluated every {s['eval_frequency']} steps.",
+            "",
+            "| model | dev acc | macro-F | train s | epochs | s/epoch | words/s | speed ×BiLSTM | speed ×Ens. "
+            "| Δacc BiLSTM | Δacc Ens. | s/epoch ×BiLSTM | peak RSS MB | size MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        order = [m for m in all_models() if m in rows] + [m for m in rows if m not in all_models()]
+        for name in order:
+            row, r = rows[name], ratios(rows, name)
+            label = (OURS.get(name, (None, None))[1] or SPACY.get(name) or name)
+            lines.append(
+                f"| {label} | {row['accuracy']:.1%} | {row['macro_f']:.3f} | {row['train_s']:.0f} | "
+                f"{row['epochs']:.2f}{'*' if row['stopped_by'] == 'budget' else ''} | {fmt(row['s_per_epoch'], '.0f')} | "
+                f"{row['words_per_s']:,.0f} | {fmt(r['speed_x_bilstm'], '.2f')} | {fmt(r['speed_x_ensemble'], '.2f')} | "
+                f"{fmt(r['acc_minus_bilstm'], '+.1f')} | {fmt(r['acc_minus_ensemble'], '+.1f')} | "
+                f"{fmt(r['epoch_time_x_bilstm'], '.2f')} | {row['peak_rss_mb']:,.0f} | {row['size_mb']:.1f} |"
+            )
+        lines += ["", "`*`: stopped by the wall-clock cap before the last epoch.", ""]
+    lines += ["## Targets", ""] + (targets(results) or ["(no complete dataset yet)"]) + [""]
+    lines += ["![accuracy against words/s](accuracy_vs_speed.png)", ""]
+    (out / "RESULTS.md").write_text("\n".join(lines))
+
+
+def plot(results: Dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(results["datasets"])
+    if not datasets:
+        return
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        for name, row in results["datasets"][dataset].items():
+            ours = name in OURS
+            ax.scatter(row["words_per_s"], row["accuracy"] * 100, marker="o" if ours else "s",
+                       color="tab:red" if ours else "tab:blue", s=40)
+            ax.annotate(name.replace("spacy_", "").replace("rnn_", ""), (row["words_per_s"], row["accuracy"] * 100),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_title(dataset)
+        ax.set_xlabel("inference words/s (nlp.pipe, log)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("dev accuracy (%)")
+    fig.suptitle("spacy-rnn (red circles) vs spaCy built-ins (blue squares)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------
+# Driver
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny slices of SST-2 and reviews2k (for CI)")
+    parser.add_argument("--datasets", nargs="+", help="default: sst2 sst5 trec reviews2k imdb")
+    parser.add_argument("--models", nargs="+", help=f"default: all ({', '.join(all_models())})")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--output-dir", type=Path, help="default: benchmarks/ (training/benchmark_quick with --quick)")
+    parser.add_argument("--work-dir", type=Path, help="corpora and models; default: training/benchmark[_quick]")
+    parser.add_argument("--max-timing-words", type=int, default=100_000,
+                        help="time nlp.pipe on the first dev texts up to this many words")
+    parser.add_argument("--force", action="store_true", help="rerun pairs that already have results")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        job = json.loads(args.child)
+        Path(job["result"]).write_text(json.dumps(run_pair(job), indent=2))
+        return
+
+    table = QUICK if args.quick else DATASETS
+    datasets = args.datasets or list(table)
+    models = args.models or all_models()
+    for name in datasets:
+        if name not in table:
+            raise SystemExit(f"Unknown dataset {name!r}. Choose from: {', '.join(table)}")
+        if not (args.data_dir / name / "train.jsonl").exists():
+            raise SystemExit(f"{args.data_dir / name / 'train.jsonl'} not found. Pass --data-dir "
+                             "pointing at the folder that holds the shared corpora.")
+    for name in models:
+        component_block(name)  # fails early on an unknown model
+    suffix = "_quick" if args.quick else ""
+    out = args.output_dir or (ROOT / "training" / "benchmark_quick" if args.quick else ROOT / "benchmarks")
+    work = args.work_dir or ROOT / "training" / f"benchmark{suffix}"
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    results.setdefault("datasets", {})
+    results.setdefault("budgets", {})
+    results["quick"] = args.quick
+    results["machine"] = machine()
+    for dataset in datasets:
+        settings = table[dataset]
+        corpus = work / dataset / "corpus"
+        train = convert(dataset, "train", args.data_dir, corpus, settings.get("limit_train", 0))
+        dev = convert(dataset, "dev", args.data_dir, corpus, settings.get("limit_dev", 0))
+        results["budgets"][dataset] = settings
+        rows = results["datasets"].setdefault(dataset, {})
+        for model in models:
+            if model in rows and not args.force:
+                print(f"= {dataset} / {model}: have it, skipping (--force reruns)", flush=True)
+                continue
+            print(f"> {dataset} / {model} ...", flush=True)
+            job_dir = work / dataset / model
+            job_dir.mkdir(parents=True, exist_ok=True)
+            job = {"model": model, "settings": settings, "train": str(train), "dev": str(dev),
+                   "work_dir": str(job_dir), "result": str(job_dir / "result.json"),
+                   "max_timing_words": args.max_timing_words}
+            subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], check=True,
+                           stdout=subprocess.DEVNULL if args.quick else None)
+            rows[model] = json.loads((job_dir / "result.json").read_text())
+            row = rows[model]
+            print(f"  acc {row['accuracy']:.3f}  macro-F {row['macro_f']:.3f}  train {row['train_s']:.0f} s "
+                  f"({row['epochs']:.2f} epochs)  {row['words_per_s']:,.0f} words/s  "
+                  f"RSS {row['peak_rss_mb']:,.0f} MB", flush=True)
+            results_path.write_text(json.dumps(results, indent=2) + "\n")
+            write_report(results, out)
+            plot(results, out / "accuracy_vs_speed.png")
+    write_report(results, out)
+    plot(results, out / "accuracy_vs_speed.png")
+    print(f"Wrote {out / 'RESULTS.md'}, {results_path} and {out / 'accuracy_vs_speed.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""benchmarks/textcat_benchmark.py: configs it builds, ratios, targets and the report.
+
+The full run and ``--quick`` train real models (CI runs ``--quick``); these
+tests check the pieces on their own, fast."""
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+bench = pytest.importorskip("textcat_benchmark")
+
+
+def row(accuracy, words_per_s, s_per_epoch, rss=500.0):
+    return {"accuracy": accuracy, "macro_f": accuracy, "train_s": 10.0, "epochs": 1.0,
+            "stopped_by": "epochs", "s_per_epoch": s_per_epoch, "words_per_s": words_per_s,
+            "peak_rss_mb": rss, "size_mb": 3.0}
+
+
+def results(default_acc=0.85):
+    return {
+        "quick": False,
+        "machine": {"date": "2026-11-23", "cpu": "test cpu", "python": "3.11", "spacy": "3.8",
+                    "thinc": "8.3", "torch": "2.13"},
+        "budgets": {"imdb": {"max_epochs": 1, "budget_s": 60, "eval_frequency": 10}},
+        "datasets": {"imdb": {
+            bench.DEFAULT_MODEL: row(default_acc, 100_000.0, 50.0, rss=5000.0),
+            bench.BILSTM_BASELINE: row(0.80, 40_000.0, 100.0),
+            bench.ENSEMBLE_BASELINE: row(0.82, 50_000.0, 40.0),
+        }},
+    }
+
+
+@pytest.mark.parametrize("model", bench.all_models())
+def test_every_model_builds_a_valid_training_config(model, tmp_path):
+    from spacy.util import load_model_from_config
+
+    settings = bench.DATASETS["sst2"]
+    config = bench.build_config(model, settings, tmp_path / "train.spacy", tmp_path / "dev.spacy")
+    assert config["nlp"]["pipeline"] == ["textcat"]
+    assert config["training"]["max_epochs"] == settings["max_epochs"]
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    assert nlp.pipe_names == ["textcat"]
+
+
+def test_unknown_model_is_refused():
+    with pytest.raises(SystemExit, match="Unknown model"):
+        bench.component_block("no_such_model")
+
+
+def test_ratios_against_the_baselines_of_the_same_run():
+    r = bench.ratios(results()["datasets"]["imdb"], bench.DEFAULT_MODEL)
+    assert r["speed_x_bilstm"] == pytest.approx(2.5)
+    assert r["speed_x_ensemble"] == pytest.approx(2.0)
+    assert r["acc_minus_bilstm"] == pytest.approx(5.0)
+    assert r["epoch_time_x_bilstm"] == pytest.approx(0.5)
+
+
+def test_targets_say_met_and_not_met():
+    lines = "\n".join(bench.targets(results()))
+    assert "imdb accuracy: default 85.0% vs best built-in spacy_ensemble 82.0%: met" in lines
+    assert "2.50x TorchBiLSTMEncoder (target 2x): met" in lines
+    assert "peak RSS of the default: 5,000 MB (target < 4 GB): NOT met" in lines
+    lines = "\n".join(bench.targets(results(default_acc=0.81)))
+    assert "accuracy: default 81.0% vs best built-in spacy_ensemble 82.0%: NOT met" in lines
+
+
+def test_report_and_plot(tmp_path):
+    bench.write_report(results(), tmp_path)
+    bench.plot(results(), tmp_path / "accuracy_vs_speed.png")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "## imdb" in text and "| spacy-rnn default: BiLSTM 128 + attention | 85.0% |" in text
+    assert "Budget per model: 1 epoch(s), at most 60 s" in text
+    assert (tmp_path / "accuracy_vs_speed.png").read_bytes()[:4] == b"\x89PNG"
