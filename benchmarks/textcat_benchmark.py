@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from core_speed import BASELINE, words_per_second  # benchmarks/ is on sys.path when run as a script
 
@@ -78,13 +78,13 @@ TORCH_BILSTM_MODEL = BASELINE.format(width=128, depth=1)
 # Datasets: the training block each uses (sentences: batches by words;
 # whole reviews: batches of 32 documents), epochs, and the wall-clock cap per model.
 SENTENCES = {"config": "sentiment_bilstm", "max_epochs": 4, "budget_s": 240, "eval_frequency": 200}
-REVIEWS = {"config": "sentiment_bilstm_long", "max_epochs": 2, "eval_frequency": 100}
+REVIEWS = {"config": "sentiment_bilstm_long", "max_epochs": 1, "eval_frequency": 100}
 DATASETS = {
     "sst2": dict(SENTENCES),
     "sst5": dict(SENTENCES),
     "trec": dict(SENTENCES),
-    "reviews2k": dict(REVIEWS, max_epochs=4, budget_s=300),
-    "imdb": dict(REVIEWS, budget_s=420, eval_frequency=250),
+    "reviews2k": dict(REVIEWS, max_epochs=8, budget_s=300, eval_frequency=25),
+    "imdb": dict(REVIEWS, budget_s=420, eval_frequency=175),
 }
 # --quick: every model and the two kinds of training block, on slices.
 QUICK = {
@@ -124,7 +124,7 @@ def component_block(model: str) -> Dict[str, Any]:
     }
 
 
-def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path):
+def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path, n_train: int = 0):
     """The dataset's training config with the model's component swapped in."""
     from thinc.api import Config
 
@@ -138,6 +138,14 @@ def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path):
     training["max_steps"] = settings.get("max_steps", 0)
     training["eval_frequency"] = settings["eval_frequency"]
     training["patience"] = 0  # the epoch count and the wall-clock cap decide
+    schedule = training["optimizer"].get("learn_rate")
+    batcher = training["batcher"]
+    if isinstance(schedule, dict) and schedule.get("@schedules") == "warmup_linear.v1" and n_train:
+        # The long-document block decays the rate to 0 at the end of training:
+        # fit its steps to this corpus and epoch count.
+        steps = settings["max_epochs"] * -(-n_train // batcher["size"])
+        schedule["total_steps"] = steps
+        schedule["warmup_steps"] = max(1, steps // 10)
     return config
 
 
@@ -159,6 +167,14 @@ def convert(dataset: str, split: str, data_dir: Path, out: Path, limit: int = 0)
         # Every split gets the label set of the full training file.
         write_docbin(spacy.blank("en"), records, path, labels=labels_of(data_dir / dataset / "train.jsonl"))
     return path
+
+
+def corpus_size(path: Path) -> Tuple[int, int]:
+    """The number of documents and of tokens in a ``.spacy`` file."""
+    from spacy.tokens import DocBin
+
+    doc_bin = DocBin().from_disk(path)
+    return len(doc_bin), sum(len(tokens) for tokens in doc_bin.tokens)
 
 
 def labels_of(path: Path) -> List[str]:
@@ -221,12 +237,10 @@ def run_pair(job: Dict[str, Any]) -> Dict[str, Any]:
 
     work = Path(job["work_dir"])
     best_dir = work / "model-best"
-    config = build_config(job["model"], job["settings"], Path(job["train"]), Path(job["dev"]))
+    config = build_config(job["model"], job["settings"], Path(job["train"]), Path(job["dev"]), job["n_train"])
     nlp = init_nlp(config)
     result = train_within_budget(nlp, job["settings"]["budget_s"], best_dir)
-    train_docs = list(DocBin().from_disk(job["train"]).get_docs(nlp.vocab))
-    train_words = sum(len(doc) for doc in train_docs)
-    result["epochs"] = result["words_trained"] / train_words
+    result["epochs"] = result["words_trained"] / job["train_words"]
     result["s_per_epoch"] = result["train_s"] / result["epochs"] if result["epochs"] else None
 
     best = spacy.load(best_dir)
@@ -249,7 +263,7 @@ def run_pair(job: Dict[str, Any]) -> Dict[str, Any]:
         timing_words=n,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         size_mb=sum(f.stat().st_size for f in best_dir.rglob("*") if f.is_file()) / 2**20,
-        n_train=len(train_docs),
+        n_train=job["n_train"],
         n_dev=len(gold),
     )
     return result
@@ -448,6 +462,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         train = convert(dataset, "train", args.data_dir, corpus, settings.get("limit_train", 0))
         dev = convert(dataset, "dev", args.data_dir, corpus, settings.get("limit_dev", 0))
         results["budgets"][dataset] = settings
+        n_train, train_words = corpus_size(train)
         rows = results["datasets"].setdefault(dataset, {})
         for model in models:
             if model in rows and not args.force:
@@ -458,7 +473,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             job_dir.mkdir(parents=True, exist_ok=True)
             job = {"model": model, "settings": settings, "train": str(train), "dev": str(dev),
                    "work_dir": str(job_dir), "result": str(job_dir / "result.json"),
-                   "max_timing_words": args.max_timing_words}
+                   "max_timing_words": args.max_timing_words, "n_train": n_train, "train_words": train_words}
             subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], check=True,
                            stdout=subprocess.DEVNULL if args.quick else None)
             rows[model] = json.loads((job_dir / "result.json").read_text())
