@@ -37,6 +37,7 @@ def build_rnn_encoder(
     dropout: float = 0.0,
     modules: Optional[int] = None,
     periods: Optional[List[int]] = None,
+    separate_directions: bool = False,
 ) -> Model[List[Floats2d], List[Floats2d]]:
     """Encode context into token vectors with a recurrent network.
 
@@ -65,8 +66,21 @@ def build_rnn_encoder(
         with t mod periods[i] == 0, counting from 0 at the document's first
         token, or its last for the backward direction). Defaults to 1, 2, 4,
         ..., 2 ** (modules - 1).
+    separate_directions (bool): Stack the two directions separately (as in
+        ELMo): every layer after the first reads only the same direction of
+        the layer below, instead of both. The forward half of each output
+        (its first width // 2 columns) then depends only on the tokens up to
+        and including t, the backward half only on the tokens from t on, at
+        any depth. Language-model pretraining
+        (``spacy_rnn.PretrainRNNLM.v1``) needs it for a bidirectional encoder
+        with depth > 1; it changes nothing at depth 1 or for a
+        unidirectional encoder. Default false: layers read both directions,
+        as ``torch.nn.LSTM`` does.
     """
-    return RNNEncoder(cell, width, depth, bidirectional, dropout, modules=modules, periods=periods)
+    return RNNEncoder(
+        cell, width, depth, bidirectional, dropout, modules=modules, periods=periods,
+        separate_directions=separate_directions,
+    )
 
 
 @registry.architectures("spacy_rnn.SumHashEmbed.v1")

@@ -54,6 +54,47 @@ class Errors:
         "Its rnn_textcat components are: {components}. Pass one of them as "
         "--component."
     )
+    E011 = (
+        "[spacy_rnn E011] The language-model vocabulary file {path!r} "
+        "({where}, vocab_path) does not exist. Write it from the raw text "
+        "first: python -m spacy_rnn lm-vocab RAW_TEXT {path} --size 10000 "
+        "(RAW_TEXT: the same .jsonl/.txt file or directory as "
+        "[paths] raw_text), or set vocab_path to an existing file."
+    )
+    E012 = (
+        "[spacy_rnn E012] {path!r} ({where}, vocab_path) is not a "
+        "language-model vocabulary file: {reason}. Write it with "
+        "python -m spacy_rnn lm-vocab RAW_TEXT {path} --size 10000."
+    )
+    E013 = (
+        "[spacy_rnn E013] Language-model pretraining ({where}) cannot train "
+        "the layer named by [pretraining] component and layer: {reason} "
+        "The objective needs a tok2vec whose output is the output of one "
+        "spacy_rnn.RNNEncoder.v1, e.g. spacy.Tok2Vec.v2 with "
+        "encode = spacy_rnn.RNNEncoder.v1."
+    )
+    E014 = (
+        "[spacy_rnn E014] The encoder of the [pretraining] component ({where}) "
+        "is bidirectional with depth = {depth}, and its "
+        "layers after the first read both directions of the layer below, so "
+        "the forward state at a token has seen the next token (through the "
+        "backward direction of the layer below) and would learn to copy the "
+        "word it must predict. Set separate_directions = true in its "
+        "spacy_rnn.RNNEncoder.v1 block (e.g. "
+        "--components.COMPONENT.model.tok2vec.encode.separate_directions "
+        "true, and the same in the config you later train with), or use "
+        "depth = 1, or bidirectional = false."
+    )
+    E015 = (
+        "[spacy_rnn E015] The tok2vec of the [pretraining] component ({where}) "
+        "mixes neighbouring tokens outside the recurrent encoder's separate "
+        "directions: {found}. The forward direction would then see the next "
+        "token it must predict. Use an embed layer that embeds each token "
+        "on its own (spacy_rnn.SumHashEmbed.v1, spacy.MultiHashEmbed.v2, "
+        "spacy_rnn.CharRNNEmbed.v1) and no context-mixing encode layer "
+        "(spacy.MaxoutWindowEncoder.v2, spacy.MishWindowEncoder.v2, "
+        "spacy.TorchBiLSTMEncoder.v1) in front of spacy_rnn.RNNEncoder.v1."
+    )
 
 
 class ConfigValueError(ValueError):

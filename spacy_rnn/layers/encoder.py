@@ -102,6 +102,7 @@ def deserialize_module(
     msg = srsly.msgpack_loads(data)
     if msg["hparams"] is None:
         return module
+    # Bytes saved before an option existed rebuild with its default.
     module = RecurrentEncoder(**msg["hparams"])
     state = torch.load(BytesIO(msg["state"]), map_location=device, weights_only=True)
     module.load_state_dict(state)
@@ -117,6 +118,7 @@ def RNNEncoder(
     nI: Optional[int] = None,
     modules: Optional[int] = None,
     periods: Optional[List[int]] = None,
+    separate_directions: bool = False,
 ) -> Model[List[Floats2d], List[Floats2d]]:
     """Build the Thinc layer; see ``spacy_rnn.RNNEncoder.v1`` for the arguments."""
     check_encoder_args(
@@ -137,6 +139,7 @@ def RNNEncoder(
             "dropout": dropout,
             "modules": modules,
             "periods": list(periods) if periods is not None else None,
+            "separate_directions": bool(separate_directions),
         },
         shims=[shim],
     )
@@ -156,6 +159,7 @@ def _build_module(model: Model) -> None:
         dropout=model.attrs["dropout"],
         modules=model.attrs["modules"],
         periods=model.attrs["periods"],
+        separate_directions=model.attrs.get("separate_directions", False),
     )
     shim._model = module.to(get_torch_default_device())
 

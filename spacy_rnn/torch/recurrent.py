@@ -6,7 +6,12 @@ that document: documents are padded at their end inside length buckets, and the
 backward direction reads a per-document reversed copy, so it starts at the
 document's own last token. Bidirectional layers concatenate the forward and
 backward states (``n_out // 2`` units each), and every layer after the first
-reads both directions of the layer below, as in ``torch.nn.LSTM``.
+reads both directions of the layer below, as in ``torch.nn.LSTM``. With
+``separate_directions=True`` each direction instead reads only its own
+direction of the layer below (two independent stacks, as in ELMo), so the
+forward state at token t has seen tokens 0..t only and the backward state
+tokens t..end only, at any depth: what a language model needs (the forward
+stack predicts token t+1, the backward stack token t-1, without seeing it).
 
 Cells: torch's own ``rnn``, ``lstm`` and ``gru``, the Clockwork RNN
 (``clockwork``, see :mod:`.clockwork`; its clocks count from each document's
@@ -45,9 +50,13 @@ class RecurrentEncoder(nn.Module):
         bucket_size: int = DEFAULT_BUCKET_SIZE,
         modules: Optional[int] = None,
         periods: Optional[Sequence[int]] = None,
+        separate_directions: bool = False,
     ):
         """``modules`` and ``periods`` configure the clockwork cell only (see
-        :func:`.clockwork.resolve_periods` for their defaults)."""
+        :func:`.clockwork.resolve_periods` for their defaults).
+        ``separate_directions``: layers after the first read only the same
+        direction of the layer below (no effect at depth 1 or when
+        unidirectional)."""
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}")
@@ -68,6 +77,7 @@ class RecurrentEncoder(nn.Module):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.bucket_size = bucket_size
+        self.separate_directions = bool(separate_directions)
         self.hidden = n_out // 2 if bidirectional else n_out
         # Stored resolved, so that a saved clockwork model keeps its clocks
         # even if the defaults change.
@@ -84,7 +94,12 @@ class RecurrentEncoder(nn.Module):
     def _make_layer(self, i: int) -> nn.Module:
         """One direction of layer ``i``, called as ``layer(x)`` with ``x`` of
         shape ``(T, B, layer_in)`` and returning ``(outputs, ...)``."""
-        layer_in = self.n_in if i == 0 else self.n_out
+        if i == 0:
+            layer_in = self.n_in
+        elif self.separate_directions:
+            layer_in = self.hidden
+        else:
+            layer_in = self.n_out
         if self.cell == "clockwork":
             return ClockworkRNN(layer_in, self.hidden, periods=self.periods)
         if self.cell == "dglstm":
@@ -103,6 +118,7 @@ class RecurrentEncoder(nn.Module):
             bucket_size=self.bucket_size,
             modules=len(self.periods) if self.periods is not None else None,
             periods=self.periods,
+            separate_directions=self.separate_directions,
         )
 
     def forward(self, X: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
@@ -129,13 +145,20 @@ class RecurrentEncoder(nn.Module):
             directions.append((self.backward_layers, 1, bwd_gather))
         # dglstm only: each direction's cells of the layer below, in token order.
         cells: Optional[List[torch.Tensor]] = None
+        # Each direction's input to the current layer: the same tensor for
+        # both unless the directions are kept separate.
+        inputs = [X]
         for i in range(self.depth):
-            if i > 0 and self.dropout > 0.0:
-                X = nn.functional.dropout(X, p=self.dropout, training=self.training)
-            padded = _append_zero_row(X)
+            padded_inputs = []
+            for X_side in inputs:
+                if i > 0 and self.dropout > 0.0:
+                    X_side = nn.functional.dropout(X_side, p=self.dropout, training=self.training)
+                padded_inputs.append(_append_zero_row(X_side))
+            if len(padded_inputs) < len(directions):
+                padded_inputs = padded_inputs * len(directions)
             outputs: List[torch.Tensor] = []
             next_cells: List[torch.Tensor] = []
-            for layers, side, gather in directions:
+            for (layers, side, gather), padded in zip(directions, padded_inputs):
                 indices = [bucket[side] for bucket in buckets]
                 lower = None if cells is None else _append_zero_row(cells[side])
                 Y, C = self._run_direction(layers[i], padded, lower, indices, gather)
@@ -143,6 +166,7 @@ class RecurrentEncoder(nn.Module):
                 if C is not None:
                     next_cells.append(C)
             X = torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
+            inputs = outputs if self.separate_directions else [X]
             cells = next_cells or None
         return X
 

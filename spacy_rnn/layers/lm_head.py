@@ -1,0 +1,74 @@
+"""Thinc wrapper around :class:`spacy_rnn.torch.lm_head.LanguageModelHead`.
+
+The layer is a ``Model[Tuple[Floats2d, Ints1d], Floats1d]``: states and
+target ids in, each row's target log-probability out; backprop takes the
+gradient of the log-probabilities and returns the states' gradient (the
+targets get none). Its torch module lives in a :class:`thinc.api.PyTorchShim`,
+so Thinc's optimizer updates it with the rest of the pretraining model. The
+module is built at ``initialize``, once ``nI`` (the width of one direction's
+state) is known.
+"""
+from typing import Callable, List, Optional, Tuple
+
+from thinc.api import ArgsKwargs, Model, PyTorchShim, torch2xp, xp2torch
+from thinc.types import Floats1d, Floats2d, Ints1d
+from thinc.util import get_torch_default_device
+
+from ..torch.lm_head import LanguageModelHead
+
+InT = Tuple[Floats2d, Ints1d]
+
+
+def LanguageModelOutput(
+    n_classes: int,
+    output_layer: str = "adaptive",
+    cutoffs: Optional[List[int]] = None,
+    div_value: float = 4.0,
+    nI: Optional[int] = None,
+) -> Model[InT, Floats1d]:
+    """The output layer of the language model; see
+    ``spacy_rnn.PretrainRNNLM.v1`` for the arguments."""
+    model: Model[InT, Floats1d] = Model(
+        "rnn_lm_output",
+        forward,
+        init=init,
+        dims={"nI": nI, "nO": n_classes},
+        attrs={
+            "output_layer": output_layer,
+            "cutoffs": list(cutoffs) if cutoffs is not None else None,
+            "div_value": div_value,
+        },
+        shims=[PyTorchShim(None)],
+    )
+    return model
+
+
+def init(model: Model, X: Optional[InT] = None, Y=None) -> None:
+    if X is not None:
+        model.set_dim("nI", X[0].shape[1])
+    module = LanguageModelHead(
+        model.get_dim("nI"),
+        model.get_dim("nO"),
+        output_layer=model.attrs["output_layer"],
+        cutoffs=model.attrs["cutoffs"],
+        div_value=model.attrs["div_value"],
+    )
+    model.shims[0]._model = module.to(get_torch_default_device())
+
+
+def forward(model: Model[InT, Floats1d], X: InT, is_train: bool) -> Tuple[Floats1d, Callable]:
+    H, targets = X
+    shim = model.shims[0]
+    Ht = xp2torch(H, requires_grad=is_train)
+    Tt = xp2torch(model.ops.asarray(targets, dtype="int64")).long()
+    Yt, torch_backprop = shim(ArgsKwargs(args=(Ht, Tt), kwargs={}), is_train)
+    Y = torch2xp(Yt, ops=model.ops)
+
+    def backprop(dY: Floats1d) -> InT:
+        dYt = xp2torch(model.ops.asarray(dY, dtype="float32"))
+        grads = torch_backprop(ArgsKwargs(args=(Yt,), kwargs={"grad_tensors": (dYt,)}))
+        dH = torch2xp(grads.args[0], ops=model.ops)
+        return dH, targets
+
+    return Y, backprop
+

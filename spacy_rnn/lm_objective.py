@@ -1,0 +1,375 @@
+"""Language-model pretraining of the recurrent encoder with ``spacy pretrain``.
+
+``spacy_rnn.PretrainRNNLM.v1`` is an ``[pretraining.objective]``: it returns
+the function ``(vocab, tok2vec) -> Model`` that ``spacy pretrain`` calls, and
+the model's ``attrs["loss"]`` computes the loss and its gradient. The forward
+direction's state at token t predicts the NORM of token t+1, the backward
+direction's state at t the NORM of token t-1 (ELMo, ULMFiT). ``spacy
+pretrain`` saves the tok2vec's weights as ``model{epoch}.bin``, which
+``[initialize] init_tok2vec`` loads before training the classifier.
+
+No leak: a direction must never have seen the token it predicts. Before
+building the model, the objective checks the tok2vec (see
+:func:`check_no_leak`) and refuses, with an error that says what to change,
+anything it cannot prove safe.
+"""
+import math
+import sys
+from typing import Callable, List, Optional, Tuple
+
+import numpy
+from spacy.attrs import NORM
+from spacy.tokens import Doc
+from spacy.util import registry
+from spacy.vocab import Vocab
+from thinc.api import Model
+from thinc.layers.chain import forward as chain_forward
+from thinc.types import Floats2d
+
+from .errors import ConfigValueError, Errors
+from .layers.lm_head import LanguageModelOutput
+from .lm_vocab import BOUNDARY, LMVocab, read_lm_vocab
+from .torch.lm_head import OUTPUT_LAYERS
+
+WHERE = "spacy_rnn.PretrainRNNLM.v1"
+# Layer names (thinc and spaCy) that mix neighbouring tokens: expand_window
+# (spacy.MaxoutWindowEncoder / MishWindowEncoder), lstm (thinc's LSTM),
+# pytorch (spacy.TorchBiLSTMEncoder and any other PyTorchWrapper, whose
+# torch module cannot be inspected), para-attn (attention over a doc).
+CONTEXT_MIXING_LAYERS = ("expand_window", "lstm", "pytorch", "para-attn")
+PROBE_WORDS = "the quick brown fox jumps over a lazy dog near seven small houses".split()
+PROBE_SWAP = "zebra"
+
+
+@registry.architectures("spacy_rnn.PretrainRNNLM.v1")
+def create_pretrain_rnn_lm(
+    vocab_path: Optional[str],
+    output_layer: str = "adaptive",
+    cutoffs: List[int] = [2000, 10000],
+    div_value: float = 4.0,
+    predict_boundaries: bool = True,
+    log_every: int = 100000,
+) -> Callable[[Vocab, Model], Model]:
+    """Pretrain a recurrent tok2vec as a language model (``[pretraining.objective]``).
+
+    [pretraining.objective]
+    @architectures = "spacy_rnn.PretrainRNNLM.v1"
+    vocab_path = ${paths.lm_vocab}
+
+    Use it with ``[pretraining] component`` = the rnn_textcat component and
+    ``layer = "tok2vec"``. The tok2vec must end in ``spacy_rnn.RNNEncoder.v1``
+    (e.g. ``spacy.Tok2Vec.v2`` with it as ``encode``). With a bidirectional
+    encoder, the first ``width // 2`` output columns (the forward state) at
+    token t predict token t+1 and the other half (the backward state) predicts
+    token t-1; a forward-only encoder trains a forward language model alone.
+    Both directions share one output layer (as in ELMo).
+
+    Targets are NORMs (``token.norm_``): the words of the vocabulary file get
+    ids 2, 3, ... in order of falling frequency; any other NORM is id 0
+    (unknown) and is predicted like a word. With ``predict_boundaries``, the
+    forward state at a doc's last token and the backward state at its first
+    token predict id 1 (a doc boundary), so every token is a prediction in
+    each direction and the model learns how docs end and begin; otherwise
+    those two states predict nothing.
+
+    The loss is the mean negative log-likelihood (NLL, natural log) per
+    predicted token over the batch, both directions together, so
+    ``exp(loss)`` is the batch's perplexity. ``spacy pretrain`` prints the sum
+    of these batch losses ("Loss" column: since the previous row), not a
+    perplexity; this objective therefore prints its own line every
+    ``log_every`` predicted tokens: the perplexity over those tokens, overall
+    and per direction. The training loss is computed with dropout on.
+
+    Refused, with an error that says what to change (the no-leak rule: a
+    direction must never have seen the token it predicts): a tok2vec without
+    exactly one ``spacy_rnn.RNNEncoder.v1`` at its output (E013); a
+    bidirectional encoder with depth > 1 without ``separate_directions =
+    true`` (E014); any known context-mixing layer in the tok2vec
+    (``expand_window`` of spacy.MaxoutWindowEncoder/MishWindowEncoder, thinc
+    ``lstm``, ``pytorch`` wrappers such as spacy.TorchBiLSTMEncoder,
+    ``para-attn``) (E015); and, as a last check against unknown layers, a
+    tok2vec whose forward half at a token changes when the next token
+    changes, or whose backward half changes when the previous token changes,
+    on a probe sentence with the freshly initialized weights (E015). A missing
+    or invalid vocabulary file is E011 / E012; the file is read when
+    pretraining starts, so ``spacy debug config`` and ``spacy train`` work
+    without it.
+
+    vocab_path (Optional[str]): The JSON file of target words written by
+        ``python -m spacy_rnn lm-vocab RAW_TEXT OUTPUT.json --size N`` over
+        the same raw text.
+    output_layer (str): "adaptive" (``torch.nn.AdaptiveLogSoftmaxWithLoss``:
+        exact, and much faster for large vocabularies) or "full" (a linear
+        layer and a softmax over all classes).
+    cutoffs (List[int]): The adaptive softmax's cluster boundaries over the
+        target ids (frequent ids first); cutoffs at or above the number of
+        classes are dropped, and with none left the output is a full softmax.
+    div_value (float): Each tail cluster of the adaptive softmax projects to
+        a width this many times smaller than the cluster before it.
+    predict_boundaries (bool): Predict a doc-boundary id after the last and
+        before the first token (see above), or skip those two predictions.
+    log_every (int): Print a perplexity line (to stderr) every this many
+        predicted tokens; 0 turns it off.
+    RETURNS (Callable[[Vocab, Model], Model]): The objective, for
+        ``spacy pretrain``.
+    """
+    if output_layer not in OUTPUT_LAYERS:
+        raise ConfigValueError(
+            Errors.E002.format(
+                name="output_layer", value=output_layer, where=WHERE,
+                reason=f"choose one of {', '.join(repr(o) for o in OUTPUT_LAYERS)}.",
+            )
+        )
+    if div_value <= 0 or log_every < 0:
+        name, value = ("div_value", div_value) if div_value <= 0 else ("log_every", log_every)
+        raise ConfigValueError(
+            Errors.E002.format(name=name, value=value, where=WHERE, reason="use a positive number (log_every: 0 for off).")
+        )
+
+    def create_objective(vocab: Vocab, tok2vec: Model) -> Model:
+        encoder = check_no_leak(vocab, tok2vec)
+        lm_vocab = read_lm_vocab(vocab_path, WHERE)
+        if lm_vocab.lang and vocab.lang and lm_vocab.lang != vocab.lang:
+            raise ConfigValueError(
+                Errors.E012.format(
+                    path=vocab_path, where=WHERE,
+                    reason=f"it was counted with lang {lm_vocab.lang!r}, but the pipeline is {vocab.lang!r} "
+                    "(pass --lang to lm-vocab)",
+                )
+            )
+        return build_rnn_lm(
+            tok2vec, encoder, lm_vocab, output_layer=output_layer, cutoffs=cutoffs,
+            div_value=div_value, predict_boundaries=predict_boundaries, log_every=log_every,
+        )
+
+    return create_objective
+
+
+def find_encoder(tok2vec: Model) -> Model:
+    """The one ``rnn_encoder`` of ``tok2vec``, which must be its output layer.
+
+    RAISES (ConfigValueError): E013.
+    """
+    encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
+    if len(encoders) != 1:
+        reason = (
+            f"it has no spacy_rnn.RNNEncoder.v1 (its layers: {tok2vec.name})."
+            if not encoders
+            else f"it has {len(encoders)} spacy_rnn.RNNEncoder.v1 layers; use one (set its depth instead)."
+        )
+        raise ConfigValueError(Errors.E013.format(where=WHERE, reason=reason))
+    last = tok2vec
+    while last is not encoders[0] and last._func is chain_forward:
+        last = last.layers[-1]
+    if last is not encoders[0]:
+        raise ConfigValueError(
+            Errors.E013.format(
+                where=WHERE,
+                reason=f"its output comes from {last.name!r}, not from the encoder; remove the "
+                "layers after spacy_rnn.RNNEncoder.v1.",
+            )
+        )
+    return encoders[0]
+
+
+def check_no_leak(vocab: Vocab, tok2vec: Model) -> Model:
+    """Check that each direction of ``tok2vec``'s output never sees the token
+    it predicts; return the encoder. See :func:`create_pretrain_rnn_lm` for
+    what is checked. Initializes ``tok2vec`` if it is not (for the probe).
+
+    RAISES (ConfigValueError): E013, E014 or E015.
+    """
+    encoder = find_encoder(tok2vec)
+    bidirectional = encoder.attrs["bidirectional"]
+    depth = encoder.attrs["depth"]
+    if bidirectional and depth > 1 and not encoder.attrs.get("separate_directions", False):
+        raise ConfigValueError(Errors.E014.format(where=WHERE, depth=depth))
+    inside_encoder = {id(node) for node in encoder.walk()}
+    found = sorted(
+        {node.name for node in tok2vec.walk()
+         if id(node) not in inside_encoder and node.name in CONTEXT_MIXING_LAYERS}
+    )
+    if found:
+        names = ", ".join(repr(name) for name in found)
+        raise ConfigValueError(Errors.E015.format(where=WHERE, found=f"layers named {names}"))
+    leak = probe_leak(vocab, tok2vec, bidirectional)
+    if leak:
+        raise ConfigValueError(Errors.E015.format(where=WHERE, found=leak))
+    return encoder
+
+
+def probe_leak(vocab: Vocab, tok2vec: Model, bidirectional: bool) -> str:
+    """Change one token of a probe sentence and see which outputs move.
+
+    The forward half at token t must not change when token t+1 changes; the
+    backward half at t must not change when token t-1 changes. Returns a
+    description of the first leak found, or "" if none. With random weights a
+    leaking layer moves the output almost surely; a leak through weights that
+    happen to be zero would go unseen, which is why the named checks come
+    first.
+    """
+    if not _is_initialized(tok2vec):
+        tok2vec.initialize(X=[Doc(vocab, words=PROBE_WORDS)])
+    n = len(PROBE_WORDS)
+    t = n // 2
+    base = _predict(tok2vec, vocab, PROBE_WORDS)
+    width = base.shape[1]
+    half = width // 2 if bidirectional else width
+    after = list(PROBE_WORDS)
+    after[t + 1] = PROBE_SWAP
+    moved = _predict(tok2vec, vocab, after)
+    if not numpy.allclose(base[: t + 1, :half], moved[: t + 1, :half], atol=1e-6):
+        return f"the forward half of the output at token {t} changed when token {t + 1} changed (probe)"
+    if bidirectional:
+        before = list(PROBE_WORDS)
+        before[t - 1] = PROBE_SWAP
+        moved = _predict(tok2vec, vocab, before)
+        if not numpy.allclose(base[t:, half:], moved[t:, half:], atol=1e-6):
+            return f"the backward half of the output at token {t} changed when token {t - 1} changed (probe)"
+    return ""
+
+
+def _is_initialized(tok2vec: Model) -> bool:
+    return all(node.shims[0]._model is not None for node in tok2vec.walk() if node.name == "rnn_encoder")
+
+
+def _predict(tok2vec: Model, vocab: Vocab, words: List[str]) -> numpy.ndarray:
+    output = tok2vec.predict([Doc(vocab, words=words)])[0]
+    return tok2vec.ops.to_numpy(output)
+
+
+def lm_targets(
+    vocab: LMVocab, docs: List[Doc], predict_boundaries: bool
+) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """The language model's targets for a batch, in flat token order.
+
+    Returns ``(fwd_rows, fwd_targets, bwd_rows, bwd_targets)``: the token rows
+    whose forward state predicts something and the ids it predicts (the next
+    token's, or BOUNDARY after a doc's last token), and the same for the
+    backward state (the previous token's, or BOUNDARY before the first).
+    """
+    lengths = numpy.array([len(doc) for doc in docs], dtype="int64")
+    n = int(lengths.sum())
+    if n == 0:
+        empty = numpy.zeros((0,), dtype="int64")
+        return empty, empty, empty, empty
+    norms = numpy.concatenate([doc.to_array(NORM).reshape(-1) for doc in docs if len(doc)])
+    ids = vocab.ids(norms)
+    ends = numpy.cumsum(lengths)[lengths > 0] - 1
+    starts = ends - lengths[lengths > 0] + 1
+    nxt = numpy.empty_like(ids)
+    nxt[:-1] = ids[1:]
+    nxt[ends] = BOUNDARY
+    prev = numpy.empty_like(ids)
+    prev[1:] = ids[:-1]
+    prev[starts] = BOUNDARY
+    rows = numpy.arange(n, dtype="int64")
+    if predict_boundaries:
+        return rows, nxt, rows, prev
+    fwd_keep = numpy.ones(n, dtype=bool)
+    fwd_keep[ends] = False
+    bwd_keep = numpy.ones(n, dtype=bool)
+    bwd_keep[starts] = False
+    return rows[fwd_keep], nxt[fwd_keep], rows[bwd_keep], prev[bwd_keep]
+
+
+class PerplexityLog:
+    """Running NLL totals per direction; prints a perplexity line every
+    ``every`` predicted tokens (to stderr, next to spacy pretrain's table)."""
+
+    def __init__(self, every: int):
+        self.every = every
+        self.nll = [0.0, 0.0]
+        self.count = [0, 0]
+        self.total_tokens = 0
+        self.lines: List[str] = []
+
+    def add(self, direction: int, nll: float, count: int) -> None:
+        self.nll[direction] += nll
+        self.count[direction] += count
+        self.total_tokens += count
+
+    def maybe_print(self) -> None:
+        if not self.every or sum(self.count) < self.every:
+            return
+        ppl = math.exp(sum(self.nll) / sum(self.count))
+        parts = [
+            f"{name} {math.exp(self.nll[d] / self.count[d]):.1f}"
+            for d, name in enumerate(("forward", "backward")) if self.count[d]
+        ]
+        line = (
+            f"spacy_rnn LM: {self.total_tokens} predicted tokens so far; perplexity over the "
+            f"last {sum(self.count)}: {ppl:.1f} ({', '.join(parts)})"
+        )
+        self.lines.append(line)
+        print(line, file=sys.stderr, flush=True)
+        self.nll = [0.0, 0.0]
+        self.count = [0, 0]
+
+
+def build_rnn_lm(
+    tok2vec: Model,
+    encoder: Model,
+    vocab: LMVocab,
+    *,
+    output_layer: str = "adaptive",
+    cutoffs: Optional[List[int]] = None,
+    div_value: float = 4.0,
+    predict_boundaries: bool = True,
+    log_every: int = 0,
+) -> Model:
+    """The pretraining model: ``tok2vec`` (ref "tok2vec") whose output is
+    scored by a shared language-model output layer (ref "output_layer") in
+    ``attrs["loss"]``, the function ``spacy pretrain`` calls as
+    ``loss(ops, docs, prediction) -> (loss, d_prediction)``."""
+    bidirectional = encoder.attrs["bidirectional"]
+    width = encoder.get_dim("nO")
+    half = width // 2 if bidirectional else width
+    head = LanguageModelOutput(
+        vocab.n_classes, output_layer=output_layer, cutoffs=cutoffs, div_value=div_value, nI=half
+    )
+    log = PerplexityLog(log_every)
+
+    def lm_init(model: Model, X=None, Y=None) -> None:
+        tok2vec.initialize(X=X)
+        head.initialize()
+
+    def get_loss(ops, docs: List[Doc], prediction: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+        fwd_rows, fwd_targets, bwd_rows, bwd_targets = lm_targets(vocab, docs, predict_boundaries)
+        lengths = [len(doc) for doc in docs]
+        H = ops.flatten([p for p in prediction if p.shape[0]]) if sum(lengths) else ops.alloc2f(0, width)
+        parts = [H[fwd_rows, :half]]
+        targets = [fwd_targets]
+        if bidirectional:
+            parts.append(H[bwd_rows, half:])
+            targets.append(bwd_targets)
+        n_predicted = sum(len(t) for t in targets)
+        if n_predicted == 0:
+            return 0.0, [ops.alloc2f(*p.shape) for p in prediction]
+        logp, backprop = head.begin_update((ops.xp.concatenate(parts), numpy.concatenate(targets)))
+        logp = ops.to_numpy(logp)
+        loss = float(-logp.sum() / n_predicted)
+        n_fwd = len(fwd_targets)
+        log.add(0, float(-logp[:n_fwd].sum()), n_fwd)
+        if bidirectional:
+            log.add(1, float(-logp[n_fwd:].sum()), n_predicted - n_fwd)
+        log.maybe_print()
+        dlogp = ops.alloc1f(n_predicted)
+        dlogp -= 1.0 / n_predicted
+        d_parts, _ = backprop(dlogp)
+        dH = ops.alloc2f(H.shape[0], width)
+        dH[fwd_rows, :half] += d_parts[:n_fwd]
+        if bidirectional:
+            dH[bwd_rows, half:] += d_parts[n_fwd:]
+        return loss, ops.unflatten(dH, ops.asarray1i(lengths))
+
+    model: Model = Model(
+        "rnn_lm",
+        lambda model, docs, is_train: tok2vec(docs, is_train),
+        init=lm_init,
+        layers=[tok2vec, head],
+        attrs={"loss": get_loss, "perplexity_log": log, "lm_vocab": vocab},
+    )
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("output_layer", head)
+    return model
