@@ -153,20 +153,26 @@ def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path, n
 # Data
 
 
-def convert(dataset: str, split: str, data_dir: Path, out: Path, limit: int = 0) -> Path:
-    """``<data_dir>/<dataset>/<split>.jsonl`` as a DocBin (the first ``limit`` records)."""
+def convert(dataset: str, data_dir: Path, out: Path, settings: Dict[str, Any]) -> Tuple[Path, Path]:
+    """``<data_dir>/<dataset>/{train,dev}.jsonl`` as DocBins in ``out`` (the first
+    ``limit_train`` / ``limit_dev`` records), unless they are there already.
+    Both splits get the label set of the full training file."""
     import spacy
 
     from spacy_rnn.corpus import read_records, write_docbin
 
-    path = out / f"{split}.spacy"
-    if not path.exists():
-        records = read_records(data_dir / dataset / f"{split}.jsonl")
-        if limit:
-            records = itertools.islice(records, limit)
-        # Every split gets the label set of the full training file.
-        write_docbin(spacy.blank("en"), records, path, labels=labels_of(data_dir / dataset / "train.jsonl"))
-    return path
+    paths = {split: out / f"{split}.spacy" for split in ("train", "dev")}
+    missing = [split for split, path in paths.items() if not path.exists()]
+    if missing:
+        nlp = spacy.blank("en")
+        labels = labels_of(data_dir / dataset / "train.jsonl")
+        for split in missing:
+            records = read_records(data_dir / dataset / f"{split}.jsonl")
+            limit = settings.get(f"limit_{split}", 0)
+            if limit:
+                records = itertools.islice(records, limit)
+            write_docbin(nlp, records, paths[split], labels=labels)
+    return paths["train"], paths["dev"]
 
 
 def corpus_size(path: Path) -> Tuple[int, int]:
@@ -485,8 +491,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     for dataset in datasets:
         settings = table[dataset]
         corpus = work / dataset / "corpus"
-        train = convert(dataset, "train", args.data_dir, corpus, settings.get("limit_train", 0))
-        dev = convert(dataset, "dev", args.data_dir, corpus, settings.get("limit_dev", 0))
+        train, dev = convert(dataset, args.data_dir, corpus, settings)
         results["budgets"][dataset] = settings
         n_train, train_words = corpus_size(train)
         rows = results["datasets"].setdefault(dataset, {})
