@@ -50,6 +50,11 @@ CONFIG_DIR = ROOT / "configs"
 # ---------------------------------------------------------------------------
 # What is compared
 
+PRETRAINED_MODEL = "rnn_bilstm_attention_pretrained"
+# Written by `spacy project run pretrain-all` (see project.yml).
+PRETRAINED_TOK2VEC = ROOT / "training" / "pretrain" / "model-last.bin"
+LM_VOCAB = ROOT / "corpus" / "lm_vocab.json"
+
 # Our recipes: the configs/ file whose [components] block is used.
 OURS = {
     "rnn_bilstm_attention": ("sentiment_bilstm", "spacy-rnn default: BiLSTM 128 + attention"),
@@ -58,6 +63,9 @@ OURS = {
     "rnn_clockwork_attention": ("sentiment_clockwork", "spacy-rnn Clockwork RNN 128 + attention"),
     "rnn_dglstm_attention": ("sentiment_dglstm", "spacy-rnn depth-gated LSTM (2 layers) + attention"),
     "rnn_charlstm_attention": ("sentiment_charlstm", "spacy-rnn char-RNN embed + BiLSTM + attention"),
+    # The default, its tok2vec initialised from `spacy pretrain` weights (issue 6):
+    # run only when those weights exist (--pretrained-tok2vec).
+    PRETRAINED_MODEL: ("pretrain_bilstm", "spacy-rnn default, LM-pretrained tok2vec"),
 }
 # spaCy's own textcat models, taken from spaCy's source so they are its defaults.
 SPACY = {
@@ -124,12 +132,25 @@ def component_block(model: str) -> Dict[str, Any]:
     }
 
 
-def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path, n_train: int = 0):
-    """The dataset's training config with the model's component swapped in."""
+def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path, n_train: int = 0,
+                 pretrained: Optional[Dict[str, str]] = None):
+    """The dataset's training config with the model's component swapped in.
+    ``pretrained`` (``tok2vec`` and ``lm_vocab`` paths) sets ``[initialize]
+    init_tok2vec`` and the ``[pretraining]`` block spaCy reads it through."""
     from thinc.api import Config
 
     config = Config().from_disk(CONFIG_DIR / f"{settings['config']}.cfg", interpolate=False)
     config["components"] = {"textcat": component_block(model)}
+    if model == PRETRAINED_MODEL:
+        if not pretrained:
+            raise SystemExit(f"{model} needs the weights written by spacy pretrain (--pretrained-tok2vec).")
+        # spaCy loads init_tok2vec only when [pretraining] names the component
+        # and layer; the objective is resolved too, so it needs the LM vocabulary.
+        block = Config().from_disk(CONFIG_DIR / "pretrain_bilstm.cfg", interpolate=False)["pretraining"]
+        block["component"] = "textcat"
+        config["pretraining"] = block
+        config["paths"]["init_tok2vec"] = pretrained["tok2vec"]
+        config["paths"]["lm_vocab"] = pretrained["lm_vocab"]
     config["nlp"]["pipeline"] = ["textcat"]
     config["paths"]["train"] = str(train)
     config["paths"]["dev"] = str(dev)
@@ -254,6 +275,7 @@ def rss_cell(row: Dict[str, Any]) -> str:
 
 def run_pair(job: Dict[str, Any]) -> Dict[str, Any]:
     import spacy
+    import torch
     from spacy.tokens import DocBin
     from spacy.training import Example
     from spacy.training.initialize import init_nlp
@@ -262,7 +284,8 @@ def run_pair(job: Dict[str, Any]) -> Dict[str, Any]:
 
     work = Path(job["work_dir"])
     best_dir = work / "model-best"
-    config = build_config(job["model"], job["settings"], Path(job["train"]), Path(job["dev"]), job["n_train"])
+    config = build_config(job["model"], job["settings"], Path(job["train"]), Path(job["dev"]), job["n_train"],
+                          job.get("pretrained"))
     nlp = init_nlp(config)
     result = train_within_budget(nlp, job["settings"]["budget_s"], best_dir)
     result["epochs"] = result["words_trained"] / job["train_words"]
@@ -291,6 +314,7 @@ def run_pair(job: Dict[str, Any]) -> Dict[str, Any]:
         size_mb=sum(f.stat().st_size for f in best_dir.rglob("*") if f.is_file()) / 2**20,
         n_train=job["n_train"],
         n_dev=len(gold),
+        torch_threads=torch.get_num_threads(),
     )
     return result
 
@@ -313,7 +337,7 @@ def machine() -> Dict[str, str]:
     except OSError:
         pass
     return {
-        "cpu": f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
         "python": platform.python_version(),
         "spacy": spacy.__version__, "thinc": thinc.__version__, "torch": torch.__version__,
         "date": datetime.date.today().isoformat(),
@@ -365,6 +389,15 @@ def targets(results: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def threads_note(rows: Dict[str, Dict[str, Any]]) -> str:
+    """The torch threads the dataset's models ran with (``torch.get_num_threads()``)."""
+    threads = sorted({row.get("torch_threads") for row in rows.values()} - {None})
+    if len(threads) == 1:
+        return f" Torch threads: {threads[0]}."
+    each = ", ".join(f"{name} {row.get('torch_threads', '?')}" for name, row in rows.items())
+    return f" Torch threads per model: {each}."
+
+
 def write_report(results: Dict[str, Any], out: Path) -> None:
     m = results["machine"]
     lines = [
@@ -388,7 +421,8 @@ def write_report(results: Dict[str, Any], out: Path) -> None:
             f"Budget per model: {s['max_epochs']} epoch(s), at most {s['budget_s']} s of training"
             + (f", at most {s['max_steps']} steps" if s.get("max_steps") else "")
             + (f"; {s['limit_train']} train / {s['limit_dev']} dev docs" if s.get("limit_train") else "")
-            + f"; dev evaluated every {s['eval_frequency']} steps.",
+            + f"; dev evaluated every {s['eval_frequency']} steps."
+            + threads_note(rows),
             "",
             "| model | dev acc | macro-F | train s | epochs | s/epoch | words/s | speed ×BiLSTM | speed ×Ens. "
             "| Δacc BiLSTM | Δacc Ens. | s/epoch ×BiLSTM | peak RSS MB | size MB |",
@@ -460,6 +494,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--max-timing-words", type=int, default=100_000,
                         help="time nlp.pipe on the first dev texts up to this many words")
     parser.add_argument("--force", action="store_true", help="rerun pairs that already have results")
+    parser.add_argument("--pretrained-tok2vec", type=Path, default=PRETRAINED_TOK2VEC,
+                        help=f"spacy pretrain weights for {PRETRAINED_MODEL}; the model is skipped when absent")
+    parser.add_argument("--lm-vocab", type=Path, default=LM_VOCAB,
+                        help="the LM vocabulary those weights were pretrained with")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -470,6 +508,18 @@ def main(argv: Optional[List[str]] = None) -> None:
     table = QUICK if args.quick else DATASETS
     datasets = args.datasets or list(table)
     models = args.models or all_models()
+    pretrained = None
+    if PRETRAINED_MODEL in models:
+        if args.pretrained_tok2vec.exists() and args.lm_vocab.exists():
+            pretrained = {"tok2vec": str(args.pretrained_tok2vec.resolve()), "lm_vocab": str(args.lm_vocab.resolve())}
+        elif args.models:
+            raise SystemExit(f"{PRETRAINED_MODEL} needs {args.pretrained_tok2vec} and {args.lm_vocab}: run "
+                             "`python -m spacy project run pretrain-all .` first, or pass --pretrained-tok2vec "
+                             "and --lm-vocab.")
+        else:
+            print(f"= {PRETRAINED_MODEL}: no {args.pretrained_tok2vec}, skipping it "
+                  "(`python -m spacy project run pretrain-all .` writes it)", flush=True)
+            models = [m for m in models if m != PRETRAINED_MODEL]
     for name in datasets:
         if name not in table:
             raise SystemExit(f"Unknown dataset {name!r}. Choose from: {', '.join(table)}")
@@ -504,7 +554,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             job_dir.mkdir(parents=True, exist_ok=True)
             job = {"model": model, "settings": settings, "train": str(train), "dev": str(dev),
                    "work_dir": str(job_dir), "result": str(job_dir / "result.json"),
-                   "max_timing_words": args.max_timing_words, "n_train": n_train, "train_words": train_words}
+                   "max_timing_words": args.max_timing_words, "n_train": n_train, "train_words": train_words,
+                   "pretrained": pretrained}
             subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], check=True,
                            stdout=subprocess.DEVNULL if args.quick else None)
             rows[model] = json.loads((job_dir / "result.json").read_text())

@@ -37,7 +37,9 @@ def test_every_model_builds_a_valid_training_config(model, tmp_path):
     from spacy.util import load_model_from_config
 
     settings = bench.DATASETS["sst2"]
-    config = bench.build_config(model, settings, tmp_path / "train.spacy", tmp_path / "dev.spacy")
+    pretrained = {"tok2vec": str(tmp_path / "model-last.bin"), "lm_vocab": str(tmp_path / "lm_vocab.json")}
+    config = bench.build_config(model, settings, tmp_path / "train.spacy", tmp_path / "dev.spacy",
+                                pretrained=pretrained)
     assert config["nlp"]["pipeline"] == ["textcat"]
     assert config["training"]["max_epochs"] == settings["max_epochs"]
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
