@@ -95,6 +95,15 @@ class Errors:
         "(spacy.MaxoutWindowEncoder.v2, spacy.MishWindowEncoder.v2, "
         "spacy.TorchBiLSTMEncoder.v1) in front of spacy_rnn.RNNEncoder.v1."
     )
+    E016 = (
+        "[spacy_rnn E016] [initialize] init_tok2vec = {path!r} is set, but the "
+        "config's [pretraining] block is empty, so spaCy would skip those "
+        "weights without a word: it finds the layer to load through "
+        "[pretraining] component and layer. Train with "
+        "configs/pretrain_bilstm.cfg or configs/sentiment_bilstm_long.cfg, "
+        "or copy their [pretraining] block (component = your rnn_textcat "
+        "component, layer = \"tok2vec\") into your config."
+    )
 
 
 class ConfigValueError(ValueError):

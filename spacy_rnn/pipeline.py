@@ -17,6 +17,7 @@ from spacy.language import Language
 from spacy.pipeline.textcat import TextCategorizer
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.tokens import Doc
+from spacy.training import Example
 from thinc.api import Config, Model
 from thinc.types import Floats2d
 
@@ -161,14 +162,53 @@ class _BatchInvariantPredict:
         return self.model.ops.asarray(self.model.predict(docs))
 
 
+def check_init_tok2vec(nlp: Optional[Language]) -> None:
+    """spaCy loads ``[initialize] init_tok2vec`` through the ``[pretraining]``
+    block (its ``component`` and ``layer``) and silently skips the weights when
+    that block is empty, as it is in most training configs. Refuse that case,
+    so pretrained weights are never dropped without a word."""
+    if nlp is None:
+        return
+    try:
+        config = nlp.config.interpolate()
+    except Exception:  # a config spaCy itself cannot resolve fails later with spaCy's own error
+        return
+    init_tok2vec = config.get("initialize", {}).get("init_tok2vec")
+    if init_tok2vec and not config.get("pretraining"):
+        raise ConfigValueError(Errors.E016.format(path=init_tok2vec))
+
+
 class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, TextCategorizer):
     """Single-label text classification with a recurrent model."""
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Iterable[str]] = None,
+        positive_label: Optional[str] = None,
+    ) -> None:
+        """spaCy's ``TextCategorizer.initialize``, after ``check_init_tok2vec``."""
+        check_init_tok2vec(nlp)
+        super().initialize(get_examples, nlp=nlp, labels=labels, positive_label=positive_label)
 
 
 class RNNMultiLabelTextCategorizer(
     _AttentionExplanations, _BatchInvariantPredict, MultiLabel_TextCategorizer
 ):
     """Multi-label text classification with a recurrent model."""
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Iterable[str]] = None,
+    ) -> None:
+        """spaCy's ``MultiLabel_TextCategorizer.initialize``, after ``check_init_tok2vec``."""
+        check_init_tok2vec(nlp)
+        super().initialize(get_examples, nlp=nlp, labels=labels)
 
 
 @Language.factory(

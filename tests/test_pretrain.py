@@ -334,6 +334,63 @@ def test_pretrain_then_train_with_init_tok2vec(pretrained, data, tmp_path):
     assert any(not numpy.allclose(fresh[k], expected[k]) for k in expected if "weight_ih" in k)
 
 
+def init_with_weights(config_path, data, weights):
+    from spacy.training.initialize import init_nlp
+
+    config = Config().from_disk(config_path, overrides={
+        "paths.train": str(data / "train.spacy"), "paths.dev": str(data / "train.spacy"),
+        "paths.init_tok2vec": str(weights),
+        **{TINY[i][2:]: json.loads(TINY[i + 1]) for i in range(0, len(TINY), 2)},
+    })
+    return init_nlp(config)
+
+
+def test_long_document_config_loads_pretrained_weights(pretrained, data):
+    """The main job's config carries a [pretraining] block, so init_tok2vec works with it."""
+    weights = pretrained / "model0.bin"
+    tok2vec = init_with_weights(REPO / "configs" / "sentiment_bilstm_long.cfg", data, weights) \
+        .get_pipe("rnn_textcat").model.get_ref("tok2vec")
+    loaded = tok2vec_weights(tok2vec)
+    expected = tok2vec_weights(tok2vec.from_bytes(weights.read_bytes()))
+    for key in expected:
+        assert_allclose(loaded[key], expected[key], err_msg=key)
+
+
+def test_init_tok2vec_without_pretraining_block_is_refused(pretrained, data):
+    """spaCy would silently skip the weights: the component says so instead (E016)."""
+    with pytest.raises(ConfigValueError, match="E016.*pretraining"):
+        init_with_weights(REPO / "configs" / "sentiment_bilstm.cfg", data, pretrained / "model0.bin")
+
+
+def test_benchmark_pretrained_model_loads_the_weights(pretrained, data):
+    """The benchmark's LM-pretrained row really starts from the pretrained tok2vec:
+    spaCy reads init_tok2vec only through a [pretraining] block naming the component."""
+    from spacy.training.initialize import init_nlp
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import textcat_benchmark as bench
+
+    weights = pretrained / "model0.bin"
+    config = bench.build_config(
+        bench.PRETRAINED_MODEL, dict(bench.DATASETS["sst2"], max_epochs=1), data / "train.spacy",
+        data / "train.spacy", pretrained={"tok2vec": str(weights), "lm_vocab": str(data / "lm_vocab.json")})
+    assert config["pretraining"]["component"] == "textcat"
+    for i in range(0, len(TINY), 2):  # the tiny widths the fixture pretrained with
+        *path, key = TINY[i][2:].replace("rnn_textcat", "textcat").split(".")
+        node = config
+        for part in path:
+            node = node[part]
+        node[key] = json.loads(TINY[i + 1])
+    tok2vec = init_nlp(config).get_pipe("textcat").model.get_ref("tok2vec")
+    loaded = tok2vec_weights(tok2vec)
+    expected = tok2vec_weights(tok2vec.from_bytes(weights.read_bytes()))
+    assert any("weight_ih" in k for k in loaded)
+    for key in expected:
+        assert_allclose(loaded[key], expected[key], err_msg=key)
+    with pytest.raises(SystemExit, match="spacy pretrain"):
+        bench.build_config(bench.PRETRAINED_MODEL, bench.DATASETS["sst2"], data / "t", data / "d")
+
+
 def test_pretrain_resumes(pretrained, data):
     result = run(
         "spacy", "pretrain", str(CONFIG), str(pretrained), "--paths.raw_text", str(data / "raw.jsonl"),

@@ -16,12 +16,18 @@ from spacy_rnn.cli import imdb
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_project_workflow_on_tiny_slice(shared_data, tmp_path):
+def copy_project(tmp_path: Path) -> Path:
+    """project.yml and configs/ in a fresh folder, as `spacy project clone` gives them."""
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(REPO_ROOT / "project.yml", project / "project.yml")
     shutil.copytree(REPO_ROOT / "configs", project / "configs")
+    return project
+
+
+@pytest.mark.slow
+def test_project_workflow_on_tiny_slice(shared_data, tmp_path):
+    project = copy_project(tmp_path)
     (project / "corpus").mkdir()
     shutil.copy(REPO_ROOT / "corpus" / "sample_reviews.txt", project / "corpus" / "sample_reviews.txt")
     data = tmp_path / "data" / "tiny"
@@ -46,6 +52,33 @@ def test_project_workflow_on_tiny_slice(shared_data, tmp_path):
     project_run(project, "package", overrides=overrides)
     assert list((project / "packages").glob("*/dist/*.tar.gz"))
     nlp = spacy.load(project / "training" / "tiny" / "sentiment_bilstm" / "model-best")
+    assert set(nlp("fine").cats) == {"negative", "positive"}
+
+
+@pytest.mark.slow
+def test_project_pretrain_then_fine_tune_on_tiny_slice(shared_data, tmp_path):
+    """pretrain-text -> lm-vocab -> pretrain -> train-pretrained -> evaluate-pretrained."""
+    project = copy_project(tmp_path)
+    lines = (shared_data / "sst2" / "train.jsonl").read_text(encoding="utf8").splitlines()
+    raw = project / "assets" / "imdb"  # what the fetch command writes
+    raw.mkdir(parents=True)
+    (raw / "train.jsonl").write_text("\n".join(lines[:150]) + "\n", encoding="utf8")
+    data = tmp_path / "data"
+    for folder, splits in {"reviews2k": {"train": (150, 200)}, "tiny": {"train": (200, 300), "dev": (300, 340)}}.items():
+        (data / folder).mkdir(parents=True)
+        for split, (lo, hi) in splits.items():
+            (data / folder / f"{split}.jsonl").write_text("\n".join(lines[lo:hi]) + "\n", encoding="utf8")
+    overrides = {
+        "vars.benchmark_data_dir": str(data), "vars.data_dir": str(data), "vars.corpus": "tiny",
+        "vars.eval_split": "dev", "vars.config": "sentiment_bilstm_long", "vars.max_steps": 4,
+        "vars.pretrain_epochs": 1, "vars.lm_vocab_size": 200,
+    }
+    for command in ("pretrain-text", "lm-vocab", "pretrain", "corpus", "train-pretrained", "evaluate-pretrained"):
+        project_run(project, command, overrides=overrides)
+    assert (project / "training" / "pretrain" / "model0.bin").exists()
+    metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_long-pretrained-dev.json").read_text())
+    assert 0.0 <= metrics["cats_score"] <= 1.0
+    nlp = spacy.load(project / "training" / "tiny" / "sentiment_bilstm_long-pretrained" / "model-best")
     assert set(nlp("fine").cats) == {"negative", "positive"}
 
 
