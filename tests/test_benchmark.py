@@ -75,3 +75,15 @@ def test_report_and_plot(tmp_path):
     assert "## imdb" in text and "| spacy-rnn default: BiLSTM 128 + attention | 85.0% |" in text
     assert "Budget per model: 1 epoch(s), at most 60 s" in text
     assert (tmp_path / "accuracy_vs_speed.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_compares_with_and_without_pretraining(tmp_path):
+    res = results()
+    res["datasets"]["sst2"] = {**res["datasets"].pop("imdb"), bench.PRETRAINED_MODEL: row(0.90, 100_000.0, 50.0)}
+    res["datasets"]["sst2"][bench.DEFAULT_MODEL] = row(0.85, 100_000.0, 50.0)
+    res["budgets"]["sst2"] = res["budgets"].pop("imdb")
+    bench.write_report(res, tmp_path)
+    report = (tmp_path / "RESULTS.md").read_text()
+    assert "| sst2 | 85.0% | 90.0% | +5.0 |" in report
+    # best built-in: the ensemble at 82%, so +8 points
+    assert "pretrained default 90.0% vs best built-in spacy_ensemble 82.0%: +8.0 points (target +3): met" in report
