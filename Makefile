@@ -25,7 +25,7 @@ test: install
 main: install
 	$(BIN)/python -m spacy project run all .
 
-# the full comparison with spaCy's text classifiers (about 2 h on 2 cores)
+# the full comparison with spaCy's text classifiers (about 2.5-3 h on 2 cores; IMDB alone about 70 min)
 benchmark: install
 	$(BIN)/python benchmarks/textcat_benchmark.py
 

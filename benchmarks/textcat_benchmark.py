@@ -1,6 +1,6 @@
 """Accuracy and speed of spacy-rnn against spaCy's built-in text classifiers, in one run.
 
-    python benchmarks/textcat_benchmark.py            # full run: ~2 h on a 2-core machine
+    python benchmarks/textcat_benchmark.py            # full run: ~2.5-3 h on a 2-core machine
     python benchmarks/textcat_benchmark.py --quick    # CI: tiny slices, a few minutes
     python -m spacy project run benchmark .           # the same full run
 
