@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 from spacy.tokens import DocBin
@@ -46,11 +47,20 @@ def build(model: str, train: Path):
     return nlp, batcher
 
 
-def one_pass(nlp, batcher, examples, optimizer) -> float:
+def one_pass(nlp, batcher, docs, profiler: Optional[cProfile.Profile] = None) -> float:
+    """Seconds of one ``nlp.update`` pass over ``docs`` (fresh Examples and
+    optimizer, built before the clock and the optional profiler start)."""
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+    optimizer = nlp.create_optimizer()
+    if profiler:
+        profiler.enable()
     start = time.perf_counter()
     for batch in batcher(examples):
         nlp.update(batch, sgd=optimizer, drop=0.2)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if profiler:
+        profiler.disable()
+    return seconds
 
 
 def main() -> None:
@@ -72,15 +82,13 @@ def main() -> None:
     n_words = sum(len(doc) for doc in docs)
     report = {"examples": len(docs), "words": n_words, "torch": torch.__version__, "threads": {}}
     for name, (nlp, batcher) in models.items():  # warm-up: first-call costs out of the timings
-        one_pass(nlp, batcher, [Example(nlp.make_doc(doc.text), doc) for doc in docs[:200]], nlp.create_optimizer())
+        one_pass(nlp, batcher, docs[:200])
     for threads in args.threads:
         torch.set_num_threads(threads)
         times = {name: [] for name in models}
         for _ in range(args.repeats):
             for name, (nlp, batcher) in models.items():
-                examples = [Example(nlp.make_doc(doc.text), doc) for doc in docs]
-                optimizer = nlp.create_optimizer()
-                times[name].append(one_pass(nlp, batcher, examples, optimizer))
+                times[name].append(one_pass(nlp, batcher, docs))
         medians = {name: statistics.median(t) for name, t in times.items()}
         report["threads"][threads] = {
             "words_per_s": {name: n_words / s for name, s in medians.items()},
@@ -92,12 +100,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads_profile)
     nlp, batcher = models[bench.DEFAULT_MODEL]
-    examples = [Example(nlp.make_doc(doc.text), doc) for doc in docs]
-    optimizer = nlp.create_optimizer()
     profiler = cProfile.Profile()
-    profiler.enable()
-    one_pass(nlp, batcher, examples, optimizer)
-    profiler.disable()
+    one_pass(nlp, batcher, docs, profiler)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
     print(f"cProfile of one pass of {bench.DEFAULT_MODEL}, {args.threads_profile} threads, by total time:")

@@ -18,7 +18,7 @@ from spacy.pipeline.textcat import TextCategorizer
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.tokens import Doc
 from spacy.training import Example
-from thinc.api import Config, Model
+from thinc.api import Config, ConfigValidationError, Model
 from thinc.types import Floats2d
 
 from .errors import ConfigValueError, Errors
@@ -171,7 +171,7 @@ def check_init_tok2vec(nlp: Optional[Language]) -> None:
         return
     try:
         config = nlp.config.interpolate()
-    except Exception:  # a config spaCy itself cannot resolve fails later with spaCy's own error
+    except ConfigValidationError:  # a config spaCy cannot resolve fails later with spaCy's own error
         return
     init_tok2vec = config.get("initialize", {}).get("init_tok2vec")
     if init_tok2vec and not config.get("pretraining"):

@@ -303,6 +303,26 @@ def tok2vec_weights(tok2vec):
     return weights
 
 
+def tiny_config(config_path, data, weights) -> Config:
+    """``config_path`` at the TINY widths, training on the fixture's data from ``weights``."""
+    return Config().from_disk(config_path, overrides={
+        "paths.train": str(data / "train.spacy"), "paths.dev": str(data / "train.spacy"),
+        "paths.init_tok2vec": str(weights),
+        **{TINY[i][2:]: json.loads(TINY[i + 1]) for i in range(0, len(TINY), 2)},
+    })
+
+
+def assert_holds_weights(tok2vec, weights):
+    """``tok2vec`` holds exactly the weights saved in ``weights`` (LSTM ones included);
+    returns them. Loads the file into ``tok2vec`` to get them."""
+    loaded = tok2vec_weights(tok2vec)
+    expected = tok2vec_weights(tok2vec.from_bytes(weights.read_bytes()))
+    assert loaded.keys() == expected.keys() and any("weight_ih" in k for k in loaded)
+    for key in expected:
+        assert_allclose(loaded[key], expected[key], err_msg=key)
+    return expected
+
+
 def test_pretrain_then_train_with_init_tok2vec(pretrained, data, tmp_path):
     assert (pretrained / "model0.bin").exists()
     log = [json.loads(line) for line in (pretrained / "log.jsonl").read_text().splitlines()]
@@ -316,50 +336,30 @@ def test_pretrain_then_train_with_init_tok2vec(pretrained, data, tmp_path):
     # In-process: right after initialize, the classifier's tok2vec holds the pretrained weights.
     from spacy.training.initialize import init_nlp
 
-    config = Config().from_disk(CONFIG, overrides={
-        "paths.train": str(data / "train.spacy"), "paths.dev": str(data / "train.spacy"),
-        "paths.init_tok2vec": str(pretrained / "model0.bin"),
-        **{TINY[i][2:]: json.loads(TINY[i + 1]) for i in range(0, len(TINY), 2)},
-    })
-    nlp = init_nlp(config)
-    loaded = tok2vec_weights(nlp.get_pipe("rnn_textcat").model.get_ref("tok2vec"))
-    reference = nlp.get_pipe("rnn_textcat").model.get_ref("tok2vec").from_bytes((pretrained / "model0.bin").read_bytes())
-    expected = tok2vec_weights(reference)
-    assert loaded.keys() == expected.keys() and any("weight_ih" in k for k in loaded)
-    for key in expected:
-        assert_allclose(loaded[key], expected[key], err_msg=key)
+    config = tiny_config(CONFIG, data, pretrained / "model0.bin")
+    tok2vec = init_nlp(config).get_pipe("rnn_textcat").model.get_ref("tok2vec")
+    expected = assert_holds_weights(tok2vec, pretrained / "model0.bin")
     # ... and not the weights of a fresh initialization
     config["initialize"]["init_tok2vec"] = None  # the config is interpolated already
     fresh = tok2vec_weights(init_nlp(config).get_pipe("rnn_textcat").model.get_ref("tok2vec"))
     assert any(not numpy.allclose(fresh[k], expected[k]) for k in expected if "weight_ih" in k)
 
 
-def init_with_weights(config_path, data, weights):
-    from spacy.training.initialize import init_nlp
-
-    config = Config().from_disk(config_path, overrides={
-        "paths.train": str(data / "train.spacy"), "paths.dev": str(data / "train.spacy"),
-        "paths.init_tok2vec": str(weights),
-        **{TINY[i][2:]: json.loads(TINY[i + 1]) for i in range(0, len(TINY), 2)},
-    })
-    return init_nlp(config)
-
-
 def test_long_document_config_loads_pretrained_weights(pretrained, data):
     """The main job's config carries a [pretraining] block, so init_tok2vec works with it."""
+    from spacy.training.initialize import init_nlp
+
     weights = pretrained / "model0.bin"
-    tok2vec = init_with_weights(REPO / "configs" / "sentiment_bilstm_long.cfg", data, weights) \
-        .get_pipe("rnn_textcat").model.get_ref("tok2vec")
-    loaded = tok2vec_weights(tok2vec)
-    expected = tok2vec_weights(tok2vec.from_bytes(weights.read_bytes()))
-    for key in expected:
-        assert_allclose(loaded[key], expected[key], err_msg=key)
+    nlp = init_nlp(tiny_config(REPO / "configs" / "sentiment_bilstm_long.cfg", data, weights))
+    assert_holds_weights(nlp.get_pipe("rnn_textcat").model.get_ref("tok2vec"), weights)
 
 
 def test_init_tok2vec_without_pretraining_block_is_refused(pretrained, data):
     """spaCy would silently skip the weights: the component says so instead (E016)."""
+    from spacy.training.initialize import init_nlp
+
     with pytest.raises(ConfigValueError, match="E016.*pretraining"):
-        init_with_weights(REPO / "configs" / "sentiment_bilstm.cfg", data, pretrained / "model0.bin")
+        init_nlp(tiny_config(REPO / "configs" / "sentiment_bilstm.cfg", data, pretrained / "model0.bin"))
 
 
 def test_benchmark_pretrained_model_loads_the_weights(pretrained, data):
@@ -381,12 +381,7 @@ def test_benchmark_pretrained_model_loads_the_weights(pretrained, data):
         for part in path:
             node = node[part]
         node[key] = json.loads(TINY[i + 1])
-    tok2vec = init_nlp(config).get_pipe("textcat").model.get_ref("tok2vec")
-    loaded = tok2vec_weights(tok2vec)
-    expected = tok2vec_weights(tok2vec.from_bytes(weights.read_bytes()))
-    assert any("weight_ih" in k for k in loaded)
-    for key in expected:
-        assert_allclose(loaded[key], expected[key], err_msg=key)
+    assert_holds_weights(init_nlp(config).get_pipe("textcat").model.get_ref("tok2vec"), weights)
     with pytest.raises(SystemExit, match="spacy pretrain"):
         bench.build_config(bench.PRETRAINED_MODEL, bench.DATASETS["sst2"], data / "t", data / "d")
 
