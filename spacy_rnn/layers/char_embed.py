@@ -26,6 +26,7 @@ from thinc.util import get_torch_default_device
 
 from ..errors import ConfigValueError, Errors
 from ..torch.chars import CHAR_CELLS, CharRNN, encode_words
+from ._torch_call import call_torch
 
 WHERE = "spacy_rnn.CharRNNEmbed.v1"
 
@@ -127,7 +128,7 @@ def forward(
         char_lengths,
         torch.from_numpy(inverse).to(device),
     )
-    Yt, torch_backprop = shim(ArgsKwargs(args=args, kwargs={}), is_train)
+    Yt, torch_backprop = call_torch(shim, ArgsKwargs(args=args, kwargs={}), is_train, device)
     Y = torch2xp(Yt, ops=ops)
     Ys = ops.unflatten(Y, ops.asarray1i(lengths))
 

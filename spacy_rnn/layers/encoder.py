@@ -25,6 +25,7 @@ from thinc.types import Floats2d
 from ..errors import ConfigValueError, Errors
 from ..torch import CELLS, RecurrentEncoder
 from ..torch.clockwork import ClockworkSettingError, resolve_periods
+from ._torch_call import call_torch
 
 
 def check_encoder_args(
@@ -193,7 +194,7 @@ def forward(
     if X.shape[1] != nI:
         raise ValueError(Errors.E005.format(expected=nI, got=X.shape[1]))
     Xt = xp2torch(X, requires_grad=is_train)
-    Yt, torch_backprop = shim(ArgsKwargs(args=(Xt, lengths), kwargs={}), is_train)
+    Yt, torch_backprop = call_torch(shim, ArgsKwargs(args=(Xt, lengths), kwargs={}), is_train, Xt.device)
     Y = torch2xp(Yt, ops=ops)
     Ys = ops.unflatten(Y, lengths)
 

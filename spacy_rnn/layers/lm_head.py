@@ -15,6 +15,7 @@ from thinc.types import Floats1d, Floats2d, Ints1d
 from thinc.util import get_torch_default_device
 
 from ..torch.lm_head import LanguageModelHead
+from ._torch_call import call_torch
 
 InT = Tuple[Floats2d, Ints1d]
 
@@ -61,7 +62,7 @@ def forward(model: Model[InT, Floats1d], X: InT, is_train: bool) -> Tuple[Floats
     shim = model.shims[0]
     Ht = xp2torch(H, requires_grad=is_train)
     Tt = xp2torch(model.ops.asarray(targets, dtype="int64")).long()
-    Yt, torch_backprop = shim(ArgsKwargs(args=(Ht, Tt), kwargs={}), is_train)
+    Yt, torch_backprop = call_torch(shim, ArgsKwargs(args=(Ht, Tt), kwargs={}), is_train, Ht.device)
     Y = torch2xp(Yt, ops=model.ops)
 
     def backprop(dY: Floats1d) -> InT:

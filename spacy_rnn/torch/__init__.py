@@ -4,9 +4,9 @@ from .chars import CHAR_CELLS, CharRNN, encode_words
 from .clockwork import ClockworkRNN
 from .dglstm import DepthGatedLSTMLayer
 from .recurrent import CELLS, RecurrentEncoder
-from .threads import limit_threads_after_fork
+from .threads import register_fork_hook
 
-limit_threads_after_fork()
+register_fork_hook()
 
 __all__ = [
     "CELLS", "CHAR_CELLS", "CharRNN", "ClockworkRNN", "DepthGatedLSTMLayer",

@@ -28,6 +28,7 @@ from torch import nn
 from .batching import DEFAULT_BUCKET_SIZE, LengthBuckets
 from .clockwork import ClockworkRNN, resolve_periods
 from .dglstm import DepthGatedLSTMLayer
+from .threads import bucket_threads, choosing_threads, set_threads
 
 CELLS: Dict[str, Type[nn.Module]] = {
     "rnn": nn.RNN,
@@ -138,6 +139,10 @@ class RecurrentEncoder(nn.Module):
             (torch.from_numpy(f).to(device), torch.from_numpy(b).to(device))
             for f, b in plan.buckets()
         ]
+        # Intra-op threads per bucket when a thread_scope is open (see .threads).
+        threads = bucket_threads(self.cell, self.hidden, [f.shape for f in plan.forward_index])
+        if threads is not None:
+            set_threads(max(threads))
         fwd_gather = torch.from_numpy(plan.forward_gather).to(device)
         directions = [(self.forward_layers, 0, fwd_gather)]
         if self.bidirectional:
@@ -161,7 +166,7 @@ class RecurrentEncoder(nn.Module):
             for (layers, side, gather), padded in zip(directions, padded_inputs):
                 indices = [bucket[side] for bucket in buckets]
                 lower = None if cells is None else _append_zero_row(cells[side])
-                Y, C = self._run_direction(layers[i], padded, lower, indices, gather)
+                Y, C = self._run_direction(layers[i], padded, lower, indices, gather, threads)
                 outputs.append(Y)
                 if C is not None:
                     next_cells.append(C)
@@ -177,20 +182,29 @@ class RecurrentEncoder(nn.Module):
         lower: Optional[torch.Tensor],
         indices: List[torch.Tensor],
         gather: torch.Tensor,
+        threads: Optional[List[int]] = None,
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Run one direction of one layer over every bucket. ``indices`` are
         the buckets' ``(time, docs)`` row numbers into ``padded`` (and into
         ``lower``, the layer below's cells, for dglstm); ``gather`` puts the
-        outputs back in token order. Returns the outputs and, for dglstm, the
-        cells, both ``(n_tokens, hidden)``."""
+        outputs back in token order; ``threads``, if given, the intra-op
+        threads of each bucket's call, forward and backward. Returns the
+        outputs and, for dglstm, the cells, both ``(n_tokens, hidden)``."""
         outputs, cells = [], []
-        for index in indices:
+        for b, index in enumerate(indices):
+            k = threads[b] if threads is not None else None
+            if k is not None:
+                set_threads(k)
             if self.cell == "dglstm":
                 h, c = layer(padded[index], None if lower is None else lower[index])
+                c = _mark_backward_threads(c, k)
                 cells.append(c.reshape(-1, self.hidden))
             else:
                 h = layer(padded[index])[0]
+            h = _mark_backward_threads(h, k)
             outputs.append(h.reshape(-1, self.hidden))
+        if threads is not None:
+            set_threads(max(threads))
         Y = torch.cat(outputs).index_select(0, gather)
         C = torch.cat(cells).index_select(0, gather) if cells else None
         return Y, C
@@ -199,3 +213,26 @@ class RecurrentEncoder(nn.Module):
 def _append_zero_row(X: torch.Tensor) -> torch.Tensor:
     """``X`` with one zero row after its last: the row padding indices point at."""
     return torch.cat([X, X.new_zeros((1, X.shape[1]))])
+
+
+class _BackwardThreads(torch.autograd.Function):
+    """Identity whose backward sets the threads for the recurrent call that
+    produced its input. Autograd on CPU runs on the calling thread and takes
+    the ready node with the highest sequence number first, so the recurrent
+    call's backward comes right after this node's."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, k: int) -> torch.Tensor:
+        ctx.k = k
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        set_threads(ctx.k)
+        return grad, None
+
+
+def _mark_backward_threads(x: torch.Tensor, k: Optional[int]) -> torch.Tensor:
+    if k is None or not x.requires_grad or not choosing_threads():
+        return x
+    return _BackwardThreads.apply(x, k)

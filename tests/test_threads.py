@@ -1,0 +1,220 @@
+"""The per-call thread choice (spacy_rnn.torch.threads): the caller's thread
+count is restored after every call, also after an exception; the choice does
+not change any result; each bucket's recurrent call runs on the threads
+chosen for it, forward and backward; forked children are left alone unless
+our encoder ran on several threads in the parent."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy
+import pytest
+import torch
+from numpy.testing import assert_allclose
+
+from spacy_rnn.layers.encoder import RNNEncoder
+from spacy_rnn.torch import RecurrentEncoder, threads
+
+# 40 documents of 30 tokens, 20 of 20, 3 of 10: three buckets.
+LENGTHS = [30] * 40 + [20] * 20 + [10] * 3
+
+
+@pytest.fixture
+def caller_threads():
+    """Two threads for the caller, CPUs for up to four, restored afterwards."""
+    before, cpus = torch.get_num_threads(), threads._process.cpus
+    threads._process.cpus = 4
+    torch.set_num_threads(2)
+    yield 2
+    threads._process.cpus = cpus
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def two_threads_for_big_buckets(monkeypatch):
+    """At 64 units a direction: buckets of 20 or more documents get 2
+    threads, the 3-document bucket 1."""
+    monkeypatch.setitem(threads.MIN_DOCS_PER_THREAD, "lstm", (8, 8))
+
+
+def make_layer(width=128, depth=1, cell="lstm"):
+    rng = numpy.random.default_rng(0)
+    Xs = [rng.standard_normal((n, 6)).astype("f") for n in LENGTHS]
+    model = RNNEncoder(cell, width, depth, True, 0.0)
+    model.initialize(X=Xs)
+    return model, Xs
+
+
+def test_threads_for():
+    assert threads.threads_for(0, 512, 4) == 1
+    assert threads.threads_for(1023, 512, 4) == 1
+    assert threads.threads_for(1024, 512, 4) == 2
+    assert threads.threads_for(10**9, 512, 4) == 4
+    assert threads.threads_for(10**9, 512, 1) == 1
+
+
+def test_scope_restores_the_callers_count_and_caps_at_the_cpus(caller_threads):
+    threads._process.cpus = 1
+    with threads.thread_scope() as limit:
+        assert limit == 1
+        assert torch.get_num_threads() == 1
+        threads.use_threads_for_work(10**9, 1)
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == caller_threads
+    threads._process.cpus = 4
+    torch.set_num_threads(3)
+    with threads.thread_scope() as limit:
+        assert limit == 3
+        threads.use_threads_for_work(1, 512)
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 3
+
+
+def test_scope_restores_after_an_exception(caller_threads):
+    with pytest.raises(RuntimeError):
+        with threads.thread_scope():
+            threads.use_threads_for_work(1, 512)
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == caller_threads
+    assert not threads.choosing_threads()
+
+
+def test_outside_a_scope_nothing_changes(caller_threads):
+    threads.use_threads_for_work(1, 512)
+    assert torch.get_num_threads() == caller_threads
+    enc = RecurrentEncoder("lstm", 6, 8)
+    X = torch.randn(sum(LENGTHS), 6, requires_grad=True)
+    enc(X, LENGTHS).sum().backward()
+    assert torch.get_num_threads() == caller_threads
+
+
+def test_layer_restores_after_forward_backprop_and_errors(caller_threads, two_threads_for_big_buckets,
+                                                          monkeypatch):
+    model, Xs = make_layer()
+    Ys, backprop = model.begin_update(Xs)
+    assert torch.get_num_threads() == caller_threads
+    backprop([numpy.ones_like(y) for y in Ys])
+    assert torch.get_num_threads() == caller_threads
+    model.predict(Xs)
+    assert torch.get_num_threads() == caller_threads
+    # an error inside the torch module, after a bucket has set its threads ...
+    torch.set_num_threads(3)  # the scope caps it at 2 on entry
+    threads._process.cpus = 2
+    module = model.shims[0]._model
+
+    def fail(*args):
+        threads.use_threads_for_work(1, 512)
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "_run_direction", fail)
+    with pytest.raises(RuntimeError, match="boom"):
+        model.predict(Xs)
+    assert torch.get_num_threads() == 3
+    monkeypatch.undo()
+    # ... and inside torch's backward (gradient of the wrong shape)
+    Ys, backprop = model.begin_update(Xs)
+    with pytest.raises(RuntimeError):
+        backprop([numpy.ones((y.shape[0], 3), dtype="f") for y in Ys])
+    assert torch.get_num_threads() == 3
+    assert not threads.choosing_threads()
+
+
+def test_each_bucket_runs_on_its_threads_forward_and_backward(caller_threads, two_threads_for_big_buckets):
+    torch.manual_seed(0)
+    enc = RecurrentEncoder("lstm", 6, 128, depth=2)
+    seen = []
+
+    def record(module, args):
+        x = args[0]
+        n_docs = x.shape[1]
+        seen.append(("forward", n_docs, torch.get_num_threads()))
+        if x.requires_grad:
+            # runs when this call's input gradient is ready: right after the
+            # recurrent call's backward
+            x.register_hook(lambda grad: seen.append(("backward", n_docs, torch.get_num_threads())))
+
+    for layer in list(enc.forward_layers) + list(enc.backward_layers):
+        layer.register_forward_pre_hook(record)
+    X = torch.randn(sum(LENGTHS), 6, requires_grad=True)
+    with threads.thread_scope():
+        Y = enc(X, LENGTHS)
+    with threads.thread_scope():
+        Y.sum().backward()
+    expected = {40: 2, 20: 2, 3: 1}
+    assert len(seen) == 2 * 2 * 2 * 3  # passes x layers x directions x buckets
+    for _, n_docs, k in seen:
+        assert k == expected[n_docs]
+    assert torch.get_num_threads() == caller_threads
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "dglstm"])
+def test_results_do_not_depend_on_the_thread_count(cell, caller_threads, monkeypatch):
+    model, Xs = make_layer(depth=2, cell=cell)
+    outputs = {}
+    for k, docs_per_thread in ((1, (80, 80)), (2, (1, 1))):
+        # k = 1: every call on one thread; k = 2: every call on two
+        torch.set_num_threads(k)
+        monkeypatch.setitem(threads.MIN_DOCS_PER_THREAD, cell, docs_per_thread)
+        Ys, backprop = model.begin_update(Xs)
+        dXs = backprop([numpy.ones_like(y) for y in Ys])
+        outputs[k] = (Ys, dXs)
+    for a, b in zip(outputs[1][0] + outputs[1][1], outputs[2][0] + outputs[2][1]):
+        assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+CHILD_SCRIPT = """
+import json, os, sys, torch
+torch.set_num_threads(2)
+import spacy_rnn
+from spacy_rnn.torch import threads
+threads._process.cpus = 2
+if sys.argv[1] == "run-encoder":
+    import numpy
+    from spacy_rnn.layers.encoder import RNNEncoder
+    threads.MIN_DOCS_PER_THREAD["lstm"] = (1, 1)
+    model = RNNEncoder("lstm", 8, 1, True, 0.0)
+    Xs = [numpy.ones((30, 4), dtype="f")] * 64
+    model.initialize(X=Xs)
+    model.predict(Xs)
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    result = {"threads": torch.get_num_threads()}
+    if sys.argv[1] == "run-encoder":
+        model.predict(Xs)  # would hang on two threads (pytorch#17199)
+        result["threads_after_our_call"] = torch.get_num_threads()
+    os.write(write, json.dumps(result).encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+print(os.read(read, 1000).decode())
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("mode,expected", [("import-only", 2), ("run-encoder", 1)])
+def test_forked_children(mode, expected):
+    """Importing spacy_rnn leaves forked children's thread count alone; once
+    our encoder ran on two threads, a child gets one (else it would hang) and
+    our calls there work."""
+    out = subprocess.run([sys.executable, "-c", CHILD_SCRIPT, mode], capture_output=True, text=True,
+                         timeout=120, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["threads"] == expected
+    if mode == "run-encoder":
+        assert result["threads_after_our_call"] == 1
+
+
+def test_bucket_threads_uses_two_team_sizes_per_call():
+    shapes = [(30, 64), (30, 32), (30, 8), (200, 8)]
+    with threads.thread_scope():
+        threads._local.limit = 16  # as on a 16-core machine
+        assert threads.bucket_threads("lstm", 64, shapes) == [8, 8, 1, 1]
+        threads._local.limit = 2
+        assert threads.bucket_threads("lstm", 64, shapes) == [2, 2, 1, 2]
+        assert threads.bucket_threads("gru", 64, shapes) == [2, 1, 1, 1]
+        threads._local.limit = 1
+        assert threads.bucket_threads("lstm", 64, shapes) == [1, 1, 1, 1]
+    assert threads.bucket_threads("lstm", 64, shapes) is None
