@@ -14,6 +14,7 @@ import torch
 from numpy.testing import assert_allclose
 
 from spacy_rnn.layers.encoder import RNNEncoder
+from spacy_rnn.layers.pooling import build_pooling
 from spacy_rnn.torch import RecurrentEncoder, threads
 
 # 40 documents of 30 tokens, 20 of 20, 3 of 10: three buckets.
@@ -163,6 +164,23 @@ def test_results_do_not_depend_on_the_thread_count(cell, caller_threads, monkeyp
         outputs[k] = (Ys, dXs)
     for a, b in zip(outputs[1][0] + outputs[1][1], outputs[2][0] + outputs[2][1]):
         assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_attention_pooling_restores_and_matches_numpy(caller_threads):
+    rng = numpy.random.default_rng(0)
+    Xs = [rng.standard_normal((n, 8)).astype("f") for n in [300, 1, 0, 40]]
+    model = build_pooling("attention")
+    model.initialize(X=Xs)
+    Y, backprop = model.begin_update(Xs)
+    dXs = backprop(numpy.ones_like(Y))
+    assert torch.get_num_threads() == caller_threads
+    # the same layer in float64, where the products take NumPy's path
+    for name in model.param_names:
+        model.set_param(name, model.get_param(name).astype("float64"))
+    Y64, backprop64 = model.begin_update([x.astype("float64") for x in Xs])
+    assert_allclose(Y, Y64, rtol=1e-4, atol=1e-5)
+    for dx, dx64 in zip(dXs, backprop64(numpy.ones_like(Y64))):
+        assert_allclose(dx, dx64, rtol=1e-4, atol=1e-5)
 
 
 CHILD_SCRIPT = """
