@@ -22,8 +22,11 @@ LENGTHS = [30] * 40 + [20] * 20 + [10] * 3
 
 
 @pytest.fixture
-def caller_threads():
-    """Two threads for the caller, CPUs for up to four, restored afterwards."""
+def caller_threads(monkeypatch):
+    """Two threads for the caller, CPUs for up to four, restored afterwards;
+    threads pay and are not probed (see test_payoff_* for that)."""
+    monkeypatch.setattr(threads, "payoff", threads.Payoff())
+    monkeypatch.setattr(threads.payoff, "probe_now", lambda: False)
     before, cpus = torch.get_num_threads(), threads._process.cpus
     threads._process.cpus = 4
     torch.set_num_threads(2)
@@ -236,3 +239,67 @@ def test_bucket_threads_uses_two_team_sizes_per_call():
         threads._local.limit = 1
         assert threads.bucket_threads("lstm", 64, shapes) == [1, 1, 1, 1]
     assert threads.bucket_threads("lstm", 64, shapes) is None
+
+
+def test_payoff_turns_threads_off_and_retries_later(monkeypatch):
+    payoff = threads.Payoff()
+    monkeypatch.setattr(threads, "payoff", payoff)
+    clock = [100.0]
+    monkeypatch.setattr(threads.time, "monotonic", lambda: clock[0])
+    shapes = [(30, 64), (30, 32), (30, 3)]
+    with threads.thread_scope():
+        threads._local.limit = 2
+        # the first call with threads to gain is a probe on its first such
+        # bucket: forward direction on 1 thread, backward direction on 2
+        plan = threads.plan_threads("lstm", 64, shapes, True)
+        assert plan.timed == 0 and plan.threaded_side == 1
+        assert plan.per_direction == [[1, 2, 1], [2, 2, 1]]
+        plan.record([1.0, 3.0])  # threads lost
+        assert not payoff.pays
+        # until the wait is over: one thread everywhere, nothing timed
+        plan = threads.plan_threads("lstm", 64, shapes, True)
+        assert plan.per_direction == [[1, 1, 1], [1, 1, 1]] and plan.timed is None
+        threads.use_threads_for_work(10**12, 1)
+        assert torch.get_num_threads() == 1
+        clock[0] += threads.FIRST_WAIT
+        plan = threads.plan_threads("lstm", 64, shapes, True)
+        assert plan.per_direction == [[1, 1, 1], [2, 1, 1]] and plan.timed == 0
+        plan.record([1.0, 0.95])  # not a clear win: still off, wait doubled
+        assert not payoff.pays
+        assert threads.plan_threads("lstm", 64, shapes, True).timed is None
+        clock[0] += 2 * threads.FIRST_WAIT
+        plan = threads.plan_threads("lstm", 64, shapes, True)
+        plan.record([1.0, 0.6])  # a clear win: on, and the next call probed
+        assert payoff.pays
+        plan = threads.plan_threads("lstm", 64, shapes, True)
+        assert plan.per_direction == [[1, 2, 1], [2, 2, 1]] and plan.timed == 0
+        plan.record([1.0, 0.6])  # confirmed: the next probe two calls on
+        plan = threads.plan_threads("lstm", 64, shapes, True)
+        assert plan.per_direction == [[2, 2, 1], [2, 2, 1]] and plan.timed is None
+        assert threads.plan_threads("lstm", 64, shapes, True).timed == 0
+    # unidirectional encoders and calls without threads to gain are not probed
+    with threads.thread_scope():
+        threads._local.limit = 2
+        assert threads.plan_threads("lstm", 64, shapes, False).timed is None
+        assert threads.plan_threads("lstm", 64, [(30, 3)], True).timed is None
+
+
+def test_probed_calls_record_and_give_the_same_results(monkeypatch):
+    monkeypatch.setattr(threads, "payoff", threads.Payoff())
+    monkeypatch.setattr(threads, "PROBE_EVERY", 1)  # every call probes
+    before, cpus = torch.get_num_threads(), threads._process.cpus
+    threads._process.cpus = 2
+    torch.set_num_threads(2)
+    try:
+        model, Xs = make_layer()
+        Ys, backprop = model.begin_update(Xs)
+        dXs = backprop([numpy.ones_like(y) for y in Ys])
+        assert threads.payoff.probes == 1 and threads.payoff.last_ratio is not None
+        torch.set_num_threads(1)
+        Ys1, backprop1 = model.begin_update(Xs)
+        dXs1 = backprop1([numpy.ones_like(y) for y in Ys1])
+        for a, b in zip(Ys + dXs, Ys1 + dXs1):
+            assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    finally:
+        threads._process.cpus = cpus
+        torch.set_num_threads(before)

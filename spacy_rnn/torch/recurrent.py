@@ -20,6 +20,7 @@ follows a document) and the depth-gated LSTM (``dglstm``, see :mod:`.dglstm`;
 each layer after the first also reads the cells of the same direction's layer
 below, which the encoder carries from layer to layer in token order).
 """
+import time
 from typing import Dict, List, Optional, Sequence, Tuple, Type
 
 import torch
@@ -28,7 +29,7 @@ from torch import nn
 from .batching import DEFAULT_BUCKET_SIZE, LengthBuckets
 from .clockwork import ClockworkRNN, resolve_periods
 from .dglstm import DepthGatedLSTMLayer
-from .threads import bucket_threads, choosing_threads, set_threads
+from .threads import choosing_threads, plan_threads, set_threads
 
 CELLS: Dict[str, Type[nn.Module]] = {
     "rnn": nn.RNN,
@@ -139,10 +140,11 @@ class RecurrentEncoder(nn.Module):
             (torch.from_numpy(f).to(device), torch.from_numpy(b).to(device))
             for f, b in plan.buckets()
         ]
-        # Intra-op threads per bucket when a thread_scope is open (see .threads).
-        threads = bucket_threads(self.cell, self.hidden, [f.shape for f in plan.forward_index])
-        if threads is not None:
-            set_threads(max(threads))
+        # Intra-op threads per bucket and direction when a thread_scope is
+        # open, and which bucket of the first layer is timed (see .threads).
+        threads = plan_threads(
+            self.cell, self.hidden, [f.shape for f in plan.forward_index], self.bidirectional
+        )
         fwd_gather = torch.from_numpy(plan.forward_gather).to(device)
         directions = [(self.forward_layers, 0, fwd_gather)]
         if self.bidirectional:
@@ -163,13 +165,19 @@ class RecurrentEncoder(nn.Module):
                 padded_inputs = padded_inputs * len(directions)
             outputs: List[torch.Tensor] = []
             next_cells: List[torch.Tensor] = []
+            seconds = []
             for (layers, side, gather), padded in zip(directions, padded_inputs):
                 indices = [bucket[side] for bucket in buckets]
                 lower = None if cells is None else _append_zero_row(cells[side])
-                Y, C = self._run_direction(layers[i], padded, lower, indices, gather, threads)
+                side_threads = None if threads is None else threads.per_direction[side]
+                timed = threads.timed if threads is not None and i == 0 else None
+                Y, C, s = self._run_direction(layers[i], padded, lower, indices, gather, side_threads, timed)
                 outputs.append(Y)
+                seconds.append(s)
                 if C is not None:
                     next_cells.append(C)
+            if threads is not None and i == 0:
+                threads.record(seconds)
             X = torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
             inputs = outputs if self.separate_directions else [X]
             cells = next_cells or None
@@ -183,31 +191,47 @@ class RecurrentEncoder(nn.Module):
         indices: List[torch.Tensor],
         gather: torch.Tensor,
         threads: Optional[List[int]] = None,
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        timed: Optional[int] = None,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[float]]:
         """Run one direction of one layer over every bucket. ``indices`` are
         the buckets' ``(time, docs)`` row numbers into ``padded`` (and into
         ``lower``, the layer below's cells, for dglstm); ``gather`` puts the
         outputs back in token order; ``threads``, if given, the intra-op
         threads of each bucket's call, forward and backward. Returns the
-        outputs and, for dglstm, the cells, both ``(n_tokens, hidden)``."""
-        outputs, cells = [], []
-        for b, index in enumerate(indices):
+        outputs and, for dglstm, the cells, both ``(n_tokens, hidden)``, and
+        the seconds of the forward call of bucket ``timed`` (if given)."""
+        outputs: List[Optional[torch.Tensor]] = [None] * len(indices)
+        cells: List[Optional[torch.Tensor]] = [None] * len(indices)
+        seconds = None
+        # the timed bucket first, so that no earlier parallel region of the
+        # call has left a thread spinning when it starts
+        order = list(range(len(indices)))
+        if timed is not None:
+            order.remove(timed)
+            order.insert(0, timed)
+        for b in order:
+            index = indices[b]
             k = threads[b] if threads is not None else None
             if k is not None:
                 set_threads(k)
+            # In backward: k threads for the recurrent call, then one again.
+            x = _mark_backward_threads(padded[index], 1 if k is not None else None)
+            start = time.perf_counter()
             if self.cell == "dglstm":
-                h, c = layer(padded[index], None if lower is None else lower[index])
+                h, c = layer(x, None if lower is None else lower[index])
                 c = _mark_backward_threads(c, k)
-                cells.append(c.reshape(-1, self.hidden))
+                cells[b] = c.reshape(-1, self.hidden)
             else:
-                h = layer(padded[index])[0]
+                h = layer(x)[0]
+            if b == timed:
+                seconds = time.perf_counter() - start
             h = _mark_backward_threads(h, k)
-            outputs.append(h.reshape(-1, self.hidden))
+            outputs[b] = h.reshape(-1, self.hidden)
         if threads is not None:
-            set_threads(max(threads))
+            set_threads(1)
         Y = torch.cat(outputs).index_select(0, gather)
-        C = torch.cat(cells).index_select(0, gather) if cells else None
-        return Y, C
+        C = torch.cat(cells).index_select(0, gather) if self.cell == "dglstm" else None
+        return Y, C, seconds
 
 
 def _append_zero_row(X: torch.Tensor) -> torch.Tensor:

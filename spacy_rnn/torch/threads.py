@@ -11,21 +11,28 @@ steps but 1.07-1.31x at 100 steps or more, and 1.06-1.7x from 16 documents
 on. Elman, GRU, clockwork and depth-gated cells gained nothing below 32
 documents and at most 1.13x at 64 (40 steps).
 
-So the encoder gives each bucket one thread or ``k``
-(:func:`bucket_threads`): ``k`` threads where the bucket has at least
-``MIN_DOCS_PER_THREAD`` documents (at 64 units a direction) for each, never
-more than the caller's ``torch.get_num_threads()`` nor than the CPUs this
-process may run on (threads beyond the cores wait for each other at every
-step's barrier). The attention pooling's matrix products take threads by
-their multiply-adds the same way (``MIN_MACS_PER_THREAD``).
+So, inside :func:`thread_scope`:
 
-The choice is made only inside :func:`thread_scope`, which the Thinc layers
-open around their torch module's forward pass and again around its backward
-pass (``spacy_rnn.layers._torch_call``); on leaving, it restores the caller's
-thread count, also when the call raised, so the rest of the program never
-sees a changed count. Outside a scope (the torch module used on its own)
-nothing changes. OpenMP's thread count lives per OS thread, so other Python
-threads are not affected. Switching costs about 0.15 microseconds.
+- every torch op runs on one thread unless its work asks for more;
+- each bucket's recurrent call runs on one thread or on ``k``
+  (:func:`bucket_threads`), where it has ``MIN_DOCS_PER_THREAD`` documents
+  (at 64 units a direction) for each thread; ``k`` is never more than the
+  caller's ``torch.get_num_threads()`` nor than the CPUs this process may
+  run on (threads beyond the cores wait for each other at every step);
+- the attention pooling's matrix products take threads by their
+  multiply-adds (``MIN_MACS_PER_THREAD``);
+- and all of that only while threads are measured to pay (:class:`Payoff`):
+  on a machine whose cores are busy with other processes, a parallel region
+  waits for threads that are not running, and one thread is faster.
+
+The Thinc layers open the scope around their torch module's forward pass and
+again around its backward pass (``spacy_rnn.layers._torch_call``); on
+leaving, it restores the caller's thread count, also when the call raised,
+so the rest of the program never sees a changed count. Outside a scope (the
+torch module used on its own) nothing changes. OpenMP's thread count lives
+per OS thread, so other Python threads are not affected. Measured costs:
+``torch.set_num_threads`` 1 then 2, 0.5 microseconds; opening and closing
+the scope, 3.6 microseconds.
 
 Forked processes. GNU OpenMP's thread pool does not survive ``fork``: a child
 whose parent already ran a parallel region hangs in its first parallel region
@@ -36,8 +43,10 @@ thread count (to 1) only if our layers ran with several threads in the
 parent, where the child would otherwise hang in any multi-threaded torch op;
 importing spacy_rnn alone changes nothing in other programs' children.
 """
+import math
 import os
 import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence, Tuple
 
@@ -51,9 +60,11 @@ MIN_DOCS_PER_THREAD = {"lstm": (8, 4)}
 DEFAULT_MIN_DOCS_PER_THREAD = (32, 32)
 LONG_BUCKET = 64
 UNITS = 64
-# Multiply-adds a thread needs in a matrix product (the attention pooling's):
-# (200 x 128) by (128 x 128) already ran 1.15x faster on 2 threads than on one.
-MIN_MACS_PER_THREAD = 2**20
+# Multiply-adds a thread needs in a matrix product (the attention pooling's).
+# (n x 128) by (128 x 128) on 2 threads against one: n = 200 saved 11 us
+# (1.15x), n = 1,300 175 us (1.48x), n = 20,000 4.5 ms (1.75x); from 1,024
+# rows, where the saving is worth a parallel region.
+MIN_MACS_PER_THREAD = 2**23
 
 
 def available_cpus() -> int:
@@ -95,10 +106,13 @@ def thread_scope() -> Iterator[int]:
     outer = _limit()
     _local.limit = limit
     try:
-        # The ops between recurrent calls (gathers, concatenations) run on
-        # the limit, never on more threads than there are CPUs.
-        if limit != caller:
-            torch.set_num_threads(limit)
+        # Every op runs on one thread unless its work asks for more (the
+        # recurrent calls, large matrix products): gathers and concatenations
+        # gain little from a second thread, and each parallel region waits
+        # for every thread of the team, which on a busy machine may not be
+        # running.
+        if caller != 1:
+            torch.set_num_threads(1)
         if limit > 1:
             _process.used_threads = True
         yield limit
@@ -121,12 +135,14 @@ def threads_for(work: int, per_thread: int, limit: int) -> int:
 
 def use_threads_for_work(work: int, per_thread: int, limit: Optional[int] = None) -> None:
     """Inside :func:`thread_scope`, set torch's intra-op threads for a call
-    of ``work`` units (at most ``limit``, default the scope's); outside it,
-    do nothing."""
+    of ``work`` units (at most ``limit``, default the scope's; one while
+    threads do not pay, see :class:`Payoff`); outside it, do nothing."""
     if limit is None:
         limit = _limit()
         if limit is None:
             return
+    if not payoff.pays:
+        limit = 1
     k = threads_for(work, per_thread, limit)
     if k != torch.get_num_threads():
         torch.set_num_threads(k)
@@ -145,7 +161,8 @@ def set_threads(k: int) -> None:
 
 def bucket_threads(cell: str, hidden: int, shapes: Sequence[Tuple[int, int]]) -> Optional[List[int]]:
     """Threads for the recurrent calls over buckets of ``(steps, n_docs)``
-    shapes, ``hidden`` units a direction; None outside :func:`thread_scope`.
+    shapes, ``hidden`` units a direction, from their work alone; None
+    outside :func:`thread_scope`.
 
     Each bucket gets either one thread or the same ``k`` for the whole call,
     the most threads any of its buckets has work for (at most the limit); a
@@ -164,6 +181,117 @@ def bucket_threads(cell: str, hidden: int, shapes: Sequence[Tuple[int, int]]) ->
     ]
     k = max(wanted, default=1)
     return [k if w >= max(2, k // 2) else 1 for w in wanted]
+
+
+# Probing whether threads pay (see Payoff). A probe's threaded call must be
+# at most WIN times the single-threaded one to count as a win. While threads
+# pay, the gap between probed calls doubles with every win, up to
+# PROBE_EVERY calls; once they lose, they are tried again after FIRST_WAIT
+# seconds, the wait doubling up to MAX_WAIT while they keep losing.
+WIN = 0.9
+PROBE_EVERY = 16
+FIRST_WAIT = 0.25
+MAX_WAIT = 16.0
+
+
+class Payoff:
+    """Whether the threads the work asks for make the recurrent calls faster
+    right now, measured on the calls themselves.
+
+    On a busy machine a parallel region waits for every thread of its team,
+    and a thread the scheduler has taken off its core stalls every step. On
+    this 2-core machine with five other busy processes, ``nlp.pipe`` batches
+    of 64 SST-2 sentences ran 47x slower on two threads than on one (both
+    threads spinning at the step barriers); quiet, two threads were faster.
+    No work-size rule can see that, so the encoder compares: in a probed
+    call, the bucket that wants threads with the most work runs its forward
+    direction on one thread and then its backward direction (the same shape
+    and cost) on the threads; each direction runs it before its other
+    buckets, so no other parallel region of the call has left a thread
+    spinning when the single-threaded run starts. Losing once turns threads off; a clear win
+    (``WIN``) turns them on again, and the next calls are probed at once, so
+    that a lucky sample costs little. A wrong "off" costs at most the
+    threads' gain on the calls until the next probe; a wrong "on" under load
+    costs far more, hence the asymmetry."""
+
+    def __init__(self) -> None:
+        self.pays = True
+        self.calls = 0
+        self.next_probe_call = 1
+        self.wins = 0
+        self.wait = FIRST_WAIT
+        self.next_try = 0.0
+        self.probes = 0
+        self.last_ratio: Optional[float] = None
+
+    def probe_now(self) -> bool:
+        if self.pays:
+            self.calls += 1
+            return self.calls >= self.next_probe_call
+        return time.monotonic() >= self.next_try
+
+    def record(self, threaded_s: float, single_s: float) -> None:
+        self.probes += 1
+        ratio = threaded_s / max(single_s, 1e-9)
+        self.last_ratio = ratio
+        if ratio <= WIN or (self.pays and ratio <= 1.0):
+            if self.pays:
+                self.wins += 1 if ratio <= WIN else 0
+            else:
+                self.pays, self.wins, self.wait = True, 0, FIRST_WAIT
+            self.next_probe_call = self.calls + min(2**self.wins, PROBE_EVERY)
+        else:
+            self.pays, self.wins = False, 0
+            self.next_try = time.monotonic() + self.wait
+            self.wait = min(2 * self.wait, MAX_WAIT)
+
+
+payoff = Payoff()
+
+
+class ThreadPlan:
+    """The threads of one encoder call: ``per_direction[side][bucket]``, and
+    the bucket of the first layer whose two directions are compared
+    (``timed``, or None)."""
+
+    def __init__(self, per_direction: List[List[int]], timed: Optional[int], threaded_side: int):
+        self.per_direction = per_direction
+        self.timed = timed
+        self.threaded_side = threaded_side
+
+    def record(self, seconds: Sequence[Optional[float]]) -> None:
+        if self.timed is None or len(seconds) < 2 or None in seconds:
+            return
+        payoff.record(seconds[self.threaded_side], seconds[1 - self.threaded_side])
+
+
+def plan_threads(
+    cell: str, hidden: int, shapes: Sequence[Tuple[int, int]], bidirectional: bool
+) -> Optional[ThreadPlan]:
+    """The :class:`ThreadPlan` of an encoder call over buckets of ``(steps,
+    n_docs)`` shapes: :func:`bucket_threads`, kept while threads pay
+    (:class:`Payoff`, bidirectional encoders only), else one thread
+    everywhere; None outside :func:`thread_scope`."""
+    wanted = bucket_threads(cell, hidden, shapes)
+    if wanted is None:
+        return None
+    n_sides = 2 if bidirectional else 1
+    k = max(wanted, default=1)
+    if k == 1 or not bidirectional:
+        return ThreadPlan([wanted] * n_sides, None, 0)
+    probe = payoff.probe_now()
+    chosen = wanted if payoff.pays else [1] * len(wanted)
+    if not probe:
+        return ThreadPlan([chosen, chosen], None, 0)
+    # compare on the bucket that wants threads with the most work (each
+    # direction runs it first): forward direction on one thread, then
+    # backward direction on k (see Payoff)
+    timed = max((b for b, w in enumerate(wanted) if w > 1), key=lambda b: shapes[b][0] * shapes[b][1])
+    threaded_side = 1
+    sides = [list(chosen), list(chosen)]
+    sides[threaded_side][timed] = k
+    sides[1 - threaded_side][timed] = 1
+    return ThreadPlan(sides, timed, threaded_side)
 
 
 def _after_fork_in_child() -> None:
