@@ -264,12 +264,16 @@ def test_payoff_turns_threads_off_and_retries_later(monkeypatch):
         clock[0] += threads.FIRST_WAIT
         plan = threads.plan_threads("lstm", 64, shapes, True)
         assert plan.per_direction == [[1, 1, 1], [2, 1, 1]] and plan.timed == 0
-        plan.record([1.0, 0.95])  # not a clear win: still off, wait doubled
+        plan.record([1.0, 0.95])  # not a clear win: still off, the wait doubled
         assert not payoff.pays
         assert threads.plan_threads("lstm", 64, shapes, True).timed is None
         clock[0] += 2 * threads.FIRST_WAIT
         plan = threads.plan_threads("lstm", 64, shapes, True)
-        plan.record([1.0, 0.6])  # a clear win: on, and the next call probed
+        plan.record([1.0, 0.6])  # a clear win: a trial, still one thread ...
+        assert not payoff.pays
+        plan = threads.plan_threads("lstm", 64, shapes, True)
+        assert plan.per_direction == [[1, 1, 1], [2, 1, 1]] and plan.timed == 0  # ... probed at once
+        plan.record([1.0, 0.6])  # the second win in a row: on, the next call probed
         assert payoff.pays
         plan = threads.plan_threads("lstm", 64, shapes, True)
         assert plan.per_direction == [[1, 2, 1], [2, 2, 1]] and plan.timed == 0
@@ -277,6 +281,8 @@ def test_payoff_turns_threads_off_and_retries_later(monkeypatch):
         plan = threads.plan_threads("lstm", 64, shapes, True)
         assert plan.per_direction == [[2, 2, 1], [2, 2, 1]] and plan.timed is None
         assert threads.plan_threads("lstm", 64, shapes, True).timed == 0
+        # of the buckets that want threads, the one with the fewest steps is probed
+        assert threads.plan_threads("lstm", 64, [(40, 64), (12, 20), (9, 3)], True).timed == 1
     # unidirectional encoders and calls without threads to gain are not probed
     with threads.thread_scope():
         threads._local.limit = 2

@@ -187,10 +187,12 @@ def bucket_threads(cell: str, hidden: int, shapes: Sequence[Tuple[int, int]]) ->
 # at most WIN times the single-threaded one to count as a win. While threads
 # pay, the gap between probed calls doubles with every win, up to
 # PROBE_EVERY calls; once they lose, they are tried again after FIRST_WAIT
-# seconds, the wait doubling up to MAX_WAIT while they keep losing.
+# seconds, the wait doubling up to MAX_WAIT while they keep losing, and must
+# then win twice in a row.
 WIN = 0.9
 PROBE_EVERY = 16
-FIRST_WAIT = 0.25
+MIN_PROBE_STEPS = 8
+FIRST_WAIT = 1.0
 MAX_WAIT = 16.0
 
 
@@ -199,23 +201,27 @@ class Payoff:
     right now, measured on the calls themselves.
 
     On a busy machine a parallel region waits for every thread of its team,
-    and a thread the scheduler has taken off its core stalls every step. On
-    this 2-core machine with five other busy processes, ``nlp.pipe`` batches
-    of 64 SST-2 sentences ran 47x slower on two threads than on one (both
-    threads spinning at the step barriers); quiet, two threads were faster.
-    No work-size rule can see that, so the encoder compares: in a probed
-    call, the bucket that wants threads with the most work runs its forward
-    direction on one thread and then its backward direction (the same shape
-    and cost) on the threads; each direction runs it before its other
-    buckets, so no other parallel region of the call has left a thread
-    spinning when the single-threaded run starts. Losing once turns threads off; a clear win
-    (``WIN``) turns them on again, and the next calls are probed at once, so
-    that a lucky sample costs little. A wrong "off" costs at most the
-    threads' gain on the calls until the next probe; a wrong "on" under load
-    costs far more, hence the asymmetry."""
+    and a thread the scheduler has taken off its core stalls every step (for
+    up to a scheduling period). On this 2-core machine with five other busy
+    processes, ``nlp.pipe`` batches of 64 SST-2 sentences ran 47x slower on
+    two threads than on one (both threads spinning at the step barriers);
+    quiet, two threads were faster. No work-size rule can see that, so the
+    encoder compares: in a probed call, of the buckets that want threads the
+    one with the fewest steps (what a probe costs under load grows with the
+    steps; at least ``MIN_PROBE_STEPS`` where possible) runs its forward direction on one thread and then its backward
+    direction (the same shape and cost) on the threads; each direction runs
+    it before its other buckets, so no other parallel region of the call has
+    left a thread spinning when the single-threaded run starts.
+
+    Losing once turns threads off. They come back only after two clear wins
+    (``WIN``) in a row, on probes of calls that otherwise stay on one
+    thread, and the next call after that is probed again. A wrong "off"
+    costs at most the threads' gain until the next probe; a wrong "on" under
+    load costs far more, hence the asymmetry."""
 
     def __init__(self) -> None:
         self.pays = True
+        self.trial = False
         self.calls = 0
         self.next_probe_call = 1
         self.wins = 0
@@ -228,20 +234,22 @@ class Payoff:
         if self.pays:
             self.calls += 1
             return self.calls >= self.next_probe_call
-        return time.monotonic() >= self.next_try
+        return self.trial or time.monotonic() >= self.next_try
 
     def record(self, threaded_s: float, single_s: float) -> None:
         self.probes += 1
         ratio = threaded_s / max(single_s, 1e-9)
         self.last_ratio = ratio
-        if ratio <= WIN or (self.pays and ratio <= 1.0):
-            if self.pays:
-                self.wins += 1 if ratio <= WIN else 0
-            else:
-                self.pays, self.wins, self.wait = True, 0, FIRST_WAIT
+        if self.pays and ratio <= 1.0:
+            self.wins += ratio <= WIN
             self.next_probe_call = self.calls + min(2**self.wins, PROBE_EVERY)
+        elif not self.pays and ratio <= WIN and self.trial:
+            self.pays, self.trial, self.wins, self.wait = True, False, 0, FIRST_WAIT
+            self.next_probe_call = self.calls + 1
+        elif not self.pays and ratio <= WIN:
+            self.trial = True
         else:
-            self.pays, self.wins = False, 0
+            self.pays, self.trial, self.wins = False, False, 0
             self.next_try = time.monotonic() + self.wait
             self.wait = min(2 * self.wait, MAX_WAIT)
 
@@ -283,10 +291,14 @@ def plan_threads(
     chosen = wanted if payoff.pays else [1] * len(wanted)
     if not probe:
         return ThreadPlan([chosen, chosen], None, 0)
-    # compare on the bucket that wants threads with the most work (each
-    # direction runs it first): forward direction on one thread, then
-    # backward direction on k (see Payoff)
-    timed = max((b for b, w in enumerate(wanted) if w > 1), key=lambda b: shapes[b][0] * shapes[b][1])
+    # compare on the bucket that wants threads with the fewest steps, 8 or
+    # more if there is one (shorter calls are mostly fixed costs), then the
+    # most documents; each direction runs it first: forward direction on one
+    # thread, then backward direction on k (see Payoff)
+    timed = min(
+        (b for b, w in enumerate(wanted) if w > 1),
+        key=lambda b: (shapes[b][0] < MIN_PROBE_STEPS, shapes[b][0], -shapes[b][1]),
+    )
     threaded_side = 1
     sides = [list(chosen), list(chosen)]
     sides[threaded_side][timed] = k
