@@ -256,9 +256,8 @@ def test_payoff_turns_threads_off_and_retries_later(monkeypatch):
         assert plan.per_direction == [[1, 2, 1], [2, 2, 1]]
         plan.record([1.0, 3.0])  # threads lost
         assert not payoff.pays
-        # until the wait is over: one thread everywhere, nothing timed
-        plan = threads.plan_threads("lstm", 64, shapes, True)
-        assert plan.per_direction == [[1, 1, 1], [1, 1, 1]] and plan.timed is None
+        # until the wait is over: one thread everywhere (no plan), nothing timed
+        assert threads.plan_threads("lstm", 64, shapes, True) is None
         threads.use_threads_for_work(10**12, 1)
         assert torch.get_num_threads() == 1
         clock[0] += threads.FIRST_WAIT
@@ -266,7 +265,7 @@ def test_payoff_turns_threads_off_and_retries_later(monkeypatch):
         assert plan.per_direction == [[1, 1, 1], [2, 1, 1]] and plan.timed == 0
         plan.record([1.0, 0.95])  # not a clear win: still off, the wait doubled
         assert not payoff.pays
-        assert threads.plan_threads("lstm", 64, shapes, True).timed is None
+        assert threads.plan_threads("lstm", 64, shapes, True) is None
         clock[0] += 2 * threads.FIRST_WAIT
         plan = threads.plan_threads("lstm", 64, shapes, True)
         plan.record([1.0, 0.6])  # a clear win: a trial, still one thread ...
@@ -287,7 +286,7 @@ def test_payoff_turns_threads_off_and_retries_later(monkeypatch):
     with threads.thread_scope():
         threads._local.limit = 2
         assert threads.plan_threads("lstm", 64, shapes, False).timed is None
-        assert threads.plan_threads("lstm", 64, [(30, 3)], True).timed is None
+        assert threads.plan_threads("lstm", 64, [(30, 3)], True) is None  # nothing to set
 
 
 def test_probed_calls_record_and_give_the_same_results(monkeypatch):
