@@ -29,11 +29,13 @@ and must restore the caller's). The JSON holds every median, the ratios ours
 load average before and after, and the versions; the last lines print the
 table and the targets.
 
-Time: most of it goes to the baseline, whose speed at several threads
-depends on how busy the machine is. On an idle 2-core machine ``--quick``
-took 36 s; with other processes busy (load average 4) it took 6.5 min, and
-the full sweep much longer. Two-thread timings on a busy machine measure the
-machine as much as the code: note the load average the JSON reports.
+Time on the 2-core machine, which others share: ``--quick`` 36 s at load
+average 0.8 and 6.5 min at 4; the full sweep 405-418 s at load 1.3-1.8 and
+945 s while the load fell from 3.2 to 1.5. Most of the difference is the
+baseline, whose parallel regions stall on a busy machine. Timings taken with
+other processes busy measure the machine as much as the code (the same case
+moved by up to 20% between full sweeps at load 1.3-1.8): note the load
+average the JSON reports.
 """
 import argparse
 import json
