@@ -21,6 +21,7 @@ from thinc.types import Floats2d
 
 from .layers import RNNEncoder, build_pooling
 from .layers.char_embed import CharRNNEmbed, concatenate_embeds
+from .layers.checks import check_settings
 from .layers.embed import SumHashEmbed
 
 # Bias given to a label added after training, so that it starts improbable
@@ -102,6 +103,9 @@ def build_sum_hash_embed(
     rows (List[int]): Rows of each attribute's hash table, one per attr.
     dropout (float): Dropout on the embedding rows during training.
     """
+    check_settings(
+        "spacy_rnn.SumHashEmbed.v1", ints={"width": width}, int_lists={"rows": rows}, rates={"dropout": dropout}
+    )
     return SumHashEmbed(width, attrs, rows, dropout)
 
 
@@ -151,6 +155,9 @@ def build_char_rnn_embed(
     hash_attrs (List[str]): Token attributes to hash-embed, e.g. ["NORM"].
     hash_rows (List[int]): Rows of each attribute's hash table, one per attr.
     """
+    check_settings(
+        "spacy_rnn.CharRNNEmbed.v1", ints={"hash_width": hash_width}, int_lists={"hash_rows": hash_rows}
+    )
     chars = CharRNNEmbed(width, cell, char_width, n_chars, max_chars)
     if not also_hash_embed:
         return chars
@@ -180,6 +187,7 @@ def build_rnn_textcat(
         label (component ``rnn_textcat_multilabel``).
     nO (Optional[int]): The number of labels, set by the component.
     """
+    check_settings("spacy_rnn.RNNTextCat.v1", rates={"dropout": dropout}, ints={} if nO is None else {"nO": nO})
     encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
     bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
     pool = build_pooling(pooling, bidirectional=bidirectional)
