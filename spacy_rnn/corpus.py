@@ -294,15 +294,29 @@ def _json_items(
                 if keep_blank:
                     yield number, None
                 continue
+            text = _strip_line_ending(line)
             try:
-                obj = json.loads(line)
+                obj = json.loads(text)
             except json.JSONDecodeError as e:
+                # Without its line ending the line holds no "\n", so e.pos
+                # (0-based) is the column; json's own colno counts from a
+                # final "\n" and said "column 1" for an error at the end.
+                column = f"column {e.pos + 1}"
+                if e.pos >= len(text):
+                    column = f"the end of the line (column {e.pos + 1})"
                 yield number, CorpusError(
                     name,
                     number,
-                    f"invalid JSON: {e.msg} at column {e.colno}",
+                    f"invalid JSON: {e.msg} at {column}",
                     "Each line of a JSONL file must be one JSON object, e.g. "
                     '{"text": "...", "label": "..."}; fix the line',
+                )
+                continue
+            except (ValueError, RecursionError) as e:  # an int of over 4300 digits, deep nesting
+                problem = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+                yield number, CorpusError(
+                    name, number, f"cannot read the JSON: {problem}",
+                    "Fix the line, e.g. write a huge number as a string",
                 )
                 continue
             if not isinstance(obj, dict):
@@ -482,6 +496,14 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for messages: "null", "a string", "an array", ..."""
+    kind = _json_type(value)
+    if kind == "null":
+        return kind
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def _check_labels_arg(labels: Optional[Sequence[str]], where: str) -> Optional[List[str]]:
     if labels is None:
         return None
@@ -535,7 +557,7 @@ class _RecordChecker:
             )
         if not isinstance(value, str):
             raise CorpusError(
-                self.name, number, f"the text field {field!r} is a {_json_type(value)}, not a string",
+                self.name, number, f"the text field {field!r} is {json_kind(value)}, not a string",
                 f"Make the text a string, {_SKIP_ADVICE}.", field=field,
             )
         text = clean_html_breaks(value) if self.clean_html else value
@@ -552,7 +574,7 @@ class _RecordChecker:
             value = str(value)
         if not isinstance(value, str):
             raise CorpusError(
-                self.name, number, f"the label field {field!r} holds a {_json_type(value)}, not a string",
+                self.name, number, f"the label field {field!r} holds {json_kind(value)}, not a string",
                 f"Write labels as strings, {_SKIP_ADVICE}.", field=field,
             )
         if not value.strip():
@@ -718,7 +740,7 @@ def _jsonl_record(
     values = obj[labels_key]
     if not isinstance(values, list):
         raise CorpusError(
-            checker.name, number, f"the labels field {labels_key!r} holds a {_json_type(values)}, not a list",
+            checker.name, number, f"the labels field {labels_key!r} holds {json_kind(values)}, not a list",
             f"Write a list of labels, e.g. {{{json.dumps(labels_key)}: [\"a\", \"b\"]}}, or put a single "
             f"label under {label_key!r}, {_SKIP_ADVICE}.", field=labels_key,
         )

@@ -140,11 +140,11 @@ BAD_JSONL = [
     ('{"label": "pos"}', ["no text field 'text'", "text_key", "'label'"]),
     ('{"text": "", "label": "pos"}', ["text field 'text' is empty"]),
     ('{"text": "   ", "label": "pos"}', ["text field 'text' is empty"]),
-    ('{"text": null, "label": "pos"}', ["'text' is a null, not a string"]),
+    ('{"text": null, "label": "pos"}', ["'text' is null, not a string"]),
     ('{"text": 3, "label": "pos"}', ["'text' is a number, not a string"]),
     ('{"text": "a"}', ["no label field 'label'", "'labels'"]),
     ('{"text": "a", "label": ""}', ["label field 'label' is empty"]),
-    ('{"text": "a", "label": null}', ["'label' holds a null"]),
+    ('{"text": "a", "label": null}', ["'label' holds null, not a string"]),
     ('{"text": "a", "label": ["pos"]}', ["'label' holds a list", "labels"]),
     ('{"text": "a", "label": "pos", "labels": ["pos"]}', ["both 'label' and 'labels'"]),
     ('{"text": "a", "labels": ["pos"]}', ["mixed single-label and multi-label", "line 1"]),
@@ -553,3 +553,39 @@ def test_convert_cli_errors(tmp_path, monkeypatch, args, message):
     result = runner.invoke(app, ["convert", *args])
     assert result.exit_code == 1
     assert message in result.stderr and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------------------
+# Issue 16: nothing crashes, every bad input gets a clear error
+
+
+def test_issue16_json_error_column_and_article(tmp_path):
+    """Case 7: the column of an error at the end of a line, and "an array"."""
+    path = write_lines(
+        tmp_path / "a.jsonl",
+        ['{"text": "a", "label": "b"', '{"text": "a" "label": "b"}', '{"text": ["a"], "label": "b"}'],
+    )
+    report = CorpusReport()
+    assert list(read_jsonl_records(path, skip_invalid=True, report=report)) == []
+    reasons = [skipped.reason for skipped in report.skipped]
+    assert reasons == [
+        "invalid JSON: Expecting ',' delimiter at the end of the line (column 27)",
+        "invalid JSON: Expecting ',' delimiter at column 14",
+        "the text field 'text' is an array, not a string",
+    ]
+    path = jsonl(tmp_path / "b.jsonl", {"text": "a", "label": {"x": 1}}, {"text": "a", "labels": None})
+    report = CorpusReport()
+    list(read_jsonl_records(path, skip_invalid=True, report=report))
+    assert [s.reason for s in report.skipped] == [
+        "the label field 'label' holds an object, not a string",
+        "the labels field 'labels' holds null, not a list",
+    ]
+
+
+@pytest.mark.parametrize("line", ["1" * 5000, "[" * 100_000])
+def test_issue16_json_that_python_cannot_read_is_a_record_error(tmp_path, line):
+    """An int of over 4,300 digits or very deep nesting: a JSON error, not a traceback."""
+    path = write_lines(tmp_path / "a.jsonl", ['{"text": "a", "label": "b"}', line])
+    err = error_of(read_jsonl_records(path))
+    assert err.line == 2 and "cannot read the JSON" in str(err)
+    assert len(list(read_jsonl_records(path, skip_invalid=True, report=CorpusReport()))) == 1
