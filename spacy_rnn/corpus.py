@@ -504,6 +504,53 @@ def json_kind(value: Any) -> str:
     return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
+# A code point in U+D800-U+DFFF. In a Python str it is always a lone half of a
+# pair (JSON's "\ud83d\ude00" decodes to one character), which UTF-8 cannot
+# encode, so spaCy's string store cannot hash it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_unicode(name: str, line: Optional[int], field: Optional[str], value: str, kind: str = "text") -> None:
+    """Raise a :class:`CorpusError` if ``value`` holds a lone surrogate.
+
+    kind (str): What the field holds, for the message: "text" or "label".
+    """
+    match = _SURROGATE.search(value)
+    if match is None:
+        return
+    where = f"the {kind} field {field!r}" if field is not None else f"the {kind}"
+    code = ord(match.group())
+    raise CorpusError(
+        name, line,
+        f"{where} holds a lone surrogate U+{code:04X} (from a JSON escape \\u{code:04x} without its pair) "
+        f"at character {match.start() + 1}, which is not a Unicode character",
+        "Fix the escape (a \\ud800-\\udbff escape must be followed by a \\udc00-\\udfff one), "
+        f"{_SKIP_ADVICE}.",
+        field=field,
+    )
+
+
+def check_text(
+    name: str, line: Optional[int], field: Optional[str], text: str, max_length: Optional[int] = None
+) -> None:
+    """Raise a :class:`CorpusError` if spaCy cannot tokenize ``text``.
+
+    That is a text with a lone surrogate, or one longer than ``max_length``
+    characters (``nlp.max_length``, beyond which spaCy refuses a text with
+    its error E088).
+    """
+    check_unicode(name, line, field, text)
+    if max_length is not None and len(text) > max_length:
+        where = f"the text field {field!r}" if field is not None else "the text"
+        raise CorpusError(
+            name, line,
+            f"{where} is {len(text):,} characters long, more than the limit of {max_length:,} (nlp.max_length)",
+            "Split the text, or raise the limit (--max-length N, 0 for no limit; nlp.max_length in Python), "
+            f"{_SKIP_ADVICE}.",
+            field=field,
+        )
+
+
 def _check_labels_arg(labels: Optional[Sequence[str]], where: str) -> Optional[List[str]]:
     if labels is None:
         return None
@@ -534,6 +581,7 @@ class _RecordChecker:
         labels: Optional[Sequence[str]],
         clean_html: bool,
         allow_empty_labels: bool,
+        max_length: Optional[int] = None,
     ) -> None:
         self.name = name
         self.text_field = text_field
@@ -543,6 +591,7 @@ class _RecordChecker:
         self.label_set = set(self.labels) if self.labels is not None else None
         self.clean_html = clean_html
         self.allow_empty_labels = allow_empty_labels
+        self.max_length = max_length
         self.multi_label: Optional[bool] = None
         self.first_line = 0
 
@@ -567,6 +616,7 @@ class _RecordChecker:
                 self.name, number, f"the text field {field!r} is empty{cleaned}",
                 f"Every record needs a text: fill it in or remove the record, {_SKIP_ADVICE}.", field=field,
             )
+        check_text(self.name, number, field, text, self.max_length)
         return text
 
     def label(self, number: int, field: str, value: Any) -> str:
@@ -577,6 +627,7 @@ class _RecordChecker:
                 self.name, number, f"the label field {field!r} holds {json_kind(value)}, not a string",
                 f"Write labels as strings, {_SKIP_ADVICE}.", field=field,
             )
+        check_unicode(self.name, number, field, value, kind="label")
         if not value.strip():
             raise CorpusError(
                 self.name, number, f"the label field {field!r} is empty",
@@ -665,6 +716,7 @@ def read_jsonl_records(
     skip_invalid: bool = False,
     allow_empty_labels: bool = False,
     report: Optional[CorpusReport] = None,
+    max_length: Optional[int] = None,
 ) -> Iterator[Record]:
     """Stream labelled records from a JSON Lines file.
 
@@ -684,13 +736,15 @@ def read_jsonl_records(
         none of whose labels apply).
     report (Optional[CorpusReport]): Filled in while reading: counts, skipped
         records and whether the file is multi-label.
+    max_length (Optional[int]): Refuse (or with ``skip_invalid`` skip) a text
+        longer than this many characters, e.g. ``nlp.max_length``.
     YIELDS (Record): (text, labels, line) for each valid record.
     RAISES (CorpusError): Invalid input, unless ``skip_invalid``.
     """
     name = source_name(path)
     checker = _RecordChecker(
         name, text_key, "text_key (--text-key)", "label_key/labels_key",
-        labels, clean_html, allow_empty_labels,
+        labels, clean_html, allow_empty_labels, max_length,
     )
 
     def items() -> Iterator[Tuple[int, Union[Record, CorpusError]]]:
@@ -760,6 +814,7 @@ def read_table_records(
     skip_invalid: bool = False,
     allow_empty_labels: bool = False,
     report: Optional[CorpusReport] = None,
+    max_length: Optional[int] = None,
 ) -> Iterator[Record]:
     """Stream labelled records from a CSV or TSV file with a header row.
 
@@ -778,6 +833,8 @@ def read_table_records(
         the header are always raised.
     allow_empty_labels (bool): With ``label_separator``, accept an empty label cell.
     report (Optional[CorpusReport]): Filled in while reading.
+    max_length (Optional[int]): Refuse (or with ``skip_invalid`` skip) a text
+        longer than this many characters, e.g. ``nlp.max_length``.
     YIELDS (Record): (text, labels, first line of the row) for each valid row.
     RAISES (CorpusError): Invalid input, unless ``skip_invalid``.
     """
@@ -788,7 +845,7 @@ def read_table_records(
         delimiter = delimiter_for(path)
     checker = _RecordChecker(
         name, text_column, "text_column (--text-column)", "label_column (--label-column)",
-        labels, clean_html, allow_empty_labels,
+        labels, clean_html, allow_empty_labels, max_length,
     )
     checker.multi_label = label_separator is not None
     required = [
@@ -853,16 +910,18 @@ def read_records(
     skip_invalid: bool = False,
     allow_empty_labels: bool = False,
     report: Optional[CorpusReport] = None,
+    max_length: Optional[int] = None,
 ) -> Iterator[Record]:
     """Stream labelled records from a JSONL, CSV or TSV file, by suffix or ``format``.
 
     For a table, ``text_key`` and ``label_key`` name the columns, and
     ``labels_key`` is not used. See ``read_jsonl_records`` and
-    ``read_table_records`` for the other arguments.
+    ``read_table_records`` for the other arguments (``max_length``: refuse
+    longer texts, e.g. ``nlp.max_length``).
     """
     kind = corpus_format(path, format)
     common = dict(labels=labels, clean_html=clean_html, skip_invalid=skip_invalid,
-                  allow_empty_labels=allow_empty_labels, report=report)
+                  allow_empty_labels=allow_empty_labels, report=report, max_length=max_length)
     if kind == "jsonl":
         if label_separator is not None:
             raise CorpusError(str(path), None, "label_separator only applies to CSV/TSV files",
@@ -894,7 +953,9 @@ def records_to_docs(
     labels (Sequence[str]): The full label set; every record label must be in it.
     source (str): The name of the records' file, for messages.
     YIELDS (Doc): One doc a record, with ``doc.cats`` set.
-    RAISES (CorpusError): A record has a label that is not in ``labels``.
+    RAISES (CorpusError): A record has a label that is not in ``labels``, or
+        a text spaCy cannot tokenize (a lone surrogate, or longer than
+        ``nlp.max_length``).
     """
     labels = _check_labels_arg(labels, source) or []
     known = set(labels)
@@ -905,6 +966,7 @@ def records_to_docs(
                 source, line, f"unknown label {unknown[0]!r} (known labels: {', '.join(map(repr, labels))})",
                 "Add the label to the label list, or fix the record.",
             )
+        check_text(source, line, None, text, nlp.max_length)
         doc = nlp.make_doc(text)
         doc.cats = make_cats(record_labels, labels)
         yield doc
@@ -963,7 +1025,9 @@ class LabelledCorpus:
     ``Corpus``, it is called with the ``nlp`` object, tokenizes each text with
     ``nlp.make_doc`` and gives the reference doc ``cats`` over the full label
     set. Without ``labels``, the set is collected in one streaming pass over
-    the file the first time it is needed, and sorted.
+    the file the first time it is needed, and sorted. A text longer than
+    ``nlp.max_length`` is an invalid record: an error that names its line, or
+    skipped with ``skip_invalid``.
     """
 
     def __init__(
@@ -1002,13 +1066,15 @@ class LabelledCorpus:
         self.allow_empty_labels = allow_empty_labels
         self._warned = False
 
-    def records(self, report: Optional[CorpusReport] = None) -> Iterator[Record]:
-        """Stream the valid records (up to ``limit``)."""
+    def records(
+        self, report: Optional[CorpusReport] = None, max_length: Optional[int] = None
+    ) -> Iterator[Record]:
+        """Stream the valid records (up to ``limit``); texts longer than ``max_length`` are invalid."""
         records = read_records(
             self.path, self.text_key, self.label_key, self.labels_key, format=self.format,
             label_separator=self.label_separator, labels=self.labels, clean_html=self.clean_html,
             skip_invalid=self.skip_invalid, allow_empty_labels=self.allow_empty_labels,
-            report=report,
+            report=report, max_length=max_length,
         )
         for i, record in enumerate(records):
             if self.limit and i >= self.limit:
@@ -1031,7 +1097,7 @@ class LabelledCorpus:
     def __call__(self, nlp: "Language") -> Iterator[Example]:
         labels = self.get_labels()
         report = CorpusReport(path=str(self.path))
-        for record in self.records(report):
+        for record in self.records(report, max_length=nlp.max_length):
             doc = nlp.make_doc(record.text)
             yield Example.from_dict(doc, {"cats": make_cats(record.labels, labels)})
         self._warn(report)

@@ -589,3 +589,41 @@ def test_issue16_json_that_python_cannot_read_is_a_record_error(tmp_path, line):
     err = error_of(read_jsonl_records(path))
     assert err.line == 2 and "cannot read the JSON" in str(err)
     assert len(list(read_jsonl_records(path, skip_invalid=True, report=CorpusReport()))) == 1
+
+
+def test_issue16_lone_surrogate_is_an_invalid_record(tmp_path):
+    """Case 2: a lone surrogate from a JSON escape names line, field and character."""
+    path = write_lines(
+        tmp_path / "a.jsonl",
+        ['{"text": "ok", "label": "pos"}', '{"text": "x\\ud800y", "label": "pos"}', '{"text": "b", "label": "\\udfff"}'],
+    )
+    err = error_of(read_jsonl_records(path))
+    assert err.line == 2 and err.field == "text"
+    assert "lone surrogate U+D800" in str(err) and "character 2" in str(err) and "--skip-invalid" in str(err)
+    report = CorpusReport()
+    assert [r.text for r in read_jsonl_records(path, skip_invalid=True, report=report)] == ["ok"]
+    assert [(s.line, s.error.field) for s in report.skipped] == [(2, "text"), (3, "label")]
+    # a surrogate pair is one character, and fine
+    path = write_lines(tmp_path / "b.jsonl", ['{"text": "\\ud83d\\ude00", "label": "pos"}'])
+    assert [r.text for r in read_jsonl_records(path)] == ["\U0001F600"]
+
+
+def test_issue16_max_length_in_readers_and_docs(tmp_path):
+    """Case 1 in the Python API: a text longer than max_length / nlp.max_length names its line."""
+    path = jsonl(tmp_path / "a.jsonl", {"text": "short", "label": "pos"}, {"text": "x" * 30, "label": "neg"})
+    err = error_of(read_records(path, max_length=20))
+    assert err.line == 2 and "30 characters long, more than the limit of 20" in str(err)
+    report = CorpusReport()
+    assert [r.line for r in read_records(path, max_length=20, skip_invalid=True, report=report)] == [1]
+    assert report.skipped[0].line == 2
+    nlp = spacy.blank("en")
+    nlp.max_length = 20
+    records = [Record("short", ["pos"], 1), Record("x" * 30, ["neg"], 7)]
+    with pytest.raises(CorpusError, match=r"train\.jsonl, line 7: the text is 30 characters long"):
+        list(records_to_docs(nlp, records, ["neg", "pos"], source="train.jsonl"))
+    corpus = LabelledCorpus(path)
+    with pytest.raises(CorpusError, match=r"line 2: the text field 'text' is 30 characters long"):
+        list(corpus(nlp))
+    corpus = LabelledCorpus(path, skip_invalid=True)
+    with pytest.warns(CorpusWarning, match="line 2"):
+        assert [eg.reference.text for eg in corpus(nlp)] == ["short"]
