@@ -62,6 +62,8 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import registry
 
+from .output_file import write_bytes_atomically
+
 if TYPE_CHECKING:
     from spacy.language import Language
 
@@ -996,7 +998,8 @@ def write_docbin(
     nlp (Language): Its tokenizer is used, e.g. ``spacy.blank("en")``.
     records (Iterable[Record]): The records, e.g. from ``read_records``.
     output_path (Union[str, Path]): The ``.spacy`` file to write; missing
-        parent directories are created.
+        parent directories are created. It is written to a temporary file
+        first and moved into place, so a failure leaves it as it was.
     labels (Optional[Sequence[str]]): The full label set, in ``doc.cats``
         order. By default the labels of the records, sorted.
     source (str): The name of the records' file, for messages.
@@ -1008,9 +1011,7 @@ def write_docbin(
     doc_bin = DocBin(store_user_data=False)
     for doc in records_to_docs(nlp, records, labels, source=source):
         doc_bin.add(doc)
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    doc_bin.to_disk(output_path)
+    write_bytes_atomically(output_path, doc_bin.to_bytes())
     return count_labels(records, labels)
 
 

@@ -13,7 +13,7 @@ from spacy.tokens import DocBin
 from spacy.util import registry
 from typer.testing import CliRunner
 
-from spacy_rnn.cli import app
+from spacy_rnn.cli import app, convert_corpus
 from spacy_rnn.corpus import (
     CorpusError,
     CorpusReport,
@@ -627,3 +627,65 @@ def test_issue16_max_length_in_readers_and_docs(tmp_path):
     corpus = LabelledCorpus(path, skip_invalid=True)
     with pytest.warns(CorpusWarning, match="line 2"):
         assert [eg.reference.text for eg in corpus(nlp)] == ["short"]
+
+
+def test_issue16_convert_takes_a_text_over_a_million_characters(tmp_path):
+    """Case 1: no E088 traceback; any length by default, --max-length to refuse or skip."""
+    long_text = "x" * 1_000_001
+    path = jsonl(tmp_path / "a.jsonl", {"text": "ok", "label": "pos"}, {"text": long_text, "label": "neg"})
+    out = tmp_path / "a.spacy"
+    result = runner.invoke(app, ["convert", str(path), str(out)])
+    assert result.exit_code == 0, result.output
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert [len(d.text) for d in docs] == [2, 1_000_001]
+    out.unlink()
+    result = runner.invoke(app, ["convert", str(path), str(out), "--max-length", "1000"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path}, line 2: the text field 'text' is 1,000,001 characters long" in result.stderr
+    assert "--max-length" in result.stderr and not out.exists()
+    result = runner.invoke(app, ["convert", str(path), str(out), "--max-length", "1000", "--skip-invalid"])
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 invalid record(s), kept 1" in result.stdout and len(DocBin().from_disk(out)) == 1
+    # the Python API keeps the nlp object's own limit, and names the line
+    with pytest.raises(CorpusError, match="line 2: the text field 'text' is 1,000,001 characters long"):
+        convert_corpus(path, out, spacy.blank("en"))
+
+
+def test_issue16_convert_surrogate_is_skippable(tmp_path):
+    """Case 2 in `convert`: an error naming the line, or skipped with --skip-invalid."""
+    path = write_lines(tmp_path / "a.jsonl", ['{"text": "ok", "label": "pos"}', '{"text": "\\ud800", "label": "pos"}'])
+    out = tmp_path / "a.spacy"
+    result = runner.invoke(app, ["convert", str(path), str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path}, line 2: the text field 'text' holds a lone surrogate U+D800" in result.stderr
+    result = runner.invoke(app, ["convert", str(path), str(out), "--skip-invalid"])
+    assert result.exit_code == 0, result.output
+    assert len(DocBin().from_disk(out)) == 1
+
+
+def test_issue16_convert_refuses_to_overwrite_its_input(tmp_path):
+    """Case 5: `convert x.spacy x.spacy --format jsonl` would replace its own input."""
+    path = jsonl(tmp_path / "x.spacy", {"text": "a", "label": "pos"})
+    before = path.read_bytes()
+    for output in (path, tmp_path / "." / "x.spacy"):
+        result = runner.invoke(app, ["convert", str(path), str(output), "--format", "jsonl"])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "is the input file" in result.stderr
+    assert path.read_bytes() == before
+    with pytest.raises(CorpusError, match="is the input file"):
+        convert_corpus(path, path, spacy.blank("en"), format="jsonl")
+
+
+def test_issue16_write_docbin_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
+    """The .spacy file is written through a temporary file: a failure leaves the old one whole."""
+    out = tmp_path / "train.spacy"
+    write_docbin(spacy.blank("en"), [Record("a", ["pos"], 1)], out)
+    before = out.read_bytes()
+
+    def fail(self):
+        raise ValueError("cannot serialize")
+
+    monkeypatch.setattr(DocBin, "to_bytes", fail)
+    with pytest.raises(ValueError, match="cannot serialize"):
+        write_docbin(spacy.blank("en"), [Record("b", ["pos"], 1)], out)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["train.spacy"]
