@@ -261,21 +261,26 @@ def _strip_line_ending(line: str) -> str:
     return line
 
 
-def read_text_lines(source: Source) -> Iterator[Tuple[int, str]]:
+def read_text_lines(source: Source, keep_errors: bool = False) -> Iterator[Tuple[int, Any]]:
     """Stream a plain-text file as one text a line.
 
     Every line is a text, blank ones included; the line ending ("\\n" or
     "\\r\\n") is removed, and nothing else.
 
     source (Union[str, Path, IO[bytes]]): A path or a binary stream.
-    YIELDS (Tuple[int, str]): The line number and the text.
+    keep_errors (bool): Yield (line, CorpusError) for a line that is not
+        UTF-8 and go on, instead of raising.
+    YIELDS (Tuple[int, str]): The line number and the text (or the error).
     RAISES (CorpusError): The file is missing or a line is not UTF-8.
     """
     stream, owned = _open_binary(source)
     try:
         for number, line, error in _decoded_lines(stream, source_name(source)):
             if error is not None:
-                raise error
+                if not keep_errors:
+                    raise error
+                yield number, error
+                continue
             yield number, _strip_line_ending(line)
     finally:
         if owned:
@@ -336,18 +341,20 @@ def _json_items(
 
 
 def read_jsonl_objects(
-    source: Source, keep_blank: bool = False
-) -> Iterator[Tuple[int, Optional[Dict[str, Any]]]]:
+    source: Source, keep_blank: bool = False, keep_errors: bool = False
+) -> Iterator[Tuple[int, Any]]:
     """Stream the JSON objects of a JSONL file with their line numbers.
 
     source (Union[str, Path, IO[bytes]]): A path or a binary stream.
     keep_blank (bool): Yield (line, None) for a blank line instead of skipping it.
+    keep_errors (bool): Yield (line, CorpusError) for a line that cannot be
+        read (not UTF-8, not JSON, not an object) and go on, instead of raising.
     YIELDS (Tuple[int, Optional[dict]]): The line number and the object.
     RAISES (CorpusError): Missing file, invalid UTF-8 or JSON, or a line that
         is not a JSON object.
     """
     for number, item in _json_items(source, keep_blank=keep_blank):
-        if isinstance(item, CorpusError):
+        if isinstance(item, CorpusError) and not keep_errors:
             raise item
         yield number, item
 
@@ -465,7 +472,8 @@ def read_table_rows(
     source: Source,
     delimiter: str = ",",
     required_columns: Union[Sequence[str], Mapping[str, str]] = (),
-) -> Iterator[Tuple[int, Dict[str, str]]]:
+    keep_errors: bool = False,
+) -> Iterator[Tuple[int, Any]]:
     """Stream the rows of a CSV/TSV file with a header, as dicts.
 
     source (Union[str, Path, IO[bytes]]): A path or a binary stream.
@@ -473,6 +481,8 @@ def read_table_rows(
     required_columns (Union[Sequence[str], Mapping[str, str]]): Columns the
         header must have; as a mapping, each with the option that chooses
         another column, for the error message (e.g. {"text": "--text-column"}).
+    keep_errors (bool): Yield (line, CorpusError) for a row that cannot be
+        read and go on, instead of raising. Errors in the header are raised.
     YIELDS (Tuple[int, Dict[str, str]]): The row's first line and its values by column.
     RAISES (CorpusError): Missing file, invalid UTF-8, an empty file, a missing
         column, malformed quoting or a row with the wrong number of columns.
@@ -482,7 +492,7 @@ def read_table_rows(
     else:
         required = [(column, "the right column name") for column in required_columns]
     for number, item in _table_items(source, delimiter, required):
-        if isinstance(item, CorpusError):
+        if isinstance(item, CorpusError) and not keep_errors:
             raise item
         yield number, item
 
@@ -675,6 +685,15 @@ class _RecordChecker:
             )
 
 
+def with_skip_advice(error: CorpusError) -> CorpusError:
+    """The error, with the advice to pass skip_invalid (--skip-invalid) if it has none."""
+    if "skip_invalid" in error.advice:
+        return error
+    advice = error.advice.rstrip(".")
+    advice = f"{advice}, {_SKIP_ADVICE}" if advice else "P" + _SKIP_ADVICE[4:]
+    return CorpusError(error.path, error.line, error.problem, advice, error.field)
+
+
 def _collect(
     items: Iterator[Tuple[int, Union[Record, CorpusError]]],
     name: str,
@@ -690,11 +709,7 @@ def _collect(
     for number, item in items:
         if isinstance(item, CorpusError):
             if not skip_invalid:
-                if "skip_invalid" not in item.advice:
-                    advice = item.advice.rstrip(".")
-                    advice = f"{advice}, {_SKIP_ADVICE}" if advice else "P" + _SKIP_ADVICE[4:]
-                    raise CorpusError(item.path, item.line, item.problem, advice, item.field)
-                raise item
+                raise with_skip_advice(item)
             line = item.line if item.line is not None else number
             report.skipped.append(SkippedRecord(line, item.problem, item))
             continue
