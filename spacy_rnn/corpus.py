@@ -404,6 +404,9 @@ def _table_items(
             except StopIteration:
                 break
             except csv.Error as e:
+                # The row's undecodable lines (if any) belong to this error, not to the next row.
+                for number in [n for n in bad_lines if n <= reader.line_num]:
+                    del bad_lines[number]
                 lines_read = f" (lines {start}-{reader.line_num})" if reader.line_num > start else ""
                 error = CorpusError(
                     name,

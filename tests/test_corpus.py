@@ -689,3 +689,12 @@ def test_issue16_write_docbin_leaves_the_old_file_on_failure(tmp_path, monkeypat
     with pytest.raises(ValueError, match="cannot serialize"):
         write_docbin(spacy.blank("en"), [Record("b", ["pos"], 1)], out)
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["train.spacy"]
+
+
+def test_issue16_malformed_row_that_is_not_utf8_is_one_invalid_row(tmp_path):
+    """Found by the fuzz suite: the row after it was reported invalid too."""
+    path = tmp_path / "a.csv"
+    path.write_bytes(b'text,label\n"a"x\xff,pos\nok,neg\n')
+    report = CorpusReport()
+    assert list(read_table_records(path, skip_invalid=True, report=report)) == [Record("ok", ["neg"], 3)]
+    assert [(s.line, s.reason.split(":")[0]) for s in report.skipped] == [(2, "malformed CSV row")]
