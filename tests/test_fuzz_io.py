@@ -43,7 +43,7 @@ import spacy_rnn.cli.convert as convert_module
 import spacy_rnn.cli.score as score_module
 from spacy_rnn.cli import app
 
-EXAMPLES = 50
+EXAMPLES = 100
 settings.register_profile(
     "spacy-rnn-fuzz",
     max_examples=EXAMPLES,
