@@ -556,3 +556,32 @@ def test_issue16_existing_output_field_names_the_line(tmp_path, tiny_textcat_dir
     result = invoke(tiny_textcat_dir, path, "--skip-invalid", "--error-field", "problem")
     assert result.exit_code == 0, result.output
     check_error(invoke(tiny_textcat_dir, path, "--skip-invalid", "--error-field", "label"), "must differ")
+
+
+def test_issue16_long_runs_of_invalid_records_keep_memory_flat(tiny_textcat_dir):
+    """Error lines do not pile up until the next valid record: at most chunk_size wait."""
+    from spacy_rnn.cli.score import ScoreItem, ScoreReport, score_items
+
+    nlp = spacy.load(tiny_textcat_dir)
+    consumed = []
+
+    def items():
+        for i in range(1, 301):
+            consumed.append(i)
+            if i in (1, 300):
+                yield ScoreItem(i, f"text {i}", {"i": i})
+            else:
+                yield ScoreItem(i, None, None, CorpusError("in.jsonl", i, "bad"))
+
+    report = ScoreReport()
+    outputs = score_items(nlp, items(), skip_invalid=True, chunk_size=8, batch_size=2, report=report)
+    lines = []
+    for output in outputs:
+        lines.append(output)
+        assert len(consumed) <= len(lines) + 8 + 2  # what waits is bounded, however long the run
+    assert [r.get("i") for r in lines] == [1] + [None] * 298 + [300]
+    assert [r["error"]["line"] for r in lines[1:-1]] == list(range(2, 300))
+    assert report.n_records == 2 and report.n_invalid == report.n_skipped == 298
+    assert len(report.skipped) == ScoreReport.KEEP_INVALID
+    assert "skipped 298 invalid record(s), kept 2" in report.summary(max_listed=100)
+    assert "... and 198 more" in report.summary(max_listed=100)

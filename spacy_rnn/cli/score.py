@@ -133,13 +133,26 @@ class ScoreReport(CorpusReport):
     n_records (int): Texts scored.
     skipped (List[SkippedRecord]): Invalid records, each answered by an error
         line in the output (``skip_invalid``).
+    n_invalid (int): Invalid records; ``skipped`` keeps the first
+        ``KEEP_INVALID`` of them, so that memory stays flat.
     n_written (int): Output lines written: results and error lines.
     partial (Optional[Path]): Where a failed run's lines were kept
         (``OUTPUT.partial``), if it wrote any to a file.
     """
 
+    KEEP_INVALID = 100
+    n_invalid: int = 0
     n_written: int = 0
     partial: Optional[Path] = None
+
+    @property
+    def n_skipped(self) -> int:
+        return self.n_invalid
+
+    def add_invalid(self, error: CorpusError) -> None:
+        self.n_invalid += 1
+        if len(self.skipped) < self.KEEP_INVALID:
+            self.skipped.append(SkippedRecord(error.line, error.problem, error))
 
 
 def score_file(
@@ -442,6 +455,7 @@ def read_scoring_input(source: Source, format: str, **options: Any) -> Iterator[
 # worker processes, which also bounds their memory.
 CHUNK_SIZE = 10_000
 _END = object()
+_FLUSH = object()
 
 
 def score_records(
@@ -475,7 +489,7 @@ def score_items(
     skip_invalid: bool = False,
     source: str = "input",
     chunk_size: int = CHUNK_SIZE,
-    report: Optional[CorpusReport] = None,
+    report: Optional[ScoreReport] = None,
 ) -> Iterator[Dict[str, Any]]:
     """Classify a stream of records, in order, lazily: one output dict a record.
 
@@ -492,11 +506,12 @@ def score_items(
     first invalid record ends the stream: the results of all records before
     it come out, then its error is raised. With ``skip_invalid`` it comes out
     in its place as ``{error_field: {"line", "field", "message"}}``, and is
-    listed in ``report.skipped``.
+    counted in the report. At most ``chunk_size`` error lines wait for the
+    results before them, so memory stays flat on long runs of invalid records.
 
     source (str): The name of the input, for messages.
-    report (Optional[CorpusReport]): Counts scored (``n_records``) and invalid
-        (``skipped``) records as they come out.
+    report (Optional[ScoreReport]): Counts scored (``n_records``) and invalid
+        (``n_invalid``, the first ones in ``skipped``) records as they come out.
     RAISES (CorpusError): The first invalid record, without ``skip_invalid``.
     """
     outputs = [(cats_field, "--cats-field"), (label_field, "--label-field")]
@@ -508,23 +523,37 @@ def score_items(
     stop: List[CorpusError] = []
     n_valid = 0
 
-    def valid_records() -> Iterator[Tuple[str, Dict[str, Any]]]:
+    def valid_records() -> Iterator[Any]:
+        """The valid (text, record) pairs, and _FLUSH when chunk_size error lines wait."""
         nonlocal n_valid
         for item in items:
             error = item.error or _record_error(item, outputs, nlp.max_length, source)
             if error is None:
                 n_valid += 1
-                yield item.text, item.record  # type: ignore[misc]
+                yield item.text, item.record
             elif skip_invalid:
                 waiting.append((n_valid, error))
+                if len(waiting) >= chunk_size:
+                    yield _FLUSH
             else:
                 stop.append(error)
                 return
 
-    def error_line(error: CorpusError) -> Dict[str, Any]:
-        if report is not None:
-            report.skipped.append(SkippedRecord(error.line, error.problem, error))
-        return {error_field: {"line": error.line, "field": error.field, "message": error.problem}}
+    def chunk(first: Tuple[str, Dict[str, Any]]) -> Iterator[Tuple[str, Dict[str, Any]]]:
+        """Up to chunk_size valid records, ending early at _FLUSH."""
+        yield first
+        for _, pair in zip(range(chunk_size - 1), records):
+            if pair is _FLUSH:
+                return
+            yield pair
+
+    def error_lines(up_to: Optional[int] = None) -> Iterator[Dict[str, Any]]:
+        """The waiting error lines with at most ``up_to`` valid records before them (all: None)."""
+        while waiting and (up_to is None or waiting[0][0] <= up_to):
+            error = waiting.popleft()[1]
+            if report is not None:
+                report.add_invalid(error)
+            yield {error_field: {"line": error.line, "field": error.field, "message": error.problem}}
 
     records = valid_records()
     n_out = 0
@@ -532,21 +561,21 @@ def score_items(
         first = next(records, _END)
         if first is _END:
             break
-        chunk = itertools.chain([first], itertools.islice(records, chunk_size - 1))
-        with nlp.memory_zone():
-            for doc, record in nlp.pipe(chunk, as_tuples=True, batch_size=batch_size, n_process=n_process):
-                while waiting and waiting[0][0] <= n_out:
-                    yield error_line(waiting.popleft()[1])
-                cats = {label: float(score) for label, score in doc.cats.items()}
-                result = dict(record)
-                result[cats_field] = cats
-                result[label_field] = max(cats, key=cats.__getitem__) if cats else None
-                n_out += 1
-                if report is not None:
-                    report.n_records += 1
-                yield result
-    while waiting:
-        yield error_line(waiting.popleft()[1])
+        if first is not _FLUSH:
+            with nlp.memory_zone():
+                docs = nlp.pipe(chunk(first), as_tuples=True, batch_size=batch_size, n_process=n_process)
+                for doc, record in docs:
+                    yield from error_lines(up_to=n_out)
+                    cats = {label: float(score) for label, score in doc.cats.items()}
+                    result = dict(record)
+                    result[cats_field] = cats
+                    result[label_field] = max(cats, key=cats.__getitem__) if cats else None
+                    n_out += 1
+                    if report is not None:
+                        report.n_records += 1
+                    yield result
+        yield from error_lines()  # every valid record fed so far has come out
+    yield from error_lines()
     if stop:
         raise with_skip_advice(stop[0])
 
