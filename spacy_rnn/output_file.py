@@ -6,7 +6,7 @@ it fails after writing something, what was written is kept under the output's
 name plus ``.partial``; the output itself is left as it was.
 """
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import IO, Optional, Union
 
@@ -39,23 +39,25 @@ class AtomicOutput:
     output.commit()          # on success: path now holds what was written
     output.abandon(keep)     # on failure: keep=True moves it to path.partial
 
-    Missing parent directories are created. The file gets the permissions a
-    new file gets (the umask), not those of the temporary file.
+    Missing parent directories are created. The file gets the permissions any
+    new file gets (the umask). An output path that is a symbolic link is
+    written through: its target is replaced, and the link stays.
     """
 
     def __init__(self, path: Union[str, Path]) -> None:
         self.path = Path(path)
         self.stream: Optional[IO[bytes]] = None
+        self._target = self.path
         self._tmp: Optional[Path] = None
 
     def open(self) -> IO[bytes]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        self._tmp = Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        self.stream = os.fdopen(fd, "wb")
+        self._target = Path(os.path.realpath(self.path))
+        self._target.parent.mkdir(parents=True, exist_ok=True)
+        # A new name in the target's directory (os.replace cannot cross file
+        # systems), opened with "x": never an existing file.
+        name = f".{self._target.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+        self._tmp = self._target.with_name(name)
+        self.stream = self._tmp.open("xb")
         return self.stream
 
     def _close(self) -> Path:
@@ -66,15 +68,16 @@ class AtomicOutput:
 
     def commit(self) -> Path:
         """Move the written file into place. RETURNS (Path): The output path."""
-        os.replace(self._close(), self.path)
+        os.replace(self._close(), self._target)
         return self.path
 
     def abandon(self, keep: bool) -> Optional[Path]:
         """Leave the output as it was; with ``keep``, move what was written to
-        ``path.partial`` and return that path, else delete it and return None."""
+        ``path.partial`` (next to the link's target for a link) and return that
+        path, else delete it and return None."""
         tmp = self._close()
         if keep:
-            partial = partial_path(self.path)
+            partial = partial_path(self._target)
             os.replace(tmp, partial)
             return partial
         tmp.unlink()
