@@ -28,6 +28,7 @@ from .layers.bow import BagOfNgrams, softmax_scores, sum_scores
 from .layers.pooling import pooled_width
 from .layers.char_embed import CharRNNEmbed, concatenate_embeds
 from .errors import ConfigValueError, Errors
+from .layers.checks import check_settings
 from .layers.embed import SumHashEmbed
 
 # Bias given to a label added after training, so that it starts improbable
@@ -109,7 +110,7 @@ def build_sum_hash_embed(
     rows (List[int]): Rows of each attribute's hash table, one per attr.
     dropout (float): Dropout on the embedding rows during training.
     """
-    return SumHashEmbed(width, attrs, rows, dropout)
+    return SumHashEmbed(width, attrs, rows, dropout)  # checks its settings
 
 
 @registry.architectures("spacy_rnn.SumHashEmbed.v2")
@@ -193,6 +194,9 @@ def build_char_rnn_embed(
     hash_attrs (List[str]): Token attributes to hash-embed, e.g. ["NORM"].
     hash_rows (List[int]): Rows of each attribute's hash table, one per attr.
     """
+    check_settings(
+        "spacy_rnn.CharRNNEmbed.v1", ints={"hash_width": hash_width}, int_lists={"hash_rows": hash_rows}
+    )
     chars = CharRNNEmbed(width, cell, char_width, n_chars, max_chars)
     if not also_hash_embed:
         return chars
@@ -222,6 +226,7 @@ def build_rnn_textcat(
         label (component ``rnn_textcat_multilabel``).
     nO (Optional[int]): The number of labels, set by the component.
     """
+    check_settings("spacy_rnn.RNNTextCat.v1", rates={"dropout": dropout}, ints={} if nO is None else {"nO": nO})
     encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
     bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
     pool = build_pooling(pooling, bidirectional=bidirectional)
@@ -292,7 +297,7 @@ def build_rnn_textcat_v2(
     nO (Optional[int]): The number of labels, set by the component.
     """
     where = "spacy_rnn.RNNTextCat.v2"
-    check_textcat_args(dropout, bow_ngram_size, bow_length, where)
+    check_textcat_args(dropout, bow_ngram_size, bow_length, nO, where)
     encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
     bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
     pool = build_pooling(pooling, bidirectional=bidirectional, where=where)
@@ -322,22 +327,17 @@ def build_rnn_textcat_v2(
     return model
 
 
-def check_textcat_args(dropout: float, bow_ngram_size: int, bow_length: int, where: str) -> None:
+def check_textcat_args(
+    dropout: float, bow_ngram_size: int, bow_length: int, nO: Optional[int], where: str
+) -> None:
     """Raise a :class:`ConfigValueError` that names the bad setting."""
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigValueError(
-            Errors.E002.format(name="dropout", value=dropout, where=where, reason="use a value in [0, 1).")
-        )
-    if not isinstance(bow_ngram_size, int) or not 0 <= bow_ngram_size <= 5:
+    check_settings(where, rates={"dropout": dropout}, ints={"bow_length": bow_length, **({} if nO is None else {"nO": nO})})
+    if isinstance(bow_ngram_size, bool) or not isinstance(bow_ngram_size, int) or not 0 <= bow_ngram_size <= 5:
         raise ConfigValueError(
             Errors.E002.format(
                 name="bow_ngram_size", value=bow_ngram_size, where=where,
                 reason="use an int from 0 (no bag-of-words branch) to 5.",
             )
-        )
-    if not isinstance(bow_length, int) or bow_length < 1:
-        raise ConfigValueError(
-            Errors.E002.format(name="bow_length", value=bow_length, where=where, reason="use a positive int.")
         )
 
 

@@ -24,6 +24,7 @@ from thinc.api import HashEmbed, Model, add, chain, list2ragged, ragged2list, wi
 from thinc.types import Floats2d, Ragged
 
 from ..errors import ConfigValueError, Errors
+from .checks import check_settings
 
 
 def SumHashEmbed(
@@ -65,10 +66,10 @@ def check_embed_args(
     where: str,
 ) -> None:
     """Raise a :class:`ConfigValueError` that names the bad setting."""
-    if not isinstance(width, int) or width < 1:
-        raise ConfigValueError(
-            Errors.E002.format(name="width", value=width, where=where, reason="use a positive int.")
-        )
+    check_settings(
+        where, ints={"width": width}, int_lists={"rows": rows},
+        rates={"dropout": dropout, "vectors_dropout": vectors_dropout},
+    )
     if len(attrs) != len(rows) or not attrs:
         raise ConfigValueError(
             Errors.E002.format(
@@ -85,16 +86,6 @@ def check_embed_args(
                     name="attrs", value=attr, where=where,
                     reason="not a spaCy token attribute (e.g. NORM, PREFIX, SUFFIX, SHAPE).",
                 )
-            )
-    for n_rows in rows:
-        if not isinstance(n_rows, int) or n_rows < 1:
-            raise ConfigValueError(
-                Errors.E002.format(name="rows", value=list(rows), where=where, reason="use positive ints.")
-            )
-    for name, value in (("dropout", dropout), ("vectors_dropout", vectors_dropout)):
-        if not 0.0 <= value < 1.0:
-            raise ConfigValueError(
-                Errors.E002.format(name=name, value=value, where=where, reason="use a value in [0, 1).")
             )
 
 
