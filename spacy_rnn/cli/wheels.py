@@ -26,6 +26,14 @@ class RegistryWheel:
     # pip's --python-version for a wheel that declares a newer Python than ours
     python_version: Optional[str] = None
 
+    def get(self, wheel: Optional[Path], directory: Path) -> Path:
+        """``wheel`` if given (a copy the user passed with --wheel), else the
+        copy in ``directory``, downloaded if missing; verified either way."""
+        if wheel is None:
+            return self.fetch(directory)
+        self.verify(wheel)
+        return wheel
+
     def fetch(self, directory: Path) -> Path:
         """The verified wheel in ``directory``, downloaded unless a copy is there."""
         wheel = directory / self.filename
