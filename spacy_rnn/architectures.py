@@ -13,7 +13,7 @@
   optional bag-of-n-grams branch whose scores are added to the recurrent ones.
 """
 from functools import partial
-from typing import List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from spacy.ml.models.textcat import resize_and_set_ref
 from spacy.tokens import Doc
@@ -24,7 +24,8 @@ from thinc.layers.resizable import resizable, resize_linear_weighted
 from thinc.types import Floats2d
 
 from .layers import RNNEncoder, build_pooling
-from .layers.bow import BagOfNgrams, softmax_scores, sum_scores
+from .layers.bow import BagOfNgrams, softmax_scores
+from .layers.sum_outputs import sum_outputs
 from .layers.pooling import pooled_width
 from .layers.char_embed import CharRNNEmbed, concatenate_embeds
 from .errors import ConfigValueError, Errors
@@ -227,10 +228,8 @@ def build_rnn_textcat(
     nO (Optional[int]): The number of labels, set by the component.
     """
     check_settings("spacy_rnn.RNNTextCat.v1", rates={"dropout": dropout}, ints={} if nO is None else {"nO": nO})
-    encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
-    bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
-    pool = build_pooling(pooling, bidirectional=bidirectional)
-    width = tok2vec.maybe_get_dim("nO")
+    layers, pool = _pooling_layers(tok2vec, pooling, dropout, "spacy_rnn.RNNTextCat.v1")
+    width = pooled_width(pooling, tok2vec.maybe_get_dim("nO"))
     fill_defaults = {"b": 0, "W": 0}
     if exclusive_classes:
         output_layer = Softmax(nO=nO, nI=width)
@@ -241,21 +240,11 @@ def build_rnn_textcat(
         output_layer,
         resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults),
     )
-    layers = [tok2vec, pool]
-    if dropout:
-        layers.append(Dropout(dropout))
     layers.append(resizable_layer)
     if not exclusive_classes:
         layers.append(Logistic())
-    model = chain(*layers)
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("pooling", pool)
-    model.set_ref("output_layer", output_layer)
-    model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
-    model.attrs["multi_label"] = not exclusive_classes
-    if nO is not None:
-        model.set_dim("nO", nO)
-    return model
+    resize = partial(resize_and_set_ref, resizable_layer=resizable_layer)
+    return _textcat_model(chain(*layers), tok2vec, pool, output_layer, resize, exclusive_classes, nO)
 
 
 @registry.architectures("spacy_rnn.RNNTextCat.v2")
@@ -298,29 +287,45 @@ def build_rnn_textcat_v2(
     """
     where = "spacy_rnn.RNNTextCat.v2"
     check_textcat_args(dropout, bow_ngram_size, bow_length, nO, where)
-    encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
-    bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
-    pool = build_pooling(pooling, bidirectional=bidirectional, where=where)
+    layers, pool = _pooling_layers(tok2vec, pooling, dropout, where)
     scores_layer = Linear(nO=nO, nI=pooled_width(pooling, tok2vec.maybe_get_dim("nO")))
     fill_defaults = {"b": NEG_VALUE if exclusive_classes else 0, "W": 0}
     resizable_scores = resizable(
         scores_layer, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults)
     )
-    layers = [tok2vec, pool]
-    if dropout:
-        layers.append(Dropout(dropout))
-    layers.append(resizable_scores)
-    scores = chain(*layers)
+    scores = chain(*layers, resizable_scores)
     resizables = [resizable_scores]
     if bow_ngram_size:
         bow, resizable_bow = BagOfNgrams(bow_ngram_size, bow_length, nO=nO)
-        scores = sum_scores(scores, bow)
+        scores = sum_outputs("sum_scores", scores, bow)
         resizables.append(resizable_bow)
     model = chain(scores, softmax_scores() if exclusive_classes else Logistic())
+    resize = partial(_resize_all, resizables=resizables)
+    return _textcat_model(model, tok2vec, pool, scores_layer, resize, exclusive_classes, nO)
+
+
+def _pooling_layers(
+    tok2vec: Model[List[Doc], List[Floats2d]], pooling: str, dropout: float, where: str
+) -> Tuple[List[Model], Model]:
+    """The start of a classifier: ``tok2vec``, its pooling (told the
+    directions of the last ``rnn_encoder`` in ``tok2vec``) and, with
+    ``dropout``, a Dropout layer. Returns those layers and the pooling."""
+    encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
+    bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
+    pool = build_pooling(pooling, bidirectional=bidirectional, where=where)
+    return [tok2vec, pool] + ([Dropout(dropout)] if dropout else []), pool
+
+
+def _textcat_model(
+    model: Model, tok2vec: Model, pool: Model, output_layer: Model, resize: Callable,
+    exclusive_classes: bool, nO: Optional[int],
+) -> Model[List[Doc], Floats2d]:
+    """Give a classifier spaCy's textcat contract: refs "tok2vec", "pooling"
+    and "output_layer", ``resize_output``, ``multi_label`` and ``nO``."""
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("pooling", pool)
-    model.set_ref("output_layer", scores_layer)
-    model.attrs["resize_output"] = partial(_resize_all, resizables=resizables)
+    model.set_ref("output_layer", output_layer)
+    model.attrs["resize_output"] = resize
     model.attrs["multi_label"] = not exclusive_classes
     if nO is not None:
         model.set_dim("nO", nO)

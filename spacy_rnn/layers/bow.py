@@ -9,7 +9,7 @@ On long documents from few examples, n-gram counts are strong evidence that a
 recurrent network learns slowly; on sentences they mostly add speed cost.
 """
 from functools import partial
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from spacy.attrs import LOWER
 from spacy.tokens import Doc
@@ -59,30 +59,6 @@ def _ngrams_forward(model: Model, docs: List[Doc], is_train: bool):
     keys = ops.xp.concatenate(batch_keys) if batch_keys else ops.xp.zeros((0,), dtype="uint64")
     vals = ops.asarray(ops.xp.concatenate(batch_vals) if batch_vals else ops.xp.zeros((0,)), dtype="f")
     return (keys, vals, lengths), lambda dY: []
-
-
-def sum_scores(*layers: Model[List[Doc], Floats2d]) -> Model[List[Doc], Floats2d]:
-    """Add the ``(n_docs, nO)`` scores of layers that read the same docs."""
-    return Model("sum_scores", _sum_forward, init=_sum_init, layers=list(layers))
-
-
-def _sum_init(model: Model, X: Optional[List[Doc]] = None, Y: Optional[Floats2d] = None) -> None:
-    for layer in model.layers:
-        layer.initialize(X=X, Y=Y)
-
-
-def _sum_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Floats2d, Callable]:
-    outputs, callbacks = zip(*(layer(docs, is_train) for layer in model.layers))
-    Y = outputs[0].copy()
-    for output in outputs[1:]:
-        Y += model.ops.asarray(output)
-
-    def backprop(dY: Floats2d) -> List[Doc]:
-        for callback in callbacks:
-            callback(dY)
-        return []
-
-    return Y, backprop
 
 
 def softmax_scores() -> Model[Floats2d, Floats2d]:

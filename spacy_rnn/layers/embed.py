@@ -14,7 +14,7 @@ through spaCy's ``StaticVectors``: the table stays frozen, a learned linear
 map projects it to ``width``, and a token without a vector contributes zeros
 (floret tables have no unknown tokens).
 """
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 from spacy.attrs import intify_attr
 from spacy.ml.featureextractor import FeatureExtractor
@@ -25,6 +25,7 @@ from thinc.types import Floats2d, Ragged
 
 from ..errors import ConfigValueError, Errors
 from .checks import check_settings
+from .sum_outputs import sum_outputs
 
 
 def SumHashEmbed(
@@ -49,7 +50,7 @@ def SumHashEmbed(
     if include_static_vectors:
         vectors = StaticVectors(nO=width, dropout=vectors_dropout or None)
         vectors.init = _checked_vectors_init(vectors.init, where)
-        hashed = add_ragged(hashed, vectors)
+        hashed = sum_outputs("add_ragged", hashed, vectors)
     model = chain(hashed, ragged2list())
     model.set_dim("nO", width)
     model.attrs["attrs"] = list(attrs)
@@ -104,32 +105,3 @@ def _checked_vectors_init(init: Callable, where: str) -> Callable:
         return init(model, X, Y)
 
     return checked_init
-
-
-def add_ragged(*layers: Model[List[Doc], Ragged]) -> Model[List[Doc], Ragged]:
-    """Sum the ``Ragged`` outputs of layers that read the same docs."""
-    return Model("add_ragged", _add_ragged_forward, init=_add_ragged_init, layers=list(layers))
-
-
-def _add_ragged_init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
-    for layer in model.layers:
-        layer.initialize(X=X)
-
-
-def _add_ragged_forward(
-    model: Model[List[Doc], Ragged], docs: List[Doc], is_train: bool
-) -> Tuple[Ragged, Callable]:
-    outputs, callbacks = zip(*(layer(docs, is_train) for layer in model.layers))
-    data = outputs[0].data.copy()
-    for output in outputs[1:]:
-        data += output.data
-    Y = Ragged(data, outputs[0].lengths)
-
-    def backprop(dY: Ragged) -> List[Doc]:
-        # StaticVectors scales its gradient in place: give each layer its own.
-        for i, callback in enumerate(callbacks):
-            data = dY.data if i == len(callbacks) - 1 else dY.data.copy()
-            callback(Ragged(data, dY.lengths))
-        return []
-
-    return Y, backprop
