@@ -19,20 +19,34 @@ from spacy_rnn.cli.score import read_scoring_input
 from spacy_rnn.corpus import CorpusError, clean_html_breaks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SST2_TRAIN = REPO_ROOT / ".." / "shared" / "data" / "sst2" / "train.jsonl"
 LABELS = ["negative", "positive"]
 TEXTS = ["a gorgeous , witty film", "", "dull and lifeless", "   ", "ok", "emoji 😀 <br /> end"]
 
 runner = CliRunner()
 
 
+# Twenty short reviews written for these tests (no shared data needed).
+RECORDS = [
+    {"text": t, "label": l}
+    for t, l in [
+        ("a warm , funny and generous film", "positive"), ("the plot collapses in the last act", "negative"),
+        ("i smiled all the way through", "positive"), ("two hours i will never get back", "negative"),
+        ("the cast is a joy to watch", "positive"), ("flat characters and clumsy dialogue", "negative"),
+        ("a clever script that trusts its audience", "positive"), ("it drags , and then it drags some more", "negative"),
+        ("gorgeous photography and a moving score", "positive"), ("the jokes land with a thud", "negative"),
+        ("one of the year 's quiet surprises", "positive"), ("a muddled , forgettable sequel", "negative"),
+        ("tender without ever being sappy", "positive"), ("loud , long and empty", "negative"),
+        ("the lead gives a career-best turn", "positive"), ("nothing here you have n't seen before", "negative"),
+        ("sharp , brisk and surprisingly deep", "positive"), ("the twist is obvious from the first scene", "negative"),
+        ("a delight for kids and parents alike", "positive"), ("badly edited and worse acted", "negative"),
+    ]
+]
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
-    """A tiny rnn_textcat pipeline, initialized and briefly trained on 20 SST-2 sentences."""
-    if not SST2_TRAIN.exists():
-        pytest.skip(f"shared SST-2 data not found at {SST2_TRAIN}")
-    with SST2_TRAIN.open(encoding="utf8") as f:
-        records = [json.loads(line) for line in itertools.islice(f, 20)]
+    """A tiny rnn_textcat pipeline, initialized and briefly trained on RECORDS."""
+    records = RECORDS
     nlp = spacy.blank("en")
     nlp.add_pipe("rnn_textcat")
     examples = [
