@@ -2,25 +2,34 @@
 
 - ``spacy_rnn.RNNEncoder.v1``: a recurrent ``encode`` layer for ``spacy.Tok2Vec.v2``.
 - ``spacy_rnn.SumHashEmbed.v1``: summed hash embeddings, an ``embed`` layer.
+- ``spacy_rnn.SumHashEmbed.v2``: the same, plus optional static word vectors.
 - ``spacy_rnn.CharRNNEmbed.v1``: token vectors from a character RNN, an
   ``embed`` layer, optionally concatenated with hash embeddings.
 - ``spacy_rnn.RNNTextCat.v1``: a text classifier, tok2vec -> pooling -> dropout
   -> softmax (exclusive classes) or logistic (multilabel), following spaCy's
   textcat model contract (``nO``, ``attrs["multi_label"]``, refs "tok2vec" and
   "output_layer", probabilities as output, a resizable output layer).
+- ``spacy_rnn.RNNTextCat.v2``: the same, plus concatenated poolings and an
+  optional bag-of-n-grams branch whose scores are added to the recurrent ones.
 """
 from functools import partial
-from typing import List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from spacy.ml.models.textcat import resize_and_set_ref
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Dropout, Linear, Logistic, Model, Softmax, chain
+from thinc.layers.resizable import resize_model
 from thinc.layers.resizable import resizable, resize_linear_weighted
 from thinc.types import Floats2d
 
 from .layers import RNNEncoder, build_pooling
+from .layers.bow import BagOfNgrams, softmax_scores
+from .layers.sum_outputs import sum_outputs
+from .layers.pooling import pooled_width
 from .layers.char_embed import CharRNNEmbed, concatenate_embeds
+from .errors import ConfigValueError, Errors
+from .layers.checks import check_settings
 from .layers.embed import SumHashEmbed
 
 # Bias given to a label added after training, so that it starts improbable
@@ -102,7 +111,42 @@ def build_sum_hash_embed(
     rows (List[int]): Rows of each attribute's hash table, one per attr.
     dropout (float): Dropout on the embedding rows during training.
     """
-    return SumHashEmbed(width, attrs, rows, dropout)
+    return SumHashEmbed(width, attrs, rows, dropout)  # checks its settings
+
+
+@registry.architectures("spacy_rnn.SumHashEmbed.v2")
+def build_sum_hash_embed_v2(
+    width: int,
+    attrs: List[str] = ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+    rows: List[int] = [5000, 1000, 2500, 2500],
+    dropout: float = 0.0,
+    include_static_vectors: bool = False,
+    vectors_dropout: float = 0.0,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Embed tokens as the sum of hash embeddings and, optionally, pretrained
+    static vectors.
+
+    ``spacy_rnn.SumHashEmbed.v1`` plus ``include_static_vectors``: the
+    pipeline's vectors table (``nlp.vocab.vectors``, loaded by
+    ``[initialize] vectors``: an installed pipeline such as
+    "en_core_web_lg", a pipeline directory, or ``spacy init vectors`` output,
+    floret included) is added to the sum through spaCy's ``StaticVectors``
+    (frozen table, learned projection to ``width``, no Maxout). Tokens
+    without a vector contribute zeros. With no vectors loaded, initialization
+    fails with an error that says how to add them.
+
+    width (int): The width of every table and of the output.
+    attrs (List[str]): Token attributes to hash-embed, e.g. NORM, PREFIX, SUFFIX, SHAPE.
+    rows (List[int]): Rows of each attribute's hash table, one per attr.
+    dropout (float): Dropout on the hash embedding rows during training, in [0, 1).
+    include_static_vectors (bool): Add the projected static vectors.
+    vectors_dropout (float): Dropout on the projected vectors' columns during
+        training (spaCy's StaticVectors dropout), in [0, 1).
+    """
+    return SumHashEmbed(
+        width, attrs, rows, dropout, include_static_vectors, vectors_dropout,
+        where="spacy_rnn.SumHashEmbed.v2",
+    )
 
 
 @registry.architectures("spacy_rnn.CharRNNEmbed.v1")
@@ -151,6 +195,9 @@ def build_char_rnn_embed(
     hash_attrs (List[str]): Token attributes to hash-embed, e.g. ["NORM"].
     hash_rows (List[int]): Rows of each attribute's hash table, one per attr.
     """
+    check_settings(
+        "spacy_rnn.CharRNNEmbed.v1", ints={"hash_width": hash_width}, int_lists={"hash_rows": hash_rows}
+    )
     chars = CharRNNEmbed(width, cell, char_width, n_chars, max_chars)
     if not also_hash_embed:
         return chars
@@ -180,10 +227,9 @@ def build_rnn_textcat(
         label (component ``rnn_textcat_multilabel``).
     nO (Optional[int]): The number of labels, set by the component.
     """
-    encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
-    bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
-    pool = build_pooling(pooling, bidirectional=bidirectional)
-    width = tok2vec.maybe_get_dim("nO")
+    check_settings("spacy_rnn.RNNTextCat.v1", rates={"dropout": dropout}, ints={} if nO is None else {"nO": nO})
+    layers, pool = _pooling_layers(tok2vec, pooling, dropout, "spacy_rnn.RNNTextCat.v1")
+    width = pooled_width(pooling, tok2vec.maybe_get_dim("nO"))
     fill_defaults = {"b": 0, "W": 0}
     if exclusive_classes:
         output_layer = Softmax(nO=nO, nI=width)
@@ -194,18 +240,117 @@ def build_rnn_textcat(
         output_layer,
         resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults),
     )
-    layers = [tok2vec, pool]
-    if dropout:
-        layers.append(Dropout(dropout))
     layers.append(resizable_layer)
     if not exclusive_classes:
         layers.append(Logistic())
-    model = chain(*layers)
+    resize = partial(resize_and_set_ref, resizable_layer=resizable_layer)
+    return _textcat_model(chain(*layers), tok2vec, pool, output_layer, resize, exclusive_classes, nO)
+
+
+@registry.architectures("spacy_rnn.RNNTextCat.v2")
+def build_rnn_textcat_v2(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    pooling: str = "attention",
+    dropout: float = 0.0,
+    exclusive_classes: bool = True,
+    bow_ngram_size: int = 0,
+    bow_length: int = 262144,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """Classify documents by pooling recurrent token vectors, optionally beside
+    a bag-of-n-grams linear model.
+
+    The contract of ``spacy_rnn.RNNTextCat.v1`` (``nO``,
+    ``attrs["multi_label"]``, refs "tok2vec", "pooling" and "output_layer",
+    probabilities out, new labels resizable), with two additions:
+
+    - ``pooling`` may join several poolings with "+", e.g. "max+mean" or
+      ULMFiT's "last+max+mean"; their outputs are concatenated.
+    - ``bow_ngram_size`` > 0 adds a linear model over hashed 1..n-grams of
+      the lower-cased tokens (the model of ``spacy.TextCatBOW.v3``). Its
+      per-label scores are added to the recurrent branch's scores before the
+      softmax (or logistic), so both train as one log-linear model. It pays
+      on long documents from small data; on sentences it mostly costs speed.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): The token-to-vector layer,
+        typically ``spacy.Tok2Vec.v2`` with ``spacy_rnn.RNNEncoder.v1``.
+    pooling (str): "mean", "max", "last", "attention", or several joined by "+".
+    dropout (float): Dropout on the pooled vector during training, in [0, 1).
+    exclusive_classes (bool): True for softmax over mutually exclusive labels
+        (component ``rnn_textcat``), False for an independent logistic per
+        label (component ``rnn_textcat_multilabel``).
+    bow_ngram_size (int): The longest n-gram of the bag-of-words branch;
+        0 turns the branch off.
+    bow_length (int): Hash rows of the bag-of-words weights per label
+        (rounded up to a power of two).
+    nO (Optional[int]): The number of labels, set by the component.
+    """
+    where = "spacy_rnn.RNNTextCat.v2"
+    check_textcat_args(dropout, bow_ngram_size, bow_length, nO, where)
+    layers, pool = _pooling_layers(tok2vec, pooling, dropout, where)
+    scores_layer = Linear(nO=nO, nI=pooled_width(pooling, tok2vec.maybe_get_dim("nO")))
+    fill_defaults = {"b": NEG_VALUE if exclusive_classes else 0, "W": 0}
+    resizable_scores = resizable(
+        scores_layer, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults)
+    )
+    scores = chain(*layers, resizable_scores)
+    resizables = [resizable_scores]
+    if bow_ngram_size:
+        bow, resizable_bow = BagOfNgrams(bow_ngram_size, bow_length, nO=nO)
+        scores = sum_outputs("sum_scores", scores, bow)
+        resizables.append(resizable_bow)
+    model = chain(scores, softmax_scores() if exclusive_classes else Logistic())
+    resize = partial(_resize_all, resizables=resizables)
+    return _textcat_model(model, tok2vec, pool, scores_layer, resize, exclusive_classes, nO)
+
+
+def _pooling_layers(
+    tok2vec: Model[List[Doc], List[Floats2d]], pooling: str, dropout: float, where: str
+) -> Tuple[List[Model], Model]:
+    """The start of a classifier: ``tok2vec``, its pooling (told the
+    directions of the last ``rnn_encoder`` in ``tok2vec``) and, with
+    ``dropout``, a Dropout layer. Returns those layers and the pooling."""
+    encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
+    bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
+    pool = build_pooling(pooling, bidirectional=bidirectional, where=where)
+    return [tok2vec, pool] + ([Dropout(dropout)] if dropout else []), pool
+
+
+def _textcat_model(
+    model: Model, tok2vec: Model, pool: Model, output_layer: Model, resize: Callable,
+    exclusive_classes: bool, nO: Optional[int],
+) -> Model[List[Doc], Floats2d]:
+    """Give a classifier spaCy's textcat contract: refs "tok2vec", "pooling"
+    and "output_layer", ``resize_output``, ``multi_label`` and ``nO``."""
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("pooling", pool)
     model.set_ref("output_layer", output_layer)
-    model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
+    model.attrs["resize_output"] = resize
     model.attrs["multi_label"] = not exclusive_classes
     if nO is not None:
         model.set_dim("nO", nO)
+    return model
+
+
+def check_textcat_args(
+    dropout: float, bow_ngram_size: int, bow_length: int, nO: Optional[int], where: str
+) -> None:
+    """Raise a :class:`ConfigValueError` that names the bad setting."""
+    check_settings(where, rates={"dropout": dropout}, ints={"bow_length": bow_length, **({} if nO is None else {"nO": nO})})
+    if isinstance(bow_ngram_size, bool) or not isinstance(bow_ngram_size, int) or not 0 <= bow_ngram_size <= 5:
+        raise ConfigValueError(
+            Errors.E002.format(
+                name="bow_ngram_size", value=bow_ngram_size, where=where,
+                reason="use an int from 0 (no bag-of-words branch) to 5.",
+            )
+        )
+
+
+def _resize_all(model: Model, new_nO: int, resizables: List[Model]) -> Model:
+    """Resize every branch's output layer to ``new_nO`` labels."""
+    for i, layer in enumerate(resizables):
+        resized = resize_model(layer, new_nO)
+        if i == 0:
+            model.set_ref("output_layer", resized.layers[0])
+    model.set_dim("nO", new_nO, force=True)
     return model

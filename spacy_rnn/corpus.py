@@ -62,6 +62,8 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import registry
 
+from .output_file import write_bytes_atomically
+
 if TYPE_CHECKING:
     from spacy.language import Language
 
@@ -259,21 +261,26 @@ def _strip_line_ending(line: str) -> str:
     return line
 
 
-def read_text_lines(source: Source) -> Iterator[Tuple[int, str]]:
+def read_text_lines(source: Source, keep_errors: bool = False) -> Iterator[Tuple[int, Any]]:
     """Stream a plain-text file as one text a line.
 
     Every line is a text, blank ones included; the line ending ("\\n" or
     "\\r\\n") is removed, and nothing else.
 
     source (Union[str, Path, IO[bytes]]): A path or a binary stream.
-    YIELDS (Tuple[int, str]): The line number and the text.
+    keep_errors (bool): Yield (line, CorpusError) for a line that is not
+        UTF-8 and go on, instead of raising.
+    YIELDS (Tuple[int, str]): The line number and the text (or the error).
     RAISES (CorpusError): The file is missing or a line is not UTF-8.
     """
     stream, owned = _open_binary(source)
     try:
         for number, line, error in _decoded_lines(stream, source_name(source)):
             if error is not None:
-                raise error
+                if not keep_errors:
+                    raise error
+                yield number, error
+                continue
             yield number, _strip_line_ending(line)
     finally:
         if owned:
@@ -294,15 +301,29 @@ def _json_items(
                 if keep_blank:
                     yield number, None
                 continue
+            text = _strip_line_ending(line)
             try:
-                obj = json.loads(line)
+                obj = json.loads(text)
             except json.JSONDecodeError as e:
+                # Without its line ending the line holds no "\n", so e.pos
+                # (0-based) is the column; json's own colno counts from a
+                # final "\n" and said "column 1" for an error at the end.
+                column = f"column {e.pos + 1}"
+                if e.pos >= len(text):
+                    column = f"the end of the line (column {e.pos + 1})"
                 yield number, CorpusError(
                     name,
                     number,
-                    f"invalid JSON: {e.msg} at column {e.colno}",
+                    f"invalid JSON: {e.msg} at {column}",
                     "Each line of a JSONL file must be one JSON object, e.g. "
                     '{"text": "...", "label": "..."}; fix the line',
+                )
+                continue
+            except (ValueError, RecursionError) as e:  # an int of over 4300 digits, deep nesting
+                problem = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+                yield number, CorpusError(
+                    name, number, f"cannot read the JSON: {problem}",
+                    "Fix the line, e.g. write a huge number as a string",
                 )
                 continue
             if not isinstance(obj, dict):
@@ -320,18 +341,20 @@ def _json_items(
 
 
 def read_jsonl_objects(
-    source: Source, keep_blank: bool = False
-) -> Iterator[Tuple[int, Optional[Dict[str, Any]]]]:
+    source: Source, keep_blank: bool = False, keep_errors: bool = False
+) -> Iterator[Tuple[int, Any]]:
     """Stream the JSON objects of a JSONL file with their line numbers.
 
     source (Union[str, Path, IO[bytes]]): A path or a binary stream.
     keep_blank (bool): Yield (line, None) for a blank line instead of skipping it.
+    keep_errors (bool): Yield (line, CorpusError) for a line that cannot be
+        read (not UTF-8, not JSON, not an object) and go on, instead of raising.
     YIELDS (Tuple[int, Optional[dict]]): The line number and the object.
     RAISES (CorpusError): Missing file, invalid UTF-8 or JSON, or a line that
         is not a JSON object.
     """
     for number, item in _json_items(source, keep_blank=keep_blank):
-        if isinstance(item, CorpusError):
+        if isinstance(item, CorpusError) and not keep_errors:
             raise item
         yield number, item
 
@@ -381,6 +404,9 @@ def _table_items(
             except StopIteration:
                 break
             except csv.Error as e:
+                # The row's undecodable lines (if any) belong to this error, not to the next row.
+                for number in [n for n in bad_lines if n <= reader.line_num]:
+                    del bad_lines[number]
                 lines_read = f" (lines {start}-{reader.line_num})" if reader.line_num > start else ""
                 error = CorpusError(
                     name,
@@ -449,7 +475,8 @@ def read_table_rows(
     source: Source,
     delimiter: str = ",",
     required_columns: Union[Sequence[str], Mapping[str, str]] = (),
-) -> Iterator[Tuple[int, Dict[str, str]]]:
+    keep_errors: bool = False,
+) -> Iterator[Tuple[int, Any]]:
     """Stream the rows of a CSV/TSV file with a header, as dicts.
 
     source (Union[str, Path, IO[bytes]]): A path or a binary stream.
@@ -457,6 +484,8 @@ def read_table_rows(
     required_columns (Union[Sequence[str], Mapping[str, str]]): Columns the
         header must have; as a mapping, each with the option that chooses
         another column, for the error message (e.g. {"text": "--text-column"}).
+    keep_errors (bool): Yield (line, CorpusError) for a row that cannot be
+        read and go on, instead of raising. Errors in the header are raised.
     YIELDS (Tuple[int, Dict[str, str]]): The row's first line and its values by column.
     RAISES (CorpusError): Missing file, invalid UTF-8, an empty file, a missing
         column, malformed quoting or a row with the wrong number of columns.
@@ -466,7 +495,7 @@ def read_table_rows(
     else:
         required = [(column, "the right column name") for column in required_columns]
     for number, item in _table_items(source, delimiter, required):
-        if isinstance(item, CorpusError):
+        if isinstance(item, CorpusError) and not keep_errors:
             raise item
         yield number, item
 
@@ -480,6 +509,61 @@ def _json_type(value: Any) -> str:
         return "null"
     names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
     return names.get(type(value), type(value).__name__)
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for messages: "null", "a string", "an array", ..."""
+    kind = _json_type(value)
+    if kind == "null":
+        return kind
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+# A code point in U+D800-U+DFFF. In a Python str it is always a lone half of a
+# pair (JSON's "\ud83d\ude00" decodes to one character), which UTF-8 cannot
+# encode, so spaCy's string store cannot hash it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_unicode(name: str, line: Optional[int], field: Optional[str], value: str, kind: str = "text") -> None:
+    """Raise a :class:`CorpusError` if ``value`` holds a lone surrogate.
+
+    kind (str): What the field holds, for the message: "text" or "label".
+    """
+    match = _SURROGATE.search(value)
+    if match is None:
+        return
+    where = f"the {kind} field {field!r}" if field is not None else f"the {kind}"
+    code = ord(match.group())
+    raise CorpusError(
+        name, line,
+        f"{where} holds a lone surrogate U+{code:04X} (from a JSON escape \\u{code:04x} without its pair) "
+        f"at character {match.start() + 1}, which is not a Unicode character",
+        "Fix the escape (a \\ud800-\\udbff escape must be followed by a \\udc00-\\udfff one), "
+        f"{_SKIP_ADVICE}.",
+        field=field,
+    )
+
+
+def check_text(
+    name: str, line: Optional[int], field: Optional[str], text: str, max_length: Optional[int] = None
+) -> None:
+    """Raise a :class:`CorpusError` if spaCy cannot tokenize ``text``.
+
+    That is a text with a lone surrogate, or one longer than ``max_length``
+    characters (``nlp.max_length``, beyond which spaCy refuses a text with
+    its error E088).
+    """
+    check_unicode(name, line, field, text)
+    if max_length is not None and len(text) > max_length:
+        where = f"the text field {field!r}" if field is not None else "the text"
+        raise CorpusError(
+            name, line,
+            f"{where} is {len(text):,} characters long, more than the limit of {max_length:,} (nlp.max_length)",
+            "Split the text, or raise the limit (--max-length N, 0 for no limit; nlp.max_length in Python), "
+            f"{_SKIP_ADVICE}.",
+            field=field,
+        )
 
 
 def _check_labels_arg(labels: Optional[Sequence[str]], where: str) -> Optional[List[str]]:
@@ -512,6 +596,7 @@ class _RecordChecker:
         labels: Optional[Sequence[str]],
         clean_html: bool,
         allow_empty_labels: bool,
+        max_length: Optional[int] = None,
     ) -> None:
         self.name = name
         self.text_field = text_field
@@ -521,6 +606,7 @@ class _RecordChecker:
         self.label_set = set(self.labels) if self.labels is not None else None
         self.clean_html = clean_html
         self.allow_empty_labels = allow_empty_labels
+        self.max_length = max_length
         self.multi_label: Optional[bool] = None
         self.first_line = 0
 
@@ -535,7 +621,7 @@ class _RecordChecker:
             )
         if not isinstance(value, str):
             raise CorpusError(
-                self.name, number, f"the text field {field!r} is a {_json_type(value)}, not a string",
+                self.name, number, f"the text field {field!r} is {json_kind(value)}, not a string",
                 f"Make the text a string, {_SKIP_ADVICE}.", field=field,
             )
         text = clean_html_breaks(value) if self.clean_html else value
@@ -545,6 +631,7 @@ class _RecordChecker:
                 self.name, number, f"the text field {field!r} is empty{cleaned}",
                 f"Every record needs a text: fill it in or remove the record, {_SKIP_ADVICE}.", field=field,
             )
+        check_text(self.name, number, field, text, self.max_length)
         return text
 
     def label(self, number: int, field: str, value: Any) -> str:
@@ -552,9 +639,10 @@ class _RecordChecker:
             value = str(value)
         if not isinstance(value, str):
             raise CorpusError(
-                self.name, number, f"the label field {field!r} holds a {_json_type(value)}, not a string",
+                self.name, number, f"the label field {field!r} holds {json_kind(value)}, not a string",
                 f"Write labels as strings, {_SKIP_ADVICE}.", field=field,
             )
+        check_unicode(self.name, number, field, value, kind="label")
         if not value.strip():
             raise CorpusError(
                 self.name, number, f"the label field {field!r} is empty",
@@ -600,6 +688,15 @@ class _RecordChecker:
             )
 
 
+def with_skip_advice(error: CorpusError) -> CorpusError:
+    """The error, with the advice to pass skip_invalid (--skip-invalid) if it has none."""
+    if "skip_invalid" in error.advice:
+        return error
+    advice = error.advice.rstrip(".")
+    advice = f"{advice}, {_SKIP_ADVICE}" if advice else "P" + _SKIP_ADVICE[4:]
+    return CorpusError(error.path, error.line, error.problem, advice, error.field)
+
+
 def _collect(
     items: Iterator[Tuple[int, Union[Record, CorpusError]]],
     name: str,
@@ -615,11 +712,7 @@ def _collect(
     for number, item in items:
         if isinstance(item, CorpusError):
             if not skip_invalid:
-                if "skip_invalid" not in item.advice:
-                    advice = item.advice.rstrip(".")
-                    advice = f"{advice}, {_SKIP_ADVICE}" if advice else "P" + _SKIP_ADVICE[4:]
-                    raise CorpusError(item.path, item.line, item.problem, advice, item.field)
-                raise item
+                raise with_skip_advice(item)
             line = item.line if item.line is not None else number
             report.skipped.append(SkippedRecord(line, item.problem, item))
             continue
@@ -643,6 +736,7 @@ def read_jsonl_records(
     skip_invalid: bool = False,
     allow_empty_labels: bool = False,
     report: Optional[CorpusReport] = None,
+    max_length: Optional[int] = None,
 ) -> Iterator[Record]:
     """Stream labelled records from a JSON Lines file.
 
@@ -662,13 +756,15 @@ def read_jsonl_records(
         none of whose labels apply).
     report (Optional[CorpusReport]): Filled in while reading: counts, skipped
         records and whether the file is multi-label.
+    max_length (Optional[int]): Refuse (or with ``skip_invalid`` skip) a text
+        longer than this many characters, e.g. ``nlp.max_length``.
     YIELDS (Record): (text, labels, line) for each valid record.
     RAISES (CorpusError): Invalid input, unless ``skip_invalid``.
     """
     name = source_name(path)
     checker = _RecordChecker(
         name, text_key, "text_key (--text-key)", "label_key/labels_key",
-        labels, clean_html, allow_empty_labels,
+        labels, clean_html, allow_empty_labels, max_length,
     )
 
     def items() -> Iterator[Tuple[int, Union[Record, CorpusError]]]:
@@ -718,7 +814,7 @@ def _jsonl_record(
     values = obj[labels_key]
     if not isinstance(values, list):
         raise CorpusError(
-            checker.name, number, f"the labels field {labels_key!r} holds a {_json_type(values)}, not a list",
+            checker.name, number, f"the labels field {labels_key!r} holds {json_kind(values)}, not a list",
             f"Write a list of labels, e.g. {{{json.dumps(labels_key)}: [\"a\", \"b\"]}}, or put a single "
             f"label under {label_key!r}, {_SKIP_ADVICE}.", field=labels_key,
         )
@@ -738,6 +834,7 @@ def read_table_records(
     skip_invalid: bool = False,
     allow_empty_labels: bool = False,
     report: Optional[CorpusReport] = None,
+    max_length: Optional[int] = None,
 ) -> Iterator[Record]:
     """Stream labelled records from a CSV or TSV file with a header row.
 
@@ -756,6 +853,8 @@ def read_table_records(
         the header are always raised.
     allow_empty_labels (bool): With ``label_separator``, accept an empty label cell.
     report (Optional[CorpusReport]): Filled in while reading.
+    max_length (Optional[int]): Refuse (or with ``skip_invalid`` skip) a text
+        longer than this many characters, e.g. ``nlp.max_length``.
     YIELDS (Record): (text, labels, first line of the row) for each valid row.
     RAISES (CorpusError): Invalid input, unless ``skip_invalid``.
     """
@@ -766,7 +865,7 @@ def read_table_records(
         delimiter = delimiter_for(path)
     checker = _RecordChecker(
         name, text_column, "text_column (--text-column)", "label_column (--label-column)",
-        labels, clean_html, allow_empty_labels,
+        labels, clean_html, allow_empty_labels, max_length,
     )
     checker.multi_label = label_separator is not None
     required = [
@@ -831,16 +930,18 @@ def read_records(
     skip_invalid: bool = False,
     allow_empty_labels: bool = False,
     report: Optional[CorpusReport] = None,
+    max_length: Optional[int] = None,
 ) -> Iterator[Record]:
     """Stream labelled records from a JSONL, CSV or TSV file, by suffix or ``format``.
 
     For a table, ``text_key`` and ``label_key`` name the columns, and
     ``labels_key`` is not used. See ``read_jsonl_records`` and
-    ``read_table_records`` for the other arguments.
+    ``read_table_records`` for the other arguments (``max_length``: refuse
+    longer texts, e.g. ``nlp.max_length``).
     """
     kind = corpus_format(path, format)
     common = dict(labels=labels, clean_html=clean_html, skip_invalid=skip_invalid,
-                  allow_empty_labels=allow_empty_labels, report=report)
+                  allow_empty_labels=allow_empty_labels, report=report, max_length=max_length)
     if kind == "jsonl":
         if label_separator is not None:
             raise CorpusError(str(path), None, "label_separator only applies to CSV/TSV files",
@@ -872,7 +973,9 @@ def records_to_docs(
     labels (Sequence[str]): The full label set; every record label must be in it.
     source (str): The name of the records' file, for messages.
     YIELDS (Doc): One doc a record, with ``doc.cats`` set.
-    RAISES (CorpusError): A record has a label that is not in ``labels``.
+    RAISES (CorpusError): A record has a label that is not in ``labels``, or
+        a text spaCy cannot tokenize (a lone surrogate, or longer than
+        ``nlp.max_length``).
     """
     labels = _check_labels_arg(labels, source) or []
     known = set(labels)
@@ -883,6 +986,7 @@ def records_to_docs(
                 source, line, f"unknown label {unknown[0]!r} (known labels: {', '.join(map(repr, labels))})",
                 "Add the label to the label list, or fix the record.",
             )
+        check_text(source, line, None, text, nlp.max_length)
         doc = nlp.make_doc(text)
         doc.cats = make_cats(record_labels, labels)
         yield doc
@@ -912,7 +1016,8 @@ def write_docbin(
     nlp (Language): Its tokenizer is used, e.g. ``spacy.blank("en")``.
     records (Iterable[Record]): The records, e.g. from ``read_records``.
     output_path (Union[str, Path]): The ``.spacy`` file to write; missing
-        parent directories are created.
+        parent directories are created. It is written to a temporary file
+        first and moved into place, so a failure leaves it as it was.
     labels (Optional[Sequence[str]]): The full label set, in ``doc.cats``
         order. By default the labels of the records, sorted.
     source (str): The name of the records' file, for messages.
@@ -924,9 +1029,7 @@ def write_docbin(
     doc_bin = DocBin(store_user_data=False)
     for doc in records_to_docs(nlp, records, labels, source=source):
         doc_bin.add(doc)
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    doc_bin.to_disk(output_path)
+    write_bytes_atomically(output_path, doc_bin.to_bytes())
     return count_labels(records, labels)
 
 
@@ -941,7 +1044,9 @@ class LabelledCorpus:
     ``Corpus``, it is called with the ``nlp`` object, tokenizes each text with
     ``nlp.make_doc`` and gives the reference doc ``cats`` over the full label
     set. Without ``labels``, the set is collected in one streaming pass over
-    the file the first time it is needed, and sorted.
+    the file the first time it is needed, and sorted. A text longer than
+    ``nlp.max_length`` is an invalid record: an error that names its line, or
+    skipped with ``skip_invalid``.
     """
 
     def __init__(
@@ -980,13 +1085,15 @@ class LabelledCorpus:
         self.allow_empty_labels = allow_empty_labels
         self._warned = False
 
-    def records(self, report: Optional[CorpusReport] = None) -> Iterator[Record]:
-        """Stream the valid records (up to ``limit``)."""
+    def records(
+        self, report: Optional[CorpusReport] = None, max_length: Optional[int] = None
+    ) -> Iterator[Record]:
+        """Stream the valid records (up to ``limit``); texts longer than ``max_length`` are invalid."""
         records = read_records(
             self.path, self.text_key, self.label_key, self.labels_key, format=self.format,
             label_separator=self.label_separator, labels=self.labels, clean_html=self.clean_html,
             skip_invalid=self.skip_invalid, allow_empty_labels=self.allow_empty_labels,
-            report=report,
+            report=report, max_length=max_length,
         )
         for i, record in enumerate(records):
             if self.limit and i >= self.limit:
@@ -1009,7 +1116,7 @@ class LabelledCorpus:
     def __call__(self, nlp: "Language") -> Iterator[Example]:
         labels = self.get_labels()
         report = CorpusReport(path=str(self.path))
-        for record in self.records(report):
+        for record in self.records(report, max_length=nlp.max_length):
             doc = nlp.make_doc(record.text)
             yield Example.from_dict(doc, {"cats": make_cats(record.labels, labels)})
         self._warn(report)

@@ -14,7 +14,8 @@ class Errors:
     )
     E003 = (
         "[spacy_rnn E003] Unknown pooling {pooling!r} in {where}. "
-        "Choose one of: {allowed}."
+        "Choose one of: {allowed}; or several joined by \"+\" (e.g. "
+        "\"max+mean\"), each at most once, to concatenate them."
     )
     E004 = (
         "[spacy_rnn E004] The recurrent encoder's input width (nI) is unknown. "
@@ -103,6 +104,17 @@ class Errors:
         "configs/pretrain_bilstm.cfg or configs/sentiment_bilstm_long.cfg, "
         "or copy their [pretraining] block (component = your rnn_textcat "
         "component, layer = \"tok2vec\") into your config."
+    )
+    E020 = (
+        "[spacy_rnn E020] {where} has include_static_vectors = true, but the "
+        "pipeline has no word vectors to include (nlp.vocab.vectors is "
+        "empty). Load a vectors table at initialization: in a training "
+        "config, [initialize] vectors = \"en_core_web_lg\" (an installed "
+        "pipeline: python -m spacy download en_core_web_lg), or the path of "
+        "a pipeline or of `spacy init vectors` output, e.g. the folder that "
+        "`python -m spacy_rnn fetch-vectors assets/vectors_en_md` writes; "
+        "from Python, load them into nlp.vocab before nlp.initialize(). Or "
+        "set include_static_vectors = false to train without vectors."
     )
 
 

@@ -27,6 +27,7 @@ from thinc.layers.chain import forward as chain_forward
 from thinc.types import Floats2d
 
 from .errors import ConfigValueError, Errors
+from .layers.checks import check_int, check_settings
 from .layers.lm_head import LanguageModelOutput
 from .lm_vocab import BOUNDARY, LMVocab, read_lm_vocab
 from .torch.lm_head import OUTPUT_LAYERS
@@ -120,11 +121,8 @@ def create_pretrain_rnn_lm(
                 reason=f"choose one of {', '.join(repr(o) for o in OUTPUT_LAYERS)}.",
             )
         )
-    if div_value <= 0 or log_every < 0:
-        name, value = ("div_value", div_value) if div_value <= 0 else ("log_every", log_every)
-        raise ConfigValueError(
-            Errors.E002.format(name=name, value=value, where=WHERE, reason="use a positive number (log_every: 0 for off).")
-        )
+    check_settings(WHERE, int_lists={"cutoffs": cutoffs}, positive={"div_value": div_value})
+    check_int(WHERE, "log_every", log_every, minimum=0)
 
     def create_objective(vocab: Vocab, tok2vec: Model) -> Model:
         encoder = check_no_leak(vocab, tok2vec)

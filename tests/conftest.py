@@ -29,3 +29,35 @@ def shared_data() -> Path:
 def sst2_train_500(shared_data):
     """500 real SST-2 training sentences: dicts with "text" and "label"."""
     return read_jsonl(shared_data / "sst2" / "train.jsonl", limit=500)
+
+
+# Made-up sentences for a tiny pipeline that needs no shared data.
+TINY_LABELS = ["negative", "positive"]
+TINY_EXAMPLES = [
+    ("a wonderful , moving film", "positive"),
+    ("great acting and a sharp script", "positive"),
+    ("dull , slow and far too long", "negative"),
+    ("the worst film of the year", "negative"),
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_textcat_dir(tmp_path_factory) -> Path:
+    """A tiny rnn_textcat pipeline (widths 8), briefly trained on made-up
+    sentences so that different texts get different cats, saved to disk."""
+    import spacy
+    from spacy.training import Example
+
+    nlp = spacy.blank("en")
+    config = {"model": {"tok2vec": {"embed": {"width": 8, "rows": [100, 50, 50, 50]}, "encode": {"width": 8}}}}
+    nlp.add_pipe("rnn_textcat", config=config)
+    examples = [
+        Example.from_dict(nlp.make_doc(text), {"cats": {lab: float(lab == label) for lab in TINY_LABELS}})
+        for text, label in TINY_EXAMPLES
+    ]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(5):
+        nlp.update(examples, sgd=optimizer)
+    path = tmp_path_factory.mktemp("tiny_textcat") / "model"
+    nlp.to_disk(path)
+    return path

@@ -19,20 +19,34 @@ from spacy_rnn.cli.score import read_scoring_input
 from spacy_rnn.corpus import CorpusError, clean_html_breaks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SST2_TRAIN = REPO_ROOT / ".." / "shared" / "data" / "sst2" / "train.jsonl"
 LABELS = ["negative", "positive"]
 TEXTS = ["a gorgeous , witty film", "", "dull and lifeless", "   ", "ok", "emoji 😀 <br /> end"]
 
 runner = CliRunner()
 
 
+# Twenty short reviews written for these tests (no shared data needed).
+RECORDS = [
+    {"text": t, "label": l}
+    for t, l in [
+        ("a warm , funny and generous film", "positive"), ("the plot collapses in the last act", "negative"),
+        ("i smiled all the way through", "positive"), ("two hours i will never get back", "negative"),
+        ("the cast is a joy to watch", "positive"), ("flat characters and clumsy dialogue", "negative"),
+        ("a clever script that trusts its audience", "positive"), ("it drags , and then it drags some more", "negative"),
+        ("gorgeous photography and a moving score", "positive"), ("the jokes land with a thud", "negative"),
+        ("one of the year 's quiet surprises", "positive"), ("a muddled , forgettable sequel", "negative"),
+        ("tender without ever being sappy", "positive"), ("loud , long and empty", "negative"),
+        ("the lead gives a career-best turn", "positive"), ("nothing here you have n't seen before", "negative"),
+        ("sharp , brisk and surprisingly deep", "positive"), ("the twist is obvious from the first scene", "negative"),
+        ("a delight for kids and parents alike", "positive"), ("badly edited and worse acted", "negative"),
+    ]
+]
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
-    """A tiny rnn_textcat pipeline, initialized and briefly trained on 20 SST-2 sentences."""
-    if not SST2_TRAIN.exists():
-        pytest.skip(f"shared SST-2 data not found at {SST2_TRAIN}")
-    with SST2_TRAIN.open(encoding="utf8") as f:
-        records = [json.loads(line) for line in itertools.islice(f, 20)]
+    """A tiny rnn_textcat pipeline, initialized and briefly trained on RECORDS."""
+    records = RECORDS
     nlp = spacy.blank("en")
     nlp.add_pipe("rnn_textcat")
     examples = [
@@ -390,3 +404,198 @@ def test_memory_zones_keep_the_vocab_from_growing(nlp):
     results = list(score_records(nlp, records, batch_size=8, chunk_size=16))
     assert [r["i"] for r in results] == list(range(50))
     assert len(nlp.vocab.strings) == n_strings
+
+
+# ---------------------------------------------------------------------------
+# Issue 16: every valid row gets its result, every bad one a clear error.
+# These use a tiny pipeline built from made-up sentences (tiny_textcat_dir).
+
+
+def jsonl_file(path: Path, rows) -> Path:
+    return write_lines(path, [row if isinstance(row, str) else json.dumps(row) for row in rows])
+
+
+def test_issue16_text_over_a_million_characters(tmp_path, tiny_textcat_dir):
+    """Case 1: no E088 traceback. Any length by default; --max-length refuses or skips."""
+    long_text = "x" * 1_000_001
+    path = jsonl_file(tmp_path / "in.jsonl", [{"text": "first"}, {"text": long_text}, {"text": "last"}])
+    result = invoke(tiny_textcat_dir, path)
+    assert result.exit_code == 0, result.output
+    assert [len(r["text"]) for r in parse(result.stdout)] == [5, 1_000_001, 4]
+    result = invoke(tiny_textcat_dir, path, "--max-length", "1000")
+    check_error(
+        result, f"{path}, line 2: the text field 'text' is 1,000,001 characters long, more than the limit of 1,000",
+        "--max-length", "--skip-invalid", "Wrote the 1 output line(s) before it to stdout",
+    )
+    assert [r["text"] for r in parse(result.stdout)] == ["first"]
+    result = invoke(tiny_textcat_dir, path, "--max-length", "1000", "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    rows = parse(result.stdout)
+    assert [r.get("text") for r in rows] == ["first", None, "last"]
+    assert rows[1]["error"]["line"] == 2 and rows[1]["error"]["field"] == "text"
+    assert "1,000,001 characters long" in rows[1]["error"]["message"]
+    assert "skipped 1 invalid record(s), kept 2" in result.stderr and "line 2:" in result.stderr
+
+
+def test_issue16_default_max_length_keeps_a_parsers_limit(tiny_textcat_dir):
+    from spacy_rnn.cli._util import NO_MAX_LENGTH
+    from spacy_rnn.cli.score import scoring_max_length
+
+    nlp = spacy.load(tiny_textcat_dir)
+    assert scoring_max_length(nlp) == NO_MAX_LENGTH
+    assert scoring_max_length(nlp, 0) == NO_MAX_LENGTH and scoring_max_length(nlp, 50) == 50
+    nlp.add_pipe("parser")
+    assert scoring_max_length(nlp) == nlp.max_length == 1_000_000
+
+
+def test_issue16_score_file_restores_max_length(tmp_path, tiny_textcat_dir):
+    nlp = spacy.load(tiny_textcat_dir)
+    path = jsonl_file(tmp_path / "in.jsonl", [{"text": "x" * 1_000_001}])
+    assert score_file(nlp, str(path), tmp_path / "out.jsonl") == 1
+    assert nlp.max_length == 1_000_000
+    with pytest.raises(ScoreError, match="--max-length"):
+        score_file(nlp, str(path), max_length=-1)
+
+
+def test_issue16_lone_surrogate(tmp_path, tiny_textcat_dir):
+    """Case 2: an error naming line and field, or with --skip-invalid an error line."""
+    path = jsonl_file(tmp_path / "in.jsonl", ['{"text": "ok", "id": 1}', '{"text": "x\\ud800", "id": 2}', '{"text": "b", "id": 3}'])
+    check_error(
+        invoke(tiny_textcat_dir, path), f"{path}, line 2: the text field 'text' holds a lone surrogate U+D800",
+        "Wrote the 1 output line(s) before it to stdout",
+    )
+    result = invoke(tiny_textcat_dir, path, "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    rows = parse(result.stdout)
+    assert [r.get("id") for r in rows] == [1, None, 3]
+    assert rows[1]["error"]["line"] == 2 and "lone surrogate" in rows[1]["error"]["message"]
+    # a surrogate outside the text is only data: written back, escaped
+    path = jsonl_file(tmp_path / "note.jsonl", ['{"text": "ok", "note": "\\udc00"}'])
+    (row,) = parse(invoke(tiny_textcat_dir, path).stdout)
+    assert row["note"] == "\udc00"
+
+
+@pytest.mark.parametrize("batch_size", [256, 8])
+def test_issue16_a_bad_line_does_not_cost_its_batch(tmp_path, tiny_textcat_dir, batch_size):
+    """Case 3: line 50 lacks its text; the 49 lines before it are scored either way."""
+    rows = [{"text": f"text number {i}", "i": i} for i in range(1, 50)] + [{"body": "no text"}, {"text": "after", "i": 51}]
+    path = jsonl_file(tmp_path / "in.jsonl", rows)
+    result = invoke(tiny_textcat_dir, path, "--batch-size", batch_size)
+    check_error(result, f"{path}, line 50: no text field 'text'", "Wrote the 49 output line(s) before it to stdout")
+    assert [r["i"] for r in parse(result.stdout)] == list(range(1, 50))
+    result = invoke(tiny_textcat_dir, path, "--batch-size", batch_size, "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    out = parse(result.stdout)
+    assert len(out) == 51 and [r.get("i") for r in out] == list(range(1, 50)) + [None, 51]
+    assert out[49] == {"error": {"line": 50, "field": "text", "message": "no text field 'text' (fields: 'body')"}}
+    valid_only = parse(invoke(tiny_textcat_dir, jsonl_file(tmp_path / "valid.jsonl", rows[:49] + rows[50:])).stdout)
+    for a, b in zip([r for r in out if "error" not in r], valid_only):
+        assert a["cats"] == pytest.approx(b["cats"], abs=1e-6)
+
+
+def test_issue16_skip_invalid_keeps_order_with_worker_processes(tmp_path, tiny_textcat_dir):
+    lines = []
+    for i in range(30):
+        lines.append(json.dumps({"text": f"text {i} " + "word " * (i % 5), "i": i}))
+        if i % 4 == 1:
+            lines.append('{"text": 7}' if i % 8 == 1 else "{broken")
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    reference = parse(invoke(tiny_textcat_dir, path, "--skip-invalid", "--batch-size", "1").stdout)
+    result = invoke(tiny_textcat_dir, path, "--skip-invalid", "--batch-size", "3", "--n-process", "2")
+    assert result.exit_code == 0, result.output
+    rows = parse(result.stdout)
+    assert len(rows) == len(lines) == len(reference)
+    for a, b in zip(rows, reference):
+        assert a.keys() == b.keys() and a.get("error") == b.get("error") and a.get("i") == b.get("i")
+        if "cats" in a:
+            assert a["cats"] == pytest.approx(b["cats"], abs=1e-6)
+
+
+def test_issue16_failed_run_never_destroys_earlier_results(tmp_path, tiny_textcat_dir):
+    """Case 4: the output is written through a temporary file; a failed run's lines go to OUTPUT.partial."""
+    good = write_lines(tmp_path / "good.txt", [f"text {i}" for i in range(50)])
+    out = tmp_path / "scores.jsonl"
+    assert invoke(tiny_textcat_dir, good, "-o", out).exit_code == 0
+    before = out.read_bytes()
+    assert before.count(b"\n") == 50
+    partial = tmp_path / "scores.jsonl.partial"
+    # a header error: nothing written, the 50 results stay
+    bad_header = write_lines(tmp_path / "bad.csv", ["review,id", "a,1"])
+    check_error(invoke(tiny_textcat_dir, bad_header, "-o", out), "no column 'text'", f"Wrote nothing; {out} was left as it was")
+    assert out.read_bytes() == before and not partial.exists()
+    # an error on line 3: the 2 lines before it are kept, under a name that says partial
+    bad_line = jsonl_file(tmp_path / "bad.jsonl", [{"text": "a"}, {"text": "b"}, {"text": 3}, {"text": "d"}])
+    check_error(
+        invoke(tiny_textcat_dir, bad_line, "-o", out), f"{bad_line}, line 3: the text field 'text' is a number",
+        f"Wrote the 2 output line(s) before it to {partial}; {out} was left as it was",
+    )
+    assert out.read_bytes() == before
+    assert [r["text"] for r in parse(partial.read_text(encoding="utf8"))] == ["a", "b"]
+    # a failed run to a new path creates nothing there
+    check_error(invoke(tiny_textcat_dir, bad_header, "-o", tmp_path / "new.jsonl"), "new.jsonl was not created")
+    # a run that ends well replaces the file; no temporary file is left anywhere
+    assert invoke(tiny_textcat_dir, bad_line, "-o", out, "--skip-invalid").exit_code == 0
+    assert [r.get("text") for r in parse(out.read_text(encoding="utf8"))] == ["a", "b", None, "d"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bad.csv", "bad.jsonl", "good.txt", "scores.jsonl", "scores.jsonl.partial"
+    ]
+
+
+def test_issue16_interrupted_run_keeps_its_lines(tmp_path, tiny_textcat_dir, monkeypatch):
+    import spacy_rnn.cli.score as score_module
+
+    real = score_module.read_scoring_items
+
+    def interrupted(*args, **kwargs):
+        yield from itertools.islice(real(*args, **kwargs), 3)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(score_module, "read_scoring_items", interrupted)
+    path = write_lines(tmp_path / "in.txt", ["a", "b", "c", "d"])
+    out = tmp_path / "out.jsonl"
+    result = invoke(tiny_textcat_dir, path, "-o", out, "--batch-size", "1")
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert f"Interrupted. Wrote 3 output line(s) to {out}.partial" in result.stderr
+    assert not out.exists() and len(parse((tmp_path / "out.jsonl.partial").read_text())) == 3
+
+
+def test_issue16_existing_output_field_names_the_line(tmp_path, tiny_textcat_dir):
+    path = jsonl_file(tmp_path / "in.jsonl", [{"text": "a"}, {"text": "b", "cats": 1}])
+    check_error(invoke(tiny_textcat_dir, path), f"{path}, line 2: the record already has a field 'cats'", "--cats-field")
+    path = jsonl_file(tmp_path / "err.jsonl", [{"text": "a", "error": "none"}])
+    assert invoke(tiny_textcat_dir, path).exit_code == 0  # "error" is only reserved with --skip-invalid
+    result = invoke(tiny_textcat_dir, path, "--skip-invalid")  # an invalid record like any other
+    assert result.exit_code == 0, result.output
+    assert parse(result.stdout)[0]["error"]["message"].startswith("the record already has a field 'error'")
+    result = invoke(tiny_textcat_dir, path, "--skip-invalid", "--error-field", "problem")
+    assert result.exit_code == 0, result.output
+    check_error(invoke(tiny_textcat_dir, path, "--skip-invalid", "--error-field", "label"), "must differ")
+
+
+def test_issue16_long_runs_of_invalid_records_keep_memory_flat(tiny_textcat_dir):
+    """Error lines do not pile up until the next valid record: at most chunk_size wait."""
+    from spacy_rnn.cli.score import ScoreItem, ScoreReport, score_items
+
+    nlp = spacy.load(tiny_textcat_dir)
+    consumed = []
+
+    def items():
+        for i in range(1, 301):
+            consumed.append(i)
+            if i in (1, 300):
+                yield ScoreItem(i, f"text {i}", {"i": i})
+            else:
+                yield ScoreItem(i, None, None, CorpusError("in.jsonl", i, "bad"))
+
+    report = ScoreReport()
+    outputs = score_items(nlp, items(), skip_invalid=True, chunk_size=8, batch_size=2, report=report)
+    lines = []
+    for output in outputs:
+        lines.append(output)
+        assert len(consumed) <= len(lines) + 8 + 2  # what waits is bounded, however long the run
+    assert [r.get("i") for r in lines] == [1] + [None] * 298 + [300]
+    assert [r["error"]["line"] for r in lines[1:-1]] == list(range(2, 300))
+    assert report.n_records == 2 and report.n_invalid == report.n_skipped == 298
+    assert len(report.skipped) == ScoreReport.KEEP_INVALID
+    assert "skipped 298 invalid record(s), kept 2" in report.summary(max_listed=100)
+    assert "... and 198 more" in report.summary(max_listed=100)

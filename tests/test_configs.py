@@ -4,8 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
+from spacy.vectors import Vectors
 from spacy.tokens import DocBin
 from thinc.api import Config
 
@@ -64,6 +66,11 @@ def test_config_trains_a_step(path, tiny_corpus):
         Example.from_dict(nlp.make_doc(t), {"cats": {"negative": float(i % 2), "positive": float(1 - i % 2)}})
         for i, t in enumerate(["good", "bad film", "a fine one", "dull"])
     ]
+    if "include_static_vectors = true" in path.read_text():
+        # [initialize] vectors would load a real table; a tiny one does here
+        words = ["good", "bad", "film", "fine", "dull"]
+        table = numpy.random.default_rng(0).standard_normal((len(words), 8)).astype("f")
+        nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=table, keys=words)
     optimizer = nlp.initialize(lambda: examples)
     losses = nlp.update(examples, sgd=optimizer)
     assert losses[name] > 0

@@ -13,7 +13,7 @@ from spacy.tokens import DocBin
 from spacy.util import registry
 from typer.testing import CliRunner
 
-from spacy_rnn.cli import app
+from spacy_rnn.cli import app, convert_corpus
 from spacy_rnn.corpus import (
     CorpusError,
     CorpusReport,
@@ -140,11 +140,11 @@ BAD_JSONL = [
     ('{"label": "pos"}', ["no text field 'text'", "text_key", "'label'"]),
     ('{"text": "", "label": "pos"}', ["text field 'text' is empty"]),
     ('{"text": "   ", "label": "pos"}', ["text field 'text' is empty"]),
-    ('{"text": null, "label": "pos"}', ["'text' is a null, not a string"]),
+    ('{"text": null, "label": "pos"}', ["'text' is null, not a string"]),
     ('{"text": 3, "label": "pos"}', ["'text' is a number, not a string"]),
     ('{"text": "a"}', ["no label field 'label'", "'labels'"]),
     ('{"text": "a", "label": ""}', ["label field 'label' is empty"]),
-    ('{"text": "a", "label": null}', ["'label' holds a null"]),
+    ('{"text": "a", "label": null}', ["'label' holds null, not a string"]),
     ('{"text": "a", "label": ["pos"]}', ["'label' holds a list", "labels"]),
     ('{"text": "a", "label": "pos", "labels": ["pos"]}', ["both 'label' and 'labels'"]),
     ('{"text": "a", "labels": ["pos"]}', ["mixed single-label and multi-label", "line 1"]),
@@ -553,3 +553,148 @@ def test_convert_cli_errors(tmp_path, monkeypatch, args, message):
     result = runner.invoke(app, ["convert", *args])
     assert result.exit_code == 1
     assert message in result.stderr and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------------------
+# Issue 16: nothing crashes, every bad input gets a clear error
+
+
+def test_issue16_json_error_column_and_article(tmp_path):
+    """Case 7: the column of an error at the end of a line, and "an array"."""
+    path = write_lines(
+        tmp_path / "a.jsonl",
+        ['{"text": "a", "label": "b"', '{"text": "a" "label": "b"}', '{"text": ["a"], "label": "b"}'],
+    )
+    report = CorpusReport()
+    assert list(read_jsonl_records(path, skip_invalid=True, report=report)) == []
+    reasons = [skipped.reason for skipped in report.skipped]
+    assert reasons == [
+        "invalid JSON: Expecting ',' delimiter at the end of the line (column 27)",
+        "invalid JSON: Expecting ',' delimiter at column 14",
+        "the text field 'text' is an array, not a string",
+    ]
+    path = jsonl(tmp_path / "b.jsonl", {"text": "a", "label": {"x": 1}}, {"text": "a", "labels": None})
+    report = CorpusReport()
+    list(read_jsonl_records(path, skip_invalid=True, report=report))
+    assert [s.reason for s in report.skipped] == [
+        "the label field 'label' holds an object, not a string",
+        "the labels field 'labels' holds null, not a list",
+    ]
+
+
+@pytest.mark.parametrize("line", ["1" * 5000, "[" * 100_000])
+def test_issue16_json_that_python_cannot_read_is_a_record_error(tmp_path, line):
+    """An int of over 4,300 digits or very deep nesting: a JSON error, not a traceback."""
+    path = write_lines(tmp_path / "a.jsonl", ['{"text": "a", "label": "b"}', line])
+    err = error_of(read_jsonl_records(path))
+    assert err.line == 2 and "cannot read the JSON" in str(err)
+    assert len(list(read_jsonl_records(path, skip_invalid=True, report=CorpusReport()))) == 1
+
+
+def test_issue16_lone_surrogate_is_an_invalid_record(tmp_path):
+    """Case 2: a lone surrogate from a JSON escape names line, field and character."""
+    path = write_lines(
+        tmp_path / "a.jsonl",
+        ['{"text": "ok", "label": "pos"}', '{"text": "x\\ud800y", "label": "pos"}', '{"text": "b", "label": "\\udfff"}'],
+    )
+    err = error_of(read_jsonl_records(path))
+    assert err.line == 2 and err.field == "text"
+    assert "lone surrogate U+D800" in str(err) and "character 2" in str(err) and "--skip-invalid" in str(err)
+    report = CorpusReport()
+    assert [r.text for r in read_jsonl_records(path, skip_invalid=True, report=report)] == ["ok"]
+    assert [(s.line, s.error.field) for s in report.skipped] == [(2, "text"), (3, "label")]
+    # a surrogate pair is one character, and fine
+    path = write_lines(tmp_path / "b.jsonl", ['{"text": "\\ud83d\\ude00", "label": "pos"}'])
+    assert [r.text for r in read_jsonl_records(path)] == ["\U0001F600"]
+
+
+def test_issue16_max_length_in_readers_and_docs(tmp_path):
+    """Case 1 in the Python API: a text longer than max_length / nlp.max_length names its line."""
+    path = jsonl(tmp_path / "a.jsonl", {"text": "short", "label": "pos"}, {"text": "x" * 30, "label": "neg"})
+    err = error_of(read_records(path, max_length=20))
+    assert err.line == 2 and "30 characters long, more than the limit of 20" in str(err)
+    report = CorpusReport()
+    assert [r.line for r in read_records(path, max_length=20, skip_invalid=True, report=report)] == [1]
+    assert report.skipped[0].line == 2
+    nlp = spacy.blank("en")
+    nlp.max_length = 20
+    records = [Record("short", ["pos"], 1), Record("x" * 30, ["neg"], 7)]
+    with pytest.raises(CorpusError, match=r"train\.jsonl, line 7: the text is 30 characters long"):
+        list(records_to_docs(nlp, records, ["neg", "pos"], source="train.jsonl"))
+    corpus = LabelledCorpus(path)
+    with pytest.raises(CorpusError, match=r"line 2: the text field 'text' is 30 characters long"):
+        list(corpus(nlp))
+    corpus = LabelledCorpus(path, skip_invalid=True)
+    with pytest.warns(CorpusWarning, match="line 2"):
+        assert [eg.reference.text for eg in corpus(nlp)] == ["short"]
+
+
+def test_issue16_convert_takes_a_text_over_a_million_characters(tmp_path):
+    """Case 1: no E088 traceback; any length by default, --max-length to refuse or skip."""
+    long_text = "x" * 1_000_001
+    path = jsonl(tmp_path / "a.jsonl", {"text": "ok", "label": "pos"}, {"text": long_text, "label": "neg"})
+    out = tmp_path / "a.spacy"
+    result = runner.invoke(app, ["convert", str(path), str(out)])
+    assert result.exit_code == 0, result.output
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert [len(d.text) for d in docs] == [2, 1_000_001]
+    out.unlink()
+    result = runner.invoke(app, ["convert", str(path), str(out), "--max-length", "1000"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path}, line 2: the text field 'text' is 1,000,001 characters long" in result.stderr
+    assert "--max-length" in result.stderr and not out.exists()
+    result = runner.invoke(app, ["convert", str(path), str(out), "--max-length", "1000", "--skip-invalid"])
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 invalid record(s), kept 1" in result.stdout and len(DocBin().from_disk(out)) == 1
+    # the Python API keeps the nlp object's own limit, and names the line
+    with pytest.raises(CorpusError, match="line 2: the text field 'text' is 1,000,001 characters long"):
+        convert_corpus(path, out, spacy.blank("en"))
+
+
+def test_issue16_convert_surrogate_is_skippable(tmp_path):
+    """Case 2 in `convert`: an error naming the line, or skipped with --skip-invalid."""
+    path = write_lines(tmp_path / "a.jsonl", ['{"text": "ok", "label": "pos"}', '{"text": "\\ud800", "label": "pos"}'])
+    out = tmp_path / "a.spacy"
+    result = runner.invoke(app, ["convert", str(path), str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path}, line 2: the text field 'text' holds a lone surrogate U+D800" in result.stderr
+    result = runner.invoke(app, ["convert", str(path), str(out), "--skip-invalid"])
+    assert result.exit_code == 0, result.output
+    assert len(DocBin().from_disk(out)) == 1
+
+
+def test_issue16_convert_refuses_to_overwrite_its_input(tmp_path):
+    """Case 5: `convert x.spacy x.spacy --format jsonl` would replace its own input."""
+    path = jsonl(tmp_path / "x.spacy", {"text": "a", "label": "pos"})
+    before = path.read_bytes()
+    for output in (path, tmp_path / "." / "x.spacy"):
+        result = runner.invoke(app, ["convert", str(path), str(output), "--format", "jsonl"])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "is the input file" in result.stderr
+    assert path.read_bytes() == before
+    with pytest.raises(CorpusError, match="is the input file"):
+        convert_corpus(path, path, spacy.blank("en"), format="jsonl")
+
+
+def test_issue16_write_docbin_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
+    """The .spacy file is written through a temporary file: a failure leaves the old one whole."""
+    out = tmp_path / "train.spacy"
+    write_docbin(spacy.blank("en"), [Record("a", ["pos"], 1)], out)
+    before = out.read_bytes()
+
+    def fail(self):
+        raise ValueError("cannot serialize")
+
+    monkeypatch.setattr(DocBin, "to_bytes", fail)
+    with pytest.raises(ValueError, match="cannot serialize"):
+        write_docbin(spacy.blank("en"), [Record("b", ["pos"], 1)], out)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["train.spacy"]
+
+
+def test_issue16_malformed_row_that_is_not_utf8_is_one_invalid_row(tmp_path):
+    """Found by the fuzz suite: the row after it was reported invalid too."""
+    path = tmp_path / "a.csv"
+    path.write_bytes(b'text,label\n"a"x\xff,pos\nok,neg\n')
+    report = CorpusReport()
+    assert list(read_table_records(path, skip_invalid=True, report=report)) == [Record("ok", ["neg"], 3)]
+    assert [(s.line, s.reason.split(":")[0]) for s in report.skipped] == [(2, "malformed CSV row")]

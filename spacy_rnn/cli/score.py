@@ -5,27 +5,49 @@ The input is read line by line and the output written as the docs come out of
 one line per input record, in input order: the record (for plain text,
 ``{"text": ...}``; for JSONL and CSV, all its fields), plus ``"cats"`` (label
 -> probability) and ``"label"`` (the most probable label).
+
+Invalid records (unreadable lines, a missing or non-string text, a text spaCy
+cannot tokenize) are found before batching, so that one never costs the
+results of its batch-mates. Without ``skip_invalid`` the first one stops the
+run after every result before it has been written, and the message names its
+line and says how many lines were written. With ``skip_invalid`` it gets an
+output line of its own, ``{"error": {"line": N, "field": ..., "message": ...}}``,
+and the run goes on: the output still has one line per input record.
+
+An output file is written under a temporary name and moved into place when
+the run ends well, so a failed run never destroys an earlier result; the lines
+a failed run wrote are kept in ``OUTPUT.partial``.
 """
 import itertools
 import json
 import os
 import sys
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Dict, Iterable, Iterator, Optional, Tuple, Union
+from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import spacy
 from spacy.language import Language
+from spacy.pipeline.transition_parser import Parser
 
 from ..corpus import (
     CorpusError,
+    CorpusReport,
+    SkippedRecord,
     Source,
+    check_text,
     clean_html_breaks,
+    json_kind,
     read_jsonl_objects,
     read_table_rows,
     read_text_lines,
     source_name,
+    with_skip_advice,
 )
-from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good
+from ..output_file import AtomicOutput, same_file
+from ._util import Arg, Opt, NO_MAX_LENGTH, allow_large_csv_fields, app, fail, good, max_length_setting, warn
 
 STDIN = "-"
 SCORE_FORMATS = ("txt", "jsonl", "csv", "tsv")
@@ -42,12 +64,15 @@ def score_cli(
     # fmt: off
     model: str = Arg(..., metavar="MODEL", help="Pipeline with a text classifier: a path or an installed package name"),
     input_path: str = Arg(..., help=INPUT_HELP, metavar="INPUT"),
-    output_path: Optional[Path] = Opt(None, "--output", "-o", help="JSONL file to write. Default: stdout", dir_okay=False),
+    output_path: Optional[Path] = Opt(None, "--output", "-o", help="JSONL file to write (through a temporary file: a failed run leaves it as it was, and keeps its lines in OUTPUT.partial). Default: stdout", dir_okay=False),
     input_format: Optional[str] = Opt(None, "--format", "-f", help="txt, jsonl, csv or tsv. Default: from the suffix; txt for stdin"),
     text_key: str = Opt("text", "--text-key", help="JSONL field holding the text"),
     text_column: str = Opt("text", "--text-column", help="CSV/TSV column holding the text"),
     cats_field: str = Opt("cats", "--cats-field", help="Output field for the label probabilities"),
     label_field: str = Opt("label", "--label-field", help="Output field for the most probable label"),
+    skip_invalid: bool = Opt(False, "--skip-invalid", help="Give each invalid record an output line with an error field, list them, and score the rest, instead of stopping at the first"),
+    error_field: str = Opt("error", "--error-field", help="With --skip-invalid: the output field that holds an invalid record's line and problem"),
+    max_length: Optional[int] = Opt(None, "--max-length", min=0, help="Texts longer than this many characters are invalid records; 0: no limit. Default: no limit, or the pipeline's nlp.max_length if it has a parser or NER"),
     batch_size: int = Opt(256, "--batch-size", "-b", min=1, help="Texts per batch"),
     n_process: int = Opt(1, "--n-process", "-n", help="Worker processes (-1: one per CPU)"),
     clean_html: bool = Opt(True, "--clean-html/--no-clean-html", help="Replace HTML line breaks (<br />) by spaces before scoring, as `convert` does; the output keeps the original text"),
@@ -58,28 +83,76 @@ def score_cli(
     Each output line is an input record plus "cats" (label -> probability)
     and "label" (the top label): one line per input record, in input order;
     an empty text is scored too. The input is streamed, so memory stays flat
-    for inputs of any size.
+    for inputs of any size. An invalid record stops the run after the results
+    before it are written, or, with --skip-invalid, gets a line with an
+    "error" field in its place.
     """
     allow_large_csv_fields()
+    report = ScoreReport()
     try:
-        n_written = score_file(
+        score_file(
             model, input_path, output_path, format=input_format, text_key=text_key,
             text_column=text_column, cats_field=cats_field, label_field=label_field,
-            batch_size=batch_size, n_process=n_process, clean_html=clean_html,
+            error_field=error_field, batch_size=batch_size, n_process=n_process, clean_html=clean_html,
+            skip_invalid=skip_invalid, max_length=max_length, report=report,
         )
     except (CorpusError, ScoreError) as e:
+        _warn_invalid(report, error_field)
         fail(str(e))
+    except KeyboardInterrupt:
+        _warn_invalid(report, error_field)
+        where = report.partial if report.partial is not None else "stdout" if output_path is None else None
+        kept = f" to {where}" if where is not None and report.n_written else ""
+        unchanged = f"; {output_path} was left as it was" if output_path is not None else ""
+        fail(f"Interrupted. Wrote {report.n_written} output line(s){kept}{unchanged}.", exits=130)
     except BrokenPipeError:
         # The reader of stdout went away (e.g. `| head`): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(1)
+    _warn_invalid(report, error_field)
     if output_path is not None:
-        good(f"Scored {n_written} texts: {output_path}", err=True)
+        good(f"Scored {report.n_records} texts: {output_path}", err=True)
+
+
+def _warn_invalid(report: "ScoreReport", error_field: str) -> None:
+    if report.skipped:
+        warn(f"{report.summary(max_listed=100)}\nEach has an output line with an {error_field!r} field in "
+             "its place.", err=True)
 
 
 class ScoreError(ValueError):
     """The scoring run cannot start: bad options, or no usable pipeline."""
+
+
+@dataclass
+class ScoreReport(CorpusReport):
+    """What a scoring run did, filled in as it goes (so it is right after an error too).
+
+    path (str): The input's name.
+    n_records (int): Texts scored.
+    skipped (List[SkippedRecord]): Invalid records, each answered by an error
+        line in the output (``skip_invalid``).
+    n_invalid (int): Invalid records; ``skipped`` keeps the first
+        ``KEEP_INVALID`` of them, so that memory stays flat.
+    n_written (int): Output lines written: results and error lines.
+    partial (Optional[Path]): Where a failed run's lines were kept
+        (``OUTPUT.partial``), if it wrote any to a file.
+    """
+
+    KEEP_INVALID = 100
+    n_invalid: int = 0
+    n_written: int = 0
+    partial: Optional[Path] = None
+
+    @property
+    def n_skipped(self) -> int:
+        return self.n_invalid
+
+    def add_invalid(self, error: CorpusError) -> None:
+        self.n_invalid += 1
+        if len(self.skipped) < self.KEEP_INVALID:
+            self.skipped.append(SkippedRecord(error.line, error.problem, error))
 
 
 def score_file(
@@ -92,27 +165,44 @@ def score_file(
     text_column: str = "text",
     cats_field: str = "cats",
     label_field: str = "label",
+    error_field: str = "error",
     batch_size: int = 256,
     n_process: int = 1,
     clean_html: bool = True,
+    skip_invalid: bool = False,
+    max_length: Optional[int] = None,
+    report: Optional[ScoreReport] = None,
 ) -> int:
     """Score a file (or stdin, for "-") and write JSONL to ``output_path`` or stdout.
 
     model (Union[str, Path, Language]): A pipeline, or its path or package name.
     input_path (str): The input file, or "-" for stdin.
     output_path (Optional[Path]): The JSONL file to write; None for stdout.
+        It is written under a temporary name and moved into place at the end;
+        a failed run leaves it as it was and keeps its lines in
+        ``output_path`` + ".partial".
     format (Optional[str]): txt, jsonl, csv or tsv; by default from the suffix
         (txt for stdin).
     text_key (str): JSONL field holding the text.
     text_column (str): CSV/TSV column holding the text.
     cats_field (str): Output field for the label probabilities.
     label_field (str): Output field for the most probable label.
+    error_field (str): With ``skip_invalid``, the output field of an invalid
+        record's line: ``{"line": N, "field": ..., "message": ...}``.
     batch_size (int): Texts per batch for ``nlp.pipe``.
     n_process (int): Processes for ``nlp.pipe`` (-1: one per CPU).
     clean_html (bool): Replace HTML line breaks by spaces in the texts scored.
+    skip_invalid (bool): Answer each invalid record with an error line and go
+        on, instead of stopping at the first.
+    max_length (Optional[int]): Texts longer than this many characters are
+        invalid; 0 for no limit. By default no limit, unless the pipeline has
+        a parser or NER (whose memory grows with the text): then its own
+        ``nlp.max_length``. The pipeline's ``max_length`` is restored after.
+    report (Optional[ScoreReport]): Filled in while scoring.
     RETURNS (int): The number of lines written.
-    RAISES (CorpusError): Unreadable input; the message names the line. The
-        output written before the error stays, and the message says how much.
+    RAISES (CorpusError): Unreadable input, or an invalid record without
+        ``skip_invalid``; the message names the line, and says how many lines
+        were written before it and where.
     RAISES (ScoreError): Bad options, or a pipeline that cannot be loaded or
         has no text classifier.
     """
@@ -120,8 +210,14 @@ def score_file(
         raise ScoreError(f"The batch size must be 1 or more, not {batch_size} (--batch-size).")
     if n_process == 0 or n_process < -1:
         raise ScoreError(f"--n-process must be 1 or more, or -1 for one process per CPU, not {n_process}.")
-    if cats_field == label_field:
-        raise ScoreError(f"--cats-field and --label-field must differ, both are {cats_field!r}.")
+    if max_length is not None and max_length < 0:
+        raise ScoreError(f"--max-length must be 0 (no limit) or more, not {max_length}.")
+    fields = [("--cats-field", cats_field), ("--label-field", label_field)]
+    if skip_invalid:
+        fields.append(("--error-field", error_field))
+    for (option, name), (other, other_name) in itertools.combinations(fields, 2):
+        if name == other_name:
+            raise ScoreError(f"{option} and {other} must differ, both are {name!r}.")
     fmt = score_format(input_path, format)
     if input_path == STDIN:
         source: Source = _Named(sys.stdin.buffer, "<stdin>")
@@ -130,27 +226,86 @@ def score_file(
         if not path.is_file():
             raise CorpusError(input_path, None, "is a directory" if path.is_dir() else "no such file",
                               "Check the path, or pass - to read from stdin.")
-        if output_path is not None and output_path.exists() and output_path.resolve() == path.resolve():
+        if output_path is not None and same_file(output_path, path):
             raise ScoreError(f"The output file {output_path} is the input file: choose another --output.")
         source = path
     nlp = model if isinstance(model, Language) else load_classifier(model)
-    records = read_scoring_input(
-        source, fmt, text_key=text_key, text_column=text_column, clean_html=clean_html
-    )
-    results = score_records(nlp, records, batch_size=batch_size, n_process=n_process,
-                            cats_field=cats_field, label_field=label_field, source=source_name(source))
-    n_written = 0
+    if report is None:
+        report = ScoreReport()
+    report.path = source_name(source)
+    items = read_scoring_items(source, fmt, text_key=text_key, text_column=text_column, clean_html=clean_html)
+    with _max_length(nlp, scoring_max_length(nlp, max_length)):
+        results = score_items(
+            nlp, items, batch_size=batch_size, n_process=n_process, cats_field=cats_field,
+            label_field=label_field, error_field=error_field, skip_invalid=skip_invalid,
+            source=report.path, report=report,
+        )
+        _write_results(results, output_path, report)
+    return report.n_written
+
+
+def scoring_max_length(nlp: Language, max_length: Optional[int] = None) -> int:
+    """The ``nlp.max_length`` to score with: ``max_length`` (0: no limit) if given.
+
+    By default no limit: spaCy's limit guards the memory of the parser and
+    NER, which grows with the text, and a text classifier needs no such guard.
+    A pipeline with a parser or NER keeps its own ``nlp.max_length``.
+    """
+    if max_length is not None:
+        return max_length_setting(max_length)
+    if any(isinstance(pipe, Parser) for _, pipe in nlp.pipeline):
+        return nlp.max_length
+    return NO_MAX_LENGTH
+
+
+@contextmanager
+def _max_length(nlp: Language, max_length: int) -> Iterator[None]:
+    before = nlp.max_length
+    nlp.max_length = max_length
     try:
-        with _open_output(output_path) as out:
+        yield
+    finally:
+        nlp.max_length = before
+
+
+def _write_results(results: Iterator[Dict[str, Any]], output_path: Optional[Path], report: ScoreReport) -> None:
+    """Write the results as JSONL to stdout or through a temporary file; count them in ``report``."""
+    if output_path is None:
+        out = getattr(sys.stdout, "buffer", None) or _TextAsBytes(sys.stdout)
+        try:
             for result in _progress(results):
                 out.write(_dumps(result))
-                n_written += 1
-    except CorpusError as e:
-        if n_written:
-            where = output_path if output_path is not None else "stdout"
-            e.args = (f"{e.args[0]} The first {n_written} results were written to {where}.",)
-        raise
-    return n_written
+                report.n_written += 1
+        except CorpusError as e:
+            raise _with_note(e, f"{_wrote(report.n_written)} to stdout") from None
+        finally:
+            out.flush()
+        return
+    existed = output_path.exists()
+    output = AtomicOutput(output_path)
+    stream = output.open()
+    try:
+        for result in _progress(results):
+            stream.write(_dumps(result))
+            report.n_written += 1
+    except BaseException as e:
+        report.partial = output.abandon(keep=report.n_written > 0)
+        if not isinstance(e, CorpusError):
+            raise
+        unchanged = f"{output_path} was left as it was" if existed else f"{output_path} was not created"
+        where = f" to {report.partial}" if report.partial is not None else ""
+        raise _with_note(e, f"{_wrote(report.n_written)}{where}; {unchanged}") from None
+    output.commit()
+
+
+def _wrote(n_written: int) -> str:
+    return f"Wrote the {n_written} output line(s) before it" if n_written else "Wrote nothing"
+
+
+def _with_note(error: CorpusError, note: str) -> CorpusError:
+    """The error with ``note`` (a sentence without its final period) after its advice."""
+    advice = f"{error.advice.rstrip('.')}. {note}" if error.advice else note
+    return CorpusError(error.path, error.line, error.problem, advice, error.field)
 
 
 class _Named:
@@ -202,15 +357,32 @@ def load_classifier(model: Union[str, Path]) -> Language:
     return nlp
 
 
-def read_scoring_input(
+class ScoreItem(NamedTuple):
+    """One input record: the text to score and the record to output, or why it cannot be scored.
+
+    line (int): The record's (first) line, or its number for records from Python.
+    text (Optional[str]): The text to score (HTML line breaks cleaned); None if invalid.
+    record (Optional[Dict[str, Any]]): The output record without the prediction; None if invalid.
+    error (Optional[CorpusError]): Why the record cannot be read, if it cannot.
+    field (Optional[str]): The field holding the text, for messages.
+    """
+
+    line: int
+    text: Optional[str]
+    record: Optional[Dict[str, Any]]
+    error: Optional[CorpusError] = None
+    field: Optional[str] = None
+
+
+def read_scoring_items(
     source: Source,
     format: str,
     *,
     text_key: str = "text",
     text_column: str = "text",
     clean_html: bool = True,
-) -> Iterator[Tuple[str, Dict[str, Any]]]:
-    """Stream (text to score, output record) pairs from a file or binary stream.
+) -> Iterator[ScoreItem]:
+    """Stream the records of a file or binary stream, an invalid one as an item with its error.
 
     - txt: every line is a text, blank lines included; the record is ``{"text": line}``.
     - jsonl: every line an object with a string under ``text_key`` (may be
@@ -221,39 +393,60 @@ def read_scoring_input(
 
     clean_html (bool): Replace HTML line breaks in the text to score (not in
         the record) by spaces.
-    RAISES (CorpusError): Unreadable input: missing file, invalid UTF-8 or
-        JSON, a line that is not an object, a missing or non-string text, or
-        a malformed CSV row. The message names the line.
+    RAISES (CorpusError): The input cannot be read at all: a missing file, an
+        unknown format, an empty table or a bad header.
     """
     prepare = clean_html_breaks if clean_html else (lambda text: text)
     name = source_name(source)
     if format == "txt":
-        for _, line in read_text_lines(source):
-            yield prepare(line), {"text": line}
+        for number, line in read_text_lines(source, keep_errors=True):
+            if isinstance(line, CorpusError):
+                yield ScoreItem(number, None, None, line)
+            else:
+                yield ScoreItem(number, prepare(line), {"text": line}, field=None)
     elif format == "jsonl":
-        for number, obj in read_jsonl_objects(source, keep_blank=True):
-            if obj is None:
-                yield "", {text_key: ""}
-                continue
-            if text_key not in obj:
-                raise CorpusError(
+        for number, obj in read_jsonl_objects(source, keep_blank=True, keep_errors=True):
+            if isinstance(obj, CorpusError):
+                yield ScoreItem(number, None, None, obj)
+            elif obj is None:
+                yield ScoreItem(number, "", {text_key: ""}, field=text_key)
+            elif text_key not in obj:
+                yield ScoreItem(number, None, None, CorpusError(
                     name, number, f"no text field {text_key!r} (fields: {', '.join(map(repr, obj))})",
-                    "Choose the text field with --text-key.", field=text_key,
-                )
-            text = obj[text_key]
-            if not isinstance(text, str):
-                kind = "null" if text is None else type(text).__name__
-                raise CorpusError(name, number, f"the text field {text_key!r} is {kind}, not a string",
-                                  "Make every text a string.", field=text_key)
-            yield prepare(text), obj
+                    "Choose the text field with --text-key", field=text_key,
+                ))
+            elif not isinstance(obj[text_key], str):
+                yield ScoreItem(number, None, None, CorpusError(
+                    name, number, f"the text field {text_key!r} is {json_kind(obj[text_key])}, not a string",
+                    "Make every text a string", field=text_key,
+                ))
+            else:
+                yield ScoreItem(number, prepare(obj[text_key]), obj, field=text_key)
     elif format in ("csv", "tsv"):
         delimiter = "," if format == "csv" else "\t"
-        for _, row in read_table_rows(source, delimiter, required_columns={text_column: "--text-column"}):
-            yield prepare(row[text_column]), row
+        rows = read_table_rows(source, delimiter, required_columns={text_column: "--text-column"}, keep_errors=True)
+        for number, row in rows:
+            if isinstance(row, CorpusError):
+                yield ScoreItem(number, None, None, row)
+            else:
+                yield ScoreItem(number, prepare(row[text_column]), row, field=text_column)
     else:
         raise CorpusError(
             name, None, f"unknown format {format!r}", f"Choose one of: {', '.join(SCORE_FORMATS)}."
         )
+
+
+def read_scoring_input(source: Source, format: str, **options: Any) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """Stream (text to score, output record) pairs; the options of ``read_scoring_items``.
+
+    RAISES (CorpusError): Unreadable input: missing file, invalid UTF-8 or
+        JSON, a line that is not an object, a missing or non-string text, or
+        a malformed CSV row. The message names the line.
+    """
+    for item in read_scoring_items(source, format, **options):
+        if item.error is not None:
+            raise item.error
+        yield item.text, item.record  # type: ignore[misc]
 
 
 # Texts scored in one spaCy memory zone: strings and lexemes that the texts add
@@ -262,58 +455,147 @@ def read_scoring_input(
 # worker processes, which also bounds their memory.
 CHUNK_SIZE = 10_000
 _END = object()
+_FLUSH = object()
 
 
 def score_records(
-    nlp: Language,
-    records: Iterable[Tuple[str, Dict[str, Any]]],
-    *,
-    batch_size: int = 256,
-    n_process: int = 1,
-    cats_field: str = "cats",
-    label_field: str = "label",
-    source: str = "input",
-    chunk_size: int = CHUNK_SIZE,
+    nlp: Language, records: Iterable[Tuple[str, Dict[str, Any]]], **options: Any
 ) -> Iterator[Dict[str, Any]]:
     """Classify a stream of (text, record) pairs, in order, lazily.
 
     Each record comes back as a new dict with ``cats_field`` (label ->
     probability, from ``doc.cats``) and ``label_field`` (the most probable
-    label, None if the pipeline has no labels) added. The texts go through
-    ``nlp.pipe(..., as_tuples=True)`` inside a ``nlp.memory_zone()`` per
-    ``chunk_size`` records, so the vocab does not grow with the input.
+    label, None if the pipeline has no labels) added. The options are those
+    of ``score_items`` (batch_size, n_process, cats_field, label_field,
+    skip_invalid, ...); a record's "line" in messages is its number, from 1.
+
+    RAISES (CorpusError): Without ``skip_invalid``, an invalid record: one
+        that already has a field named ``cats_field`` or ``label_field``
+        (overwriting it would lose data), or a text spaCy cannot tokenize.
+    """
+    items = (ScoreItem(number, text, record) for number, (text, record) in enumerate(records, start=1))
+    return score_items(nlp, items, **options)
+
+
+def score_items(
+    nlp: Language,
+    items: Iterable[ScoreItem],
+    *,
+    batch_size: int = 256,
+    n_process: int = 1,
+    cats_field: str = "cats",
+    label_field: str = "label",
+    error_field: str = "error",
+    skip_invalid: bool = False,
+    source: str = "input",
+    chunk_size: int = CHUNK_SIZE,
+    report: Optional[ScoreReport] = None,
+) -> Iterator[Dict[str, Any]]:
+    """Classify a stream of records, in order, lazily: one output dict a record.
+
+    A valid record comes back as a new dict with ``cats_field`` and
+    ``label_field`` added. The texts go through ``nlp.pipe(...,
+    as_tuples=True)`` inside a ``nlp.memory_zone()`` per ``chunk_size``
+    records, so the vocab does not grow with the input.
+
+    Every record is checked before it joins a batch, so an invalid one never
+    costs the results of the others. Invalid: an item with an error, a record
+    that already has an output field (``error_field`` too, with
+    ``skip_invalid``), or a text that spaCy cannot tokenize (a lone surrogate,
+    more than ``nlp.max_length`` characters). Without ``skip_invalid`` the
+    first invalid record ends the stream: the results of all records before
+    it come out, then its error is raised. With ``skip_invalid`` it comes out
+    in its place as ``{error_field: {"line", "field", "message"}}``, and is
+    counted in the report. At most ``chunk_size`` error lines wait for the
+    results before them, so memory stays flat on long runs of invalid records.
 
     source (str): The name of the input, for messages.
-    RAISES (CorpusError): A record already has a field named ``cats_field`` or
-        ``label_field`` (overwriting it would lose data).
+    report (Optional[ScoreReport]): Counts scored (``n_records``) and invalid
+        (``n_invalid``, the first ones in ``skipped``) records as they come out.
+    RAISES (CorpusError): The first invalid record, without ``skip_invalid``.
     """
-    checked = iter(_check_fields(records, cats_field, label_field, source))
+    outputs = [(cats_field, "--cats-field"), (label_field, "--label-field")]
+    if skip_invalid:
+        outputs.append((error_field, "--error-field"))
+    # Error lines wait here, each with the number of valid records before it,
+    # until the results of those records have come out of nlp.pipe.
+    waiting: Deque[Tuple[int, CorpusError]] = deque()
+    stop: List[CorpusError] = []
+    n_valid = 0
+
+    def valid_records() -> Iterator[Any]:
+        """The valid (text, record) pairs, and _FLUSH when chunk_size error lines wait."""
+        nonlocal n_valid
+        for item in items:
+            error = item.error or _record_error(item, outputs, nlp.max_length, source)
+            if error is None:
+                n_valid += 1
+                yield item.text, item.record
+            elif skip_invalid:
+                waiting.append((n_valid, error))
+                if len(waiting) >= chunk_size:
+                    yield _FLUSH
+            else:
+                stop.append(error)
+                return
+
+    def chunk(first: Tuple[str, Dict[str, Any]]) -> Iterator[Tuple[str, Dict[str, Any]]]:
+        """Up to chunk_size valid records, ending early at _FLUSH."""
+        yield first
+        for _, pair in zip(range(chunk_size - 1), records):
+            if pair is _FLUSH:
+                return
+            yield pair
+
+    def error_lines(up_to: Optional[int] = None) -> Iterator[Dict[str, Any]]:
+        """The waiting error lines with at most ``up_to`` valid records before them (all: None)."""
+        while waiting and (up_to is None or waiting[0][0] <= up_to):
+            error = waiting.popleft()[1]
+            if report is not None:
+                report.add_invalid(error)
+            yield {error_field: {"line": error.line, "field": error.field, "message": error.problem}}
+
+    records = valid_records()
+    n_out = 0
     while True:
-        first = next(checked, _END)
+        first = next(records, _END)
         if first is _END:
-            return
-        chunk = itertools.chain([first], itertools.islice(checked, chunk_size - 1))
-        with nlp.memory_zone():
-            for doc, record in nlp.pipe(chunk, as_tuples=True, batch_size=batch_size, n_process=n_process):
-                cats = {label: float(score) for label, score in doc.cats.items()}
-                result = dict(record)
-                result[cats_field] = cats
-                result[label_field] = max(cats, key=cats.__getitem__) if cats else None
-                yield result
+            break
+        if first is not _FLUSH:
+            with nlp.memory_zone():
+                docs = nlp.pipe(chunk(first), as_tuples=True, batch_size=batch_size, n_process=n_process)
+                for doc, record in docs:
+                    yield from error_lines(up_to=n_out)
+                    cats = {label: float(score) for label, score in doc.cats.items()}
+                    result = dict(record)
+                    result[cats_field] = cats
+                    result[label_field] = max(cats, key=cats.__getitem__) if cats else None
+                    n_out += 1
+                    if report is not None:
+                        report.n_records += 1
+                    yield result
+        yield from error_lines()  # every valid record fed so far has come out
+    yield from error_lines()
+    if stop:
+        raise with_skip_advice(stop[0])
 
 
-def _check_fields(
-    records: Iterable[Tuple[str, Dict[str, Any]]], cats_field: str, label_field: str, source: str
-) -> Iterator[Tuple[str, Dict[str, Any]]]:
-    for number, (text, record) in enumerate(records, start=1):
-        for name, option in ((cats_field, "--cats-field"), (label_field, "--label-field")):
-            if name in record:
-                raise CorpusError(
-                    source, None,
-                    f"record {number} already has a field {name!r}, which the prediction would overwrite",
-                    f"Name the output field otherwise, e.g. {option} predicted_{name}.", field=name,
-                )
-        yield text, record
+def _record_error(
+    item: ScoreItem, outputs: List[Tuple[str, str]], max_length: int, source: str
+) -> Optional[CorpusError]:
+    """Why a readable record cannot be scored, or None."""
+    assert item.text is not None and item.record is not None
+    for name, option in outputs:
+        if name in item.record:
+            return CorpusError(
+                source, item.line, f"the record already has a field {name!r}, which the output would overwrite",
+                f"Name the output field otherwise, e.g. {option} predicted_{name}", field=name,
+            )
+    try:
+        check_text(source, item.line, item.field, item.text, max_length)
+    except CorpusError as e:
+        return e
+    return None
 
 
 def _dumps(obj: Dict[str, Any]) -> bytes:
@@ -321,29 +603,6 @@ def _dumps(obj: Dict[str, Any]) -> bytes:
         return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates from \ud800-style JSON escapes
         return (json.dumps(obj, ensure_ascii=True) + "\n").encode("ascii")
-
-
-class _open_output:
-    """Open the output file for writing bytes, or use stdout's byte stream."""
-
-    def __init__(self, path: Optional[Path]) -> None:
-        self.path = path
-        self.stream: Optional[IO[bytes]] = None
-
-    def __enter__(self) -> IO[bytes]:
-        if self.path is None:
-            self.stream = getattr(sys.stdout, "buffer", None) or _TextAsBytes(sys.stdout)
-            return self.stream
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True)
-        self.stream = self.path.open("wb")
-        return self.stream
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self.path is not None and self.stream is not None:
-            self.stream.close()
-        elif self.stream is not None:
-            self.stream.flush()
 
 
 class _TextAsBytes:

@@ -27,6 +27,7 @@ from thinc.util import get_torch_default_device
 from ..errors import ConfigValueError, Errors
 from ..torch.chars import CHAR_CELLS, CharRNN, encode_words
 from ._torch_call import call_torch
+from .checks import check_settings
 
 WHERE = "spacy_rnn.CharRNNEmbed.v1"
 
@@ -41,11 +42,7 @@ def check_char_args(cell: str, width: int, char_width: int, n_chars: int, max_ch
             name="width", value=width, where=WHERE,
             reason="use an even int of 2 or more: each direction of the character RNN gets width / 2 units.",
         ))
-    for name, value in (("char_width", char_width), ("n_chars", n_chars), ("max_chars", max_chars)):
-        if not isinstance(value, int) or value < 1:
-            raise ConfigValueError(Errors.E002.format(
-                name=name, value=value, where=WHERE, reason="use a positive int."
-            ))
+    check_settings(WHERE, ints={"char_width": char_width, "n_chars": n_chars, "max_chars": max_chars})
 
 
 def CharRNNEmbed(

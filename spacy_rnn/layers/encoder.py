@@ -23,6 +23,7 @@ from thinc.util import get_torch_default_device
 from thinc.types import Floats2d
 
 from ..errors import ConfigValueError, Errors
+from .checks import check_int, check_rate
 from ..torch import CELLS, RecurrentEncoder
 from ..torch.clockwork import ClockworkSettingError, resolve_periods
 from ._torch_call import call_torch
@@ -42,10 +43,7 @@ def check_encoder_args(
     if cell not in CELLS:
         allowed = ", ".join(repr(c) for c in CELLS)
         raise ConfigValueError(Errors.E001.format(cell=cell, where=where, allowed=allowed))
-    if not isinstance(width, int) or width < 1:
-        raise ConfigValueError(
-            Errors.E002.format(name="width", value=width, where=where, reason="use a positive int.")
-        )
+    check_int(where, "width", width)
     if bidirectional and width % 2:
         raise ConfigValueError(
             Errors.E002.format(
@@ -56,14 +54,8 @@ def check_encoder_args(
                 "directions, so the width must be even.",
             )
         )
-    if not isinstance(depth, int) or depth < 1:
-        raise ConfigValueError(
-            Errors.E002.format(name="depth", value=depth, where=where, reason="use an int of 1 or more.")
-        )
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigValueError(
-            Errors.E002.format(name="dropout", value=dropout, where=where, reason="use a value in [0, 1).")
-        )
+    check_int(where, "depth", depth)
+    check_rate(where, "dropout", dropout)
     if cell == "dglstm" and depth < 2:
         raise ConfigValueError(Errors.E007.format(depth=depth, where=where))
     if cell == "clockwork":

@@ -14,8 +14,12 @@ tokens pools to a zero vector rather than to NaN or an error.
   each document, output ``sum(a * x)``. The weights are kept in
   ``model.attrs["last_weights"]`` only when ``model.attrs["store_weights"]``
   is set, so inference pays nothing for explanations it does not use.
+
+Several poolings joined by "+" (e.g. ``"max+mean"``, or ULMFiT's
+``"last+max+mean"``) are concatenated: the document vector is then that many
+times the encoder's width.
 """
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy
 import torch
@@ -28,8 +32,18 @@ from ..torch.threads import MIN_MACS_PER_THREAD, thread_scope, use_threads_for_w
 POOLINGS = ("mean", "max", "last", "attention")
 
 
-def build_pooling(pooling: str, bidirectional: bool = True) -> Model[List[Floats2d], Floats2d]:
-    """Return the pooling layer named ``pooling``."""
+def build_pooling(
+    pooling: str, bidirectional: bool = True, where: str = "spacy_rnn.RNNTextCat.v1"
+) -> Model[List[Floats2d], Floats2d]:
+    """Return the pooling layer named ``pooling``; names joined by "+" give
+    the concatenation of those poolings, in that order."""
+    parts = pooling.split("+") if isinstance(pooling, str) else [pooling]
+    if len(parts) > 1:
+        if len(set(parts)) != len(parts):
+            allowed = ", ".join(repr(p) for p in POOLINGS)
+            raise ConfigValueError(Errors.E003.format(pooling=pooling, where=where, allowed=allowed))
+        layers = [build_pooling(part, bidirectional, where) for part in parts]
+        return Model(f"pool_{pooling}", _concat_forward, init=_concat_init, layers=layers)
     if pooling == "mean":
         return Model("pool_mean", _mean_forward)
     if pooling == "max":
@@ -39,9 +53,41 @@ def build_pooling(pooling: str, bidirectional: bool = True) -> Model[List[Floats
     if pooling == "attention":
         return AttentionPooling()
     allowed = ", ".join(repr(p) for p in POOLINGS)
-    raise ConfigValueError(
-        Errors.E003.format(pooling=pooling, where="spacy_rnn.RNNTextCat.v1", allowed=allowed)
-    )
+    raise ConfigValueError(Errors.E003.format(pooling=pooling, where=where, allowed=allowed))
+
+
+def pooled_width(pooling: str, width: Optional[int]) -> Optional[int]:
+    """The width of the document vector that ``pooling`` makes from token
+    vectors of ``width`` columns (None while ``width`` is unknown)."""
+    return None if width is None else width * len(pooling.split("+"))
+
+
+def _concat_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
+    for layer in model.layers:
+        layer.initialize(X=X)
+
+
+def _concat_forward(model: Model, Xs: List[Floats2d], is_train: bool):
+    """Concatenate the poolings' outputs. (thinc's ``concatenate`` would
+    extend the list of input gradients instead of summing them.)"""
+    Ys, callbacks = zip(*(layer(Xs, is_train) for layer in model.layers))
+    widths = [Y.shape[1] for Y in Ys]
+    Y = model.ops.xp.hstack(Ys)
+
+    def backprop(dY: Floats2d) -> List[Floats2d]:
+        dXs = None
+        start = 0
+        for callback, width in zip(callbacks, widths):
+            grads = callback(model.ops.as_contig(dY[:, start : start + width]))
+            if dXs is None:
+                dXs = [g.copy() for g in grads]
+            else:
+                for dX, g in zip(dXs, grads):
+                    dX += g
+            start += width
+        return dXs
+
+    return Y, backprop
 
 
 def _flatten(model: Model, Xs: List[Floats2d]) -> Tuple[Floats2d, Ints1d]:

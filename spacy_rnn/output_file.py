@@ -1,0 +1,96 @@
+"""Write output files so that a failed run never destroys what was there.
+
+An output is written to a temporary file next to it and moved into place
+(``os.replace``, atomic on one file system) only when the run succeeds. When
+it fails after writing something, what was written is kept under the output's
+name plus ``.partial``; the output itself is left as it was.
+"""
+import os
+import uuid
+from pathlib import Path
+from typing import IO, Optional, Union
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_path(path: Union[str, Path]) -> Path:
+    """Where the lines of a failed run that writes ``path`` are kept: ``path`` + ".partial"."""
+    path = Path(path)
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+def same_file(a: Union[str, Path], b: Union[str, Path]) -> bool:
+    """Whether two paths name one file (the same path, or links to one file)."""
+    a, b = Path(a), Path(b)
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+class AtomicOutput:
+    """A file written under a temporary name and moved into place at the end.
+
+    output = AtomicOutput(path)
+    stream = output.open()
+    ... write to stream ...
+    output.commit()          # on success: path now holds what was written
+    output.abandon(keep)     # on failure: keep=True moves it to path.partial
+
+    Missing parent directories are created. The file gets the permissions any
+    new file gets (the umask). An output path that is a symbolic link is
+    written through: its target is replaced, and the link stays.
+    """
+
+    def __init__(self, path: Union[str, Path]) -> None:
+        self.path = Path(path)
+        self.stream: Optional[IO[bytes]] = None
+        self._target = self.path
+        self._tmp: Optional[Path] = None
+
+    def open(self) -> IO[bytes]:
+        self._target = Path(os.path.realpath(self.path))
+        self._target.parent.mkdir(parents=True, exist_ok=True)
+        # A new name in the target's directory (os.replace cannot cross file
+        # systems), opened with "x": never an existing file.
+        name = f".{self._target.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+        self._tmp = self._target.with_name(name)
+        self.stream = self._tmp.open("xb")
+        return self.stream
+
+    def _close(self) -> Path:
+        assert self._tmp is not None, "open() first"
+        if self.stream is not None and not self.stream.closed:
+            self.stream.close()
+        return self._tmp
+
+    def commit(self) -> Path:
+        """Move the written file into place. RETURNS (Path): The output path."""
+        os.replace(self._close(), self._target)
+        return self.path
+
+    def abandon(self, keep: bool) -> Optional[Path]:
+        """Leave the output as it was; with ``keep``, move what was written to
+        ``path.partial`` (next to the link's target for a link) and return that
+        path, else delete it and return None."""
+        tmp = self._close()
+        if keep:
+            partial = partial_path(self._target)
+            os.replace(tmp, partial)
+            return partial
+        tmp.unlink()
+        return None
+
+
+def write_bytes_atomically(path: Union[str, Path], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file: all of it, or nothing."""
+    output = AtomicOutput(path)
+    stream = output.open()
+    try:
+        stream.write(data)
+    except BaseException:
+        output.abandon(keep=False)
+        raise
+    output.commit()

