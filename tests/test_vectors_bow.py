@@ -230,3 +230,48 @@ def test_textcat_v1_takes_concatenated_poolings_too():
     nlp.initialize(lambda: examples)
     assert textcat.model.get_ref("output_layer").get_dim("nI") == 2 * 16
     assert_allclose(scores(nlp).sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["default", "floret"])
+def test_vectors_from_spacy_init_vectors_are_used(tmp_path, mode):
+    """`spacy init vectors` output, word vectors or floret's hashed subword
+    table, loads through [initialize] vectors and changes the predictions;
+    with floret even a word that is in no table gets a vector."""
+    from spacy.cli.init_pipeline import init_vectors_cli
+
+    rng = numpy.random.default_rng(1)
+    dims = 8
+    if mode == "default":
+        header, keys = f"{len(WORDS)} {dims}", WORDS
+    else:  # floret: bucket dim minn maxn hash_count hash_seed BOW EOW, rows by bucket index
+        header, keys = f"50 {dims} 3 5 2 2166136261 < >", [str(i) for i in range(50)]
+    lines = [header] + [k + " " + " ".join(f"{v:.4f}" for v in rng.standard_normal(dims)) for k in keys]
+    text_file = tmp_path / "vectors.txt"
+    text_file.write_text("\n".join(lines) + "\n", encoding="utf8")
+    init_vectors_cli("en", text_file, tmp_path / "vectors", mode=mode, prune=-1, truncate=0,
+                     name=None, verbose=False, jsonl_loc=None, attr="ORTH")
+
+    def pipeline(vectors):
+        fix_random_seed(0)
+        nlp = spacy.blank("en")
+        nlp.add_pipe("rnn_textcat", config=textcat_config(include_vectors=True))
+        nlp.config["initialize"]["vectors"] = str(vectors)
+        examples = [
+            Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
+            for t, l in DATA
+        ]
+        nlp.initialize(lambda: examples)
+        return nlp
+
+    nlp = pipeline(tmp_path / "vectors")
+    assert nlp.vocab.vectors.mode == mode
+    assert nlp.vocab.vectors.shape == (len(keys), dims)
+    unseen = "zyxwvut"
+    assert nlp.vocab[unseen].has_vector is (mode == "floret")
+    before = scores(nlp, TEXTS + [unseen])
+    # the same weights (same seed) over a changed table: other predictions
+    nlp.vocab.vectors.data[:] = rng.standard_normal(nlp.vocab.vectors.shape).astype("f")
+    after = scores(nlp, TEXTS + [unseen])
+    assert not numpy.allclose(before[0], after[0])
+    assert numpy.allclose(before[1], after[1])  # the empty text has no vectors to change
+    assert numpy.allclose(before[-1], after[-1]) is (mode == "default")
