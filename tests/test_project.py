@@ -41,7 +41,7 @@ def test_project_workflow_on_tiny_slice(shared_data, tmp_path):
         "vars.corpus": "tiny",
         "vars.eval_split": "dev",
         "vars.config": "sentiment_bilstm",
-        "vars.max_steps": 6,
+        "vars.train_overrides": "--training.max_steps 6",
     }
     project_run(project, "train-evaluate", overrides=overrides)
     metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm-dev.json").read_text())
@@ -71,7 +71,7 @@ def test_project_pretrain_then_fine_tune_on_tiny_slice(shared_data, tmp_path):
             (data / folder / f"{split}.jsonl").write_text("\n".join(lines[lo:hi]) + "\n", encoding="utf8")
     overrides = {
         "vars.benchmark_data_dir": str(data), "vars.data_dir": str(data), "vars.corpus": "tiny",
-        "vars.eval_split": "dev", "vars.config": "sentiment_bilstm_long", "vars.max_steps": 4,
+        "vars.eval_split": "dev", "vars.config": "sentiment_bilstm_long", "vars.train_overrides": "--training.max_steps 4",
         "vars.pretrain_epochs": 1, "vars.lm_vocab_size": 200,
     }
     for command in ("pretrain-text", "lm-vocab", "pretrain", "corpus", "train-pretrained", "evaluate-pretrained"):

@@ -8,6 +8,7 @@ from wasabi import table
 
 from ..corpus import CorpusError, CorpusReport, read_records, write_docbin
 from ..output_file import same_file
+from ..streaming import write_shards
 from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, max_length_setting, warn
 
 INPUT_HELP = (
@@ -27,7 +28,7 @@ def parse_label_list(value: Optional[str]) -> Optional[List[str]]:
 def convert_cli(
     # fmt: off
     input_path: Path = Arg(..., help=INPUT_HELP, metavar="INPUT"),
-    output_path: Path = Arg(..., help="The .spacy file to write", metavar="OUTPUT", dir_okay=False),
+    output_path: Path = Arg(..., help="The .spacy file to write (with --shard-size: a folder of .spacy shards)", metavar="OUTPUT"),
     text_key: str = Opt("text", "--text-key", "--text-column", "-t", help="JSONL field or CSV/TSV column holding the text"),
     label_key: str = Opt("label", "--label-key", "--label-column", "-l", help="JSONL field or CSV/TSV column holding one label"),
     labels_key: str = Opt("labels", "--labels-key", help="JSONL field holding a list of labels (multi-label)"),
@@ -39,6 +40,7 @@ def convert_cli(
     lang: str = Opt("en", "--lang", help="Language whose tokenizer splits the texts (spacy.blank)"),
     clean_html: bool = Opt(True, "--clean-html/--no-clean-html", help="Replace HTML line breaks (<br />) by spaces"),
     max_length: int = Opt(0, "--max-length", min=0, help="Refuse texts longer than this many characters (with --skip-invalid: skip them); 0: no limit"),
+    shard_size: int = Opt(0, "--shard-size", min=0, help="Write OUTPUT as a folder of .spacy shards of at most this many docs, in bounded memory (for spacy_rnn.StreamingCorpus.v1); 0: one .spacy file"),
     # fmt: on
 ) -> None:
     """Convert a labelled JSONL, CSV or TSV file to a .spacy file.
@@ -48,10 +50,13 @@ def convert_cli(
     the label counts, and the invalid records skipped with --skip-invalid.
     Texts of any length are taken unless --max-length says otherwise: spaCy's
     own limit (nlp.max_length, 1,000,000 characters) guards the memory of a
-    parser, and the tokenizer needs no such guard.
+    parser, and the tokenizer needs no such guard. With --shard-size N the
+    corpus is streamed (read twice when --labels is not given) and written
+    as shards of at most N docs into the folder OUTPUT, which replaces an
+    earlier one only when every shard is written.
     """
     allow_large_csv_fields()
-    if output_path.suffix != ".spacy":
+    if shard_size == 0 and output_path.suffix != ".spacy":
         fail(f"The output file {output_path} must end in .spacy: spacy train reads .spacy files.")
     try:
         nlp = spacy.blank(lang)
@@ -63,6 +68,7 @@ def convert_cli(
             input_path, output_path, nlp, text_key=text_key, label_key=label_key, labels_key=labels_key,
             labels=parse_label_list(labels), label_separator=label_separator, format=input_format,
             skip_invalid=skip_invalid, allow_empty_labels=allow_empty_labels, clean_html=clean_html,
+            shard_size=shard_size,
         )
     except CorpusError as e:
         fail(str(e))
@@ -72,7 +78,8 @@ def convert_cli(
         kind = "multi-label (use rnn_textcat_multilabel)"
     else:
         kind = "single-label (use rnn_textcat)"
-    good(f"Wrote {report.n_records} docs to {output_path}: {kind}")
+    where = f"{len(list(output_path.glob('*.spacy')))} shard(s) in {output_path}" if shard_size else str(output_path)
+    good(f"Wrote {report.n_records} docs to {where}: {kind}")
     print(table(counts, header=("label", "records"), aligns=("l", "r")))
 
 
@@ -90,8 +97,11 @@ def convert_corpus(
     skip_invalid: bool = False,
     allow_empty_labels: bool = False,
     clean_html: bool = True,
+    shard_size: int = 0,
 ) -> Tuple[Dict[str, int], CorpusReport]:
-    """Convert a labelled corpus file to a ``.spacy`` file.
+    """Convert a labelled corpus file to a ``.spacy`` file, or with
+    ``shard_size`` to a folder of ``.spacy`` shards of at most that many docs
+    (streamed: memory does not grow with the corpus).
 
     nlp (Language): Its tokenizer splits the texts; a text longer than its
         ``max_length`` is an invalid record.
@@ -106,13 +116,20 @@ def convert_corpus(
             "Choose another output path.",
         )
     report = CorpusReport(path=str(input_path))
-    records = list(
-        read_records(
+
+    def records(report: CorpusReport = report):
+        return read_records(
             input_path, text_key, label_key, labels_key, format=format, label_separator=label_separator,
             labels=labels, clean_html=clean_html, skip_invalid=skip_invalid,
             allow_empty_labels=allow_empty_labels, report=report, max_length=nlp.max_length,
         )
-    )
+
+    if shard_size:
+        if labels is None:  # a first pass for the label set, with its own report
+            labels = sorted({label for record in records(CorpusReport(path=str(input_path))) for label in record.labels})
+        counts, _ = write_shards(nlp, records, output_path, labels, shard_size=shard_size, source=str(input_path))
+        return counts, report
+    records = list(records())
     if not records:
         skipped = f"\n{report.summary()}" if report.skipped else ""
         raise CorpusError(str(input_path), None, "no valid records found",

@@ -1,0 +1,373 @@
+"""A training corpus that streams and shuffles in bounded memory, and the
+sharded conversion that feeds it.
+
+spaCy keeps the whole training corpus in memory (a list of ``Example``
+objects, each with two ``Doc``s) so that it can shuffle it every epoch,
+unless ``[training] max_epochs = -1``: then it calls the reader again for
+every pass and never builds the list, but shuffles nothing. This reader does
+the shuffling itself, in bounded memory:
+
+- the corpus is one file or a folder of shards (``.spacy`` DocBins and
+  labelled JSONL/CSV/TSV files), read one shard at a time;
+- every pass visits the shards in a new order and mixes the examples through
+  a buffer of ``buffer_size`` examples;
+- pass ``p`` of a reader with seed ``s`` always gives the same order, so a
+  run can be repeated, and resumed at a given pass (``first_pass``).
+
+Memory is bounded by the buffer plus one shard, whatever the corpus size.
+spaCy calls the reader once per pass and never stops by itself in streaming
+mode, so training ends at ``[training] max_steps``: with batches of a fixed
+number of documents (``spacy.batch_by_sequence.v1``),
+``spacy_rnn.steps_for_passes.v1`` computes the steps of a number of passes
+from the corpus, so that a config can still think in epochs.
+"""
+import math
+import random
+import shutil
+import tempfile
+from itertools import chain
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+from spacy.util import registry
+
+from .corpus import (
+    JSONL_SUFFIXES, TABLE_DELIMITERS, CorpusError, CorpusReport, Record, make_cats, read_records, records_to_docs,
+)
+from .output_file import write_bytes_atomically
+
+PathLike = Union[str, Path]
+T = TypeVar("T")
+
+DOCBIN_SUFFIX = ".spacy"
+SHARD_SUFFIXES = (DOCBIN_SUFFIX,) + JSONL_SUFFIXES + tuple(TABLE_DELIMITERS)
+
+
+def list_shards(path: PathLike) -> List[Path]:
+    """The corpus files at ``path``: the file itself, or the files of a
+    folder whose suffix is a corpus format (``.spacy``, ``.jsonl``,
+    ``.csv``, ...), sorted by name. Other files in the folder are ignored.
+
+    RAISES (CorpusError): The path does not exist, or the folder holds no
+        corpus file.
+    """
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise CorpusError(str(path), None, "no such file or folder",
+                          "Check the corpus path in the config (e.g. --paths.train).")
+    shards = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SHARD_SUFFIXES)
+    if not shards:
+        raise CorpusError(
+            str(path), None, f"the folder holds no corpus file ({', '.join(SHARD_SUFFIXES)})",
+            "Write shards into it with: python -m spacy_rnn convert INPUT FOLDER --shard-size N",
+        )
+    return shards
+
+
+def read_docbin(path: Path, nlp: Language) -> Iterator[Doc]:
+    """The docs of one ``.spacy`` shard. Only this shard's bytes are held.
+
+    RAISES (CorpusError): The file is not a readable DocBin, or holds no doc.
+    """
+    return load_docbin(path).get_docs(nlp.vocab)
+
+
+def load_docbin(path: Path) -> DocBin:
+    """One ``.spacy`` shard, checked.
+
+    RAISES (CorpusError): The file is not a readable DocBin, or holds no doc.
+    """
+    try:
+        doc_bin = DocBin().from_disk(path)
+    except Exception as e:  # zlib, msgpack and spaCy's own errors: a damaged or foreign file
+        raise CorpusError(
+            str(path), None, f"not a readable .spacy file ({type(e).__name__}: {e})",
+            "Rewrite it with python -m spacy_rnn convert, or remove it from the corpus folder.",
+        ) from None
+    if len(doc_bin) == 0:
+        raise CorpusError(str(path), None, "the shard holds no documents",
+                          "Remove the empty shard, or convert the corpus again.")
+    return doc_bin
+
+
+def shuffle_through_buffer(items: Iterable[T], buffer_size: int, rng: random.Random) -> Iterator[T]:
+    """Every item of ``items`` exactly once, in an order mixed through a
+    buffer of ``buffer_size`` items: each new item takes the place of a
+    random one, which is yielded. Holds at most ``buffer_size`` items."""
+    buffer: List[T] = []
+    for item in items:
+        if len(buffer) < buffer_size:
+            buffer.append(item)
+            continue
+        i = rng.randrange(buffer_size)
+        yield buffer[i]
+        buffer[i] = item
+    rng.shuffle(buffer)
+    yield from buffer
+
+
+class StreamingCorpus:
+    """The callable that ``spacy_rnn.StreamingCorpus.v1`` returns.
+
+    Each call is one pass over the corpus, numbered from ``first_pass``:
+    the shards in an order drawn for this pass, their examples mixed through
+    a buffer, every example exactly once. The order of pass ``p`` depends on
+    ``seed`` and ``p`` only.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        seed: int = 0,
+        buffer_size: int = 10_000,
+        shuffle: bool = True,
+        first_pass: int = 0,
+        text_key: str = "text",
+        label_key: str = "label",
+        labels_key: str = "labels",
+        labels: Optional[Sequence[str]] = None,
+        clean_html: bool = True,
+        skip_invalid: bool = False,
+    ) -> None:
+        if buffer_size < 1:
+            raise CorpusError(str(path), None, f"buffer_size must be 1 or more, not {buffer_size}",
+                              "Fix [corpora.train] buffer_size in the config.")
+        if first_pass < 0:
+            raise CorpusError(str(path), None, f"first_pass must be 0 or more, not {first_pass}",
+                              "Fix [corpora.train] first_pass in the config.")
+        self.path = Path(path)
+        self.shards = list_shards(self.path)
+        self.seed = seed
+        self.buffer_size = buffer_size
+        self.shuffle = shuffle
+        self.next_pass = first_pass
+        self.record_args = dict(text_key=text_key, label_key=label_key, labels_key=labels_key,
+                                clean_html=clean_html, skip_invalid=skip_invalid)
+        self.labels = list(labels) if labels is not None else None
+
+    def __call__(self, nlp: Language) -> Iterator[Example]:
+        pass_number = self.next_pass
+        self.next_pass += 1
+        return self.read_pass(nlp, pass_number)
+
+    def rng(self, pass_number: int) -> random.Random:
+        # a str seed is hashed with SHA-512: the same stream on every platform and run
+        return random.Random(f"spacy_rnn.StreamingCorpus:{self.seed}:{pass_number}")
+
+    def shard_order(self, pass_number: int) -> List[Path]:
+        """The shards in the order pass ``pass_number`` reads them."""
+        return self._shard_order(self.rng(pass_number))
+
+    def _shard_order(self, rng: random.Random) -> List[Path]:
+        order = list(self.shards)
+        if self.shuffle:
+            rng.shuffle(order)
+        return order
+
+    def read_pass(self, nlp: Language, pass_number: int) -> Iterator[Example]:
+        """The examples of pass ``pass_number``, in its order."""
+        rng = self.rng(pass_number)
+        order = self._shard_order(rng)
+        examples = chain.from_iterable(self.shard_examples(nlp, shard) for shard in order)
+        if self.shuffle:
+            examples = shuffle_through_buffer(examples, self.buffer_size, rng)
+        return examples
+
+    def shard_examples(self, nlp: Language, shard: Path) -> Iterator[Example]:
+        """The examples of one shard, in file order."""
+        if shard.suffix.lower() == DOCBIN_SUFFIX:
+            for reference in read_docbin(shard, nlp):
+                yield Example(nlp.make_doc(reference.text), reference)
+            return
+        labels = self.get_labels()
+        n = 0
+        for record in self.records(shard, max_length=nlp.max_length):
+            n += 1
+            yield Example.from_dict(nlp.make_doc(record.text), {"cats": make_cats(record.labels, labels)})
+        if n == 0:
+            raise CorpusError(str(shard), None, "the shard holds no valid records",
+                              "Remove the empty shard, or fix its records.")
+
+    def records(self, shard: Path, max_length: Optional[int] = None) -> Iterator[Record]:
+        report = CorpusReport(path=str(shard))
+        return read_records(shard, labels=self.labels, report=report, max_length=max_length, **self.record_args)
+
+    def get_labels(self) -> List[str]:
+        """The label set of the record shards: ``labels`` if given, else
+        every label in them, sorted (one streaming pass, the first time)."""
+        if self.labels is None:
+            found = set()
+            for shard in self.shards:
+                if shard.suffix.lower() != DOCBIN_SUFFIX:
+                    found.update(label for record in self.records(shard) for label in record.labels)
+            self.labels = sorted(found)
+        return list(self.labels)
+
+    def count(self) -> int:
+        """The number of examples in one pass (read once, shard by shard;
+        a ``.spacy`` shard's docs are counted without building them)."""
+        total = 0
+        for shard in self.shards:
+            if shard.suffix.lower() == DOCBIN_SUFFIX:
+                total += len(load_docbin(shard))
+            else:
+                total += sum(1 for _ in self.records(shard))
+        return total
+
+
+@registry.readers("spacy_rnn.StreamingCorpus.v1")
+def create_streaming_corpus(
+    path: Optional[PathLike],
+    seed: int = 0,
+    buffer_size: int = 10_000,
+    shuffle: bool = True,
+    first_pass: int = 0,
+    text_key: str = "text",
+    label_key: str = "label",
+    labels_key: str = "labels",
+    labels: Optional[List[str]] = None,
+    clean_html: bool = True,
+    skip_invalid: bool = False,
+) -> Callable[[Language], Iterable[Example]]:
+    """Stream training examples from one corpus file or a folder of shards,
+    shuffled in bounded memory; for ``[training] max_epochs = -1``.
+
+    [corpora.train]
+    @readers = "spacy_rnn.StreamingCorpus.v1"
+    path = ${paths.train}
+    seed = ${system.seed}
+    buffer_size = 10000
+
+    path (Union[str, Path]): A ``.spacy``, ``.jsonl``, ``.csv`` or ``.tsv``
+        file, or a folder of them (shards; other files are ignored).
+    seed (int): Each pass's shard order and mixing are drawn from the seed
+        and the pass number.
+    buffer_size (int): Examples held for mixing. Memory is this many
+        examples plus one shard; a larger buffer mixes more thoroughly.
+    shuffle (bool): False reads the shards in name order, each in file
+        order (for a dev corpus).
+    first_pass (int): The number of the first pass, to resume a run with
+        the order it would have had.
+    text_key, label_key, labels_key, labels, clean_html, skip_invalid: For
+        JSONL/CSV/TSV shards, as in ``spacy_rnn.JsonlCorpus.v1``.
+    RETURNS (Callable[[Language], Iterable[Example]]): The corpus; each call
+        is the next pass.
+    """
+    if path is None:
+        raise CorpusError(
+            "<config>", None, "no corpus path given",
+            "Set the path in the config or on the command line, e.g. --paths.train corpus/train",
+        )
+    return StreamingCorpus(
+        path, seed=seed, buffer_size=buffer_size, shuffle=shuffle, first_pass=first_pass, text_key=text_key,
+        label_key=label_key, labels_key=labels_key, labels=labels, clean_html=clean_html,
+        skip_invalid=skip_invalid,
+    )
+
+
+@registry.misc("spacy_rnn.steps_for_passes.v1")
+def steps_for_passes(path: Optional[PathLike], passes: int, batch_size: int) -> int:
+    """The ``[training] max_steps`` that ends training after ``passes``
+    passes over a corpus in batches of ``batch_size`` documents
+    (``spacy.batch_by_sequence.v1`` with that size). The corpus is counted
+    once, shard by shard, when the config is resolved.
+
+    spaCy numbers its updates from 0 and stops after the update whose number
+    reaches ``max_steps``, so ``N`` updates take ``max_steps = N - 1``:
+    this returns ``passes * ceil(documents / batch_size) - 1`` (at least 1,
+    since 0 means no limit).
+
+    [training]
+    max_epochs = -1
+
+    [training.max_steps]
+    @misc = "spacy_rnn.steps_for_passes.v1"
+    path = ${paths.train}
+    passes = 1
+    batch_size = 64
+    """
+    if passes < 1 or batch_size < 1:
+        raise CorpusError("<config>", None,
+                          f"passes and batch_size must be 1 or more, not {passes} and {batch_size}",
+                          "Fix [training.max_steps] in the config.")
+    if path is None:
+        raise CorpusError("<config>", None, "no corpus path given for steps_for_passes",
+                          "Set path = ${paths.train} in [training.max_steps].")
+    n_docs = StreamingCorpus(path, shuffle=False).count()
+    return max(1, passes * math.ceil(n_docs / batch_size) - 1)
+
+
+def write_shards(
+    nlp: Language,
+    records: Callable[[], Iterable[Record]],
+    output_dir: PathLike,
+    labels: Optional[Sequence[str]] = None,
+    *,
+    shard_size: int = 10_000,
+    source: str = "<records>",
+) -> Tuple[Dict[str, int], int]:
+    """Convert records to ``.spacy`` shards of at most ``shard_size`` docs
+    each, in bounded memory: ``records`` is called once to collect the label
+    set when ``labels`` is not given, and once to write. The shards are
+    written into a new folder that then replaces ``output_dir``, so a failed
+    run leaves an earlier output as it was.
+
+    RETURNS (Tuple[Dict[str, int], int]): Records per label, and the number
+        of shards written.
+    RAISES (CorpusError): ``output_dir`` is a file or a folder holding other
+        files than ``.spacy`` shards, or invalid records (from the reader).
+    """
+    output_dir = Path(output_dir)
+    if shard_size < 1:
+        raise CorpusError(str(output_dir), None, f"shard size must be 1 or more, not {shard_size}",
+                          "Pass --shard-size N with N >= 1.")
+    if output_dir.is_file():
+        raise CorpusError(str(output_dir), None, "is a file: shards are written into a folder",
+                          "Choose a folder path (without .spacy) for the shards.")
+    if output_dir.is_dir():
+        others = [p.name for p in output_dir.iterdir() if p.suffix != DOCBIN_SUFFIX]
+        if others:
+            raise CorpusError(str(output_dir), None, f"holds other files than shards ({others[0]!r})",
+                              "Choose an empty or new folder for the shards.")
+    if labels is None:
+        labels = sorted({label for record in records() for label in record.labels})
+    counts = {label: 0 for label in labels}
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+    n_shards = 0
+    try:
+        doc_bin = DocBin(store_user_data=False)
+
+        def flush() -> None:
+            nonlocal doc_bin, n_shards
+            write_bytes_atomically(tmp / f"{output_dir.name}-{n_shards:05d}{DOCBIN_SUFFIX}", doc_bin.to_bytes())
+            n_shards += 1
+            doc_bin = DocBin(store_user_data=False)
+
+        def counted(stream: Iterable[Record]) -> Iterator[Record]:
+            for record in stream:
+                for label in record.labels:
+                    counts[label] = counts.get(label, 0) + 1
+                yield record
+
+        for doc in records_to_docs(nlp, counted(records()), labels, source=source):
+            doc_bin.add(doc)
+            if len(doc_bin) >= shard_size:
+                flush()
+        if len(doc_bin):
+            flush()
+        if n_shards == 0:
+            raise CorpusError(source, None, "no valid records found", "Check the file and the text/label field names.")
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        tmp.rename(output_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return counts, n_shards
