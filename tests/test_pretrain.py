@@ -43,13 +43,13 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def texts(sst2_train_500):
-    return [r["text"] for r in sst2_train_500[:300]]
+def texts(review_sentences):
+    return [r["text"] for r in review_sentences[:300]]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, texts, sst2_train_500):
-    """raw.jsonl (300 SST-2 sentences), lm_vocab.json, and train/dev .spacy files."""
+def data(tmp_path_factory, texts, review_sentences):
+    """raw.jsonl (300 fixture review sentences), lm_vocab.json, and train/dev .spacy files."""
     path = tmp_path_factory.mktemp("pretrain")
     with (path / "raw.jsonl").open("w", encoding="utf8") as f:
         for text in texts:
@@ -58,7 +58,7 @@ def data(tmp_path_factory, texts, sst2_train_500):
     counts, n_docs, n_tokens = count_norms(texts, nlp)
     write_lm_vocab(path / "lm_vocab.json", counts, 300, lang="en", n_docs=n_docs, n_tokens=n_tokens, sources=["raw"])
     db = DocBin()
-    for record in sst2_train_500[300:340]:
+    for record in review_sentences[300:340]:
         doc = nlp.make_doc(record["text"])
         doc.cats = {"negative": float(record["label"] == "negative"), "positive": float(record["label"] == "positive")}
         db.add(doc)
