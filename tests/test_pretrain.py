@@ -17,8 +17,10 @@ from spacy.ml.models import MaxoutWindowEncoder, build_Tok2Vec_model
 from spacy.tokens import DocBin
 from spacy.training.pretrain import make_update
 from thinc.api import Adam, Config, Model, chain
+from typer.testing import CliRunner
 
 from spacy_rnn.architectures import build_rnn_encoder, build_sum_hash_embed
+from spacy_rnn.cli import app
 from spacy_rnn.errors import ConfigValueError
 from spacy_rnn.lm_objective import create_pretrain_rnn_lm, lm_targets
 from spacy_rnn.lm_vocab import BOUNDARY, UNKNOWN, LMVocab, count_norms, write_lm_vocab
@@ -265,7 +267,9 @@ def test_raw_text_reader_reads_txt_jsonl_and_directories(tmp_path):
 
 def test_lm_vocab_cli(data, tmp_path):
     out = tmp_path / "vocab.json"
-    run("spacy_rnn", "lm-vocab", str(data / "raw.jsonl"), str(out), "--size", "50")
+    # in-process (a Python start-up less): `python -m spacy_rnn lm-vocab` runs in test_project's workflow
+    result = CliRunner().invoke(app, ["lm-vocab", str(data / "raw.jsonl"), str(out), "--size", "50"])
+    assert result.exit_code == 0, result.output
     vocab = json.loads(out.read_text())
     assert vocab["format"] == "spacy_rnn.lm_vocab.v1" and vocab["lang"] == "en"
     assert len(vocab["words"]) == 50 and vocab["n_docs"] == 300
