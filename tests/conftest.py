@@ -4,7 +4,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# Made-up reviews written by tests/fixtures/make_data.py, laid out as ../shared/data
+# is (<corpus>/{train,dev}.jsonl), so that every test runs on a fresh clone.
+FIXTURE_DATA = REPO_ROOT / "tests" / "fixtures" / "data"
 
 
 def read_jsonl(path: Path, limit: int = 0):
@@ -19,16 +21,10 @@ def read_jsonl(path: Path, limit: int = 0):
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.exists():
-        pytest.skip(f"shared benchmark data not found at {SHARED_DATA}")
-    return SHARED_DATA
-
-
-@pytest.fixture(scope="session")
-def sst2_train_500(shared_data):
-    """500 real SST-2 training sentences: dicts with "text" and "label"."""
-    return read_jsonl(shared_data / "sst2" / "train.jsonl", limit=500)
+def review_sentences():
+    """The 600 one-sentence training reviews of the fixture corpus: dicts with
+    "text" and "label" (negative or positive), balanced and shuffled."""
+    return read_jsonl(FIXTURE_DATA / "sentences" / "train.jsonl")
 
 
 # Made-up sentences for a tiny pipeline that needs no shared data.

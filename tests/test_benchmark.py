@@ -87,3 +87,31 @@ def test_report_compares_with_and_without_pretraining(tmp_path):
     assert "| sst2 | 85.0% | 90.0% | +5.0 |" in report
     # best built-in: the ensemble at 82%, so +8 points
     assert "pretrained default 90.0% vs best built-in spacy_ensemble 82.0%: +8.0 points (target +3): met" in report
+
+
+def test_quick_falls_back_to_the_fixture_corpora(monkeypatch, tmp_path, capsys):
+    """A clone without ../shared: --quick reads tests/fixtures/data and says so."""
+    monkeypatch.setattr(bench, "DATA_DIR", tmp_path / "no_shared")
+    table, data_dir = bench.choose_data(True, None)
+    assert (table, data_dir) == (bench.QUICK_FIXTURE, bench.FIXTURE_DATA_DIR)
+    assert "--quick runs on the fixture corpora" in capsys.readouterr().out
+    for name, settings in table.items():
+        assert (data_dir / name / "train.jsonl").exists() and (data_dir / name / "dev.jsonl").exists()
+        assert settings["limit_train"] <= sum(1 for _ in (data_dir / name / "train.jsonl").open())
+    assert bench.choose_data(True, bench.FIXTURE_DATA_DIR) == (bench.QUICK_FIXTURE, bench.FIXTURE_DATA_DIR)
+    # the full run measures real text only (main() then says that ../shared/data is missing)
+    assert bench.choose_data(False, None) == (bench.DATASETS, tmp_path / "no_shared")
+    with pytest.raises(SystemExit, match="for --quick only"):
+        bench.choose_data(False, bench.FIXTURE_DATA_DIR)
+    # the real corpora whenever they are there
+    (tmp_path / "no_shared").mkdir()
+    assert bench.choose_data(True, None) == (bench.QUICK, tmp_path / "no_shared")
+    assert bench.choose_data(False, None) == (bench.DATASETS, tmp_path / "no_shared")
+    assert bench.choose_data(True, tmp_path) == (bench.QUICK, tmp_path)
+
+
+def test_report_says_when_it_ran_on_the_fixture_corpora(tmp_path):
+    bench.write_report(dict(results(), fixture_data=True), tmp_path)
+    assert "Corpora: the made-up reviews of `tests/fixtures/data`" in (tmp_path / "RESULTS.md").read_text()
+    bench.write_report(results(), tmp_path)
+    assert "made-up" not in (tmp_path / "RESULTS.md").read_text()

@@ -1,4 +1,5 @@
 """Every recipe in configs/ is valid, builds, and trains a step."""
+import json
 import re
 import subprocess
 import sys
@@ -40,14 +41,49 @@ def test_there_is_a_recipe_per_cell_and_task():
     assert set(CELLS) <= used, set(CELLS) - used
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_config_is_valid_and_builds(path, tiny_corpus):
+# `python -m spacy debug config` for each path in argv[2:], in one process: spaCy's
+# own command line, each run's exit code and output, as JSON.
+DEBUG_CONFIGS = """
+import contextlib, io, json, sys, traceback
+from typer.main import get_command
+from spacy.cli import app
+command = get_command(app)
+results = {}
+for path in sys.argv[2:]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            code = command.main(["debug", "config", path, *json.loads(sys.argv[1])], prog_name="spacy",
+                                standalone_mode=False) or 0
+        except SystemExit as exit:
+            code = exit.code
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    results[path] = [code, out.getvalue()]
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def debug_config(tiny_corpus):
+    """{config path: (exit code, output)} of `spacy debug config` on every recipe,
+    run in one fresh process that never imports spacy_rnn itself (the entry
+    points must find it): one Python start-up rather than one per recipe."""
+    overrides = ["--paths.train", str(tiny_corpus / "train.spacy"), "--paths.dev", str(tiny_corpus / "dev.spacy")]
     result = subprocess.run(
-        [sys.executable, "-m", "spacy", "debug", "config", str(path),
-         "--paths.train", str(tiny_corpus / "train.spacy"), "--paths.dev", str(tiny_corpus / "dev.spacy")],
+        [sys.executable, "-c", DEBUG_CONFIGS, json.dumps(overrides), *map(str, CONFIGS)],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_config_is_valid_and_builds(path, debug_config):
+    returncode, output = debug_config[str(path)]
+    assert returncode == 0, output[-4000:]
+    assert "Config is valid" in output
     config = Config().from_disk(path)
     nlp = spacy.util.load_model_from_config(config, auto_fill=False, validate=True)
     assert nlp.pipe_names == config["nlp"]["pipeline"]

@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["negative", "positive"]
 
 
-def sst2_examples(nlp, records):
+def labelled_examples(nlp, records):
     return [
         Example.from_dict(nlp.make_doc(r["text"]), {"cats": {l: float(l == r["label"]) for l in LABELS}})
         for r in records
@@ -26,10 +26,10 @@ def sst2_examples(nlp, records):
 
 
 @pytest.fixture(scope="module")
-def trained_nlp(sst2_train_500):
+def trained_nlp(review_sentences):
     nlp = spacy.blank("en")
     nlp.add_pipe("rnn_textcat")
-    examples = sst2_examples(nlp, sst2_train_500[:200])
+    examples = labelled_examples(nlp, review_sentences[:200])
     optimizer = nlp.initialize(lambda: examples)
     for start in range(0, len(examples), 50):
         nlp.update(examples[start : start + 50], sgd=optimizer)
@@ -37,8 +37,8 @@ def trained_nlp(sst2_train_500):
 
 
 @pytest.fixture(scope="module")
-def texts(sst2_train_500):
-    return [r["text"] for r in sst2_train_500[200:320]] + ["", "  ", "great 😀"]
+def texts(review_sentences):
+    return [r["text"] for r in review_sentences[200:320]] + ["", "  ", "great 😀"]
 
 
 def test_components_are_spacy_textcats():
@@ -53,8 +53,8 @@ def test_components_are_spacy_textcats():
     assert multi.cfg["threshold"] == 0.5
 
 
-def test_scores_like_spacy(trained_nlp, sst2_train_500):
-    examples = sst2_examples(trained_nlp, sst2_train_500[320:400])
+def test_scores_like_spacy(trained_nlp, review_sentences):
+    examples = labelled_examples(trained_nlp, review_sentences[320:400])
     scores = trained_nlp.evaluate(examples)
     for key in ["cats_score", "cats_macro_f", "cats_macro_auc", "cats_f_per_type"]:
         assert key in scores
@@ -161,10 +161,10 @@ def _write_docbin(nlp, records, path):
 
 
 @pytest.mark.slow
-def test_spacy_train_end_to_end(sst2_train_500, tmp_path):
+def test_spacy_train_end_to_end(review_sentences, tmp_path):
     nlp = spacy.blank("en")
-    _write_docbin(nlp, sst2_train_500[:150], tmp_path / "train.spacy")
-    _write_docbin(nlp, sst2_train_500[150:200], tmp_path / "dev.spacy")
+    _write_docbin(nlp, review_sentences[:150], tmp_path / "train.spacy")
+    _write_docbin(nlp, review_sentences[150:200], tmp_path / "dev.spacy")
     out = tmp_path / "output"
     result = subprocess.run(
         [

@@ -17,8 +17,10 @@ from spacy.ml.models import MaxoutWindowEncoder, build_Tok2Vec_model
 from spacy.tokens import DocBin
 from spacy.training.pretrain import make_update
 from thinc.api import Adam, Config, Model, chain
+from typer.testing import CliRunner
 
 from spacy_rnn.architectures import build_rnn_encoder, build_sum_hash_embed
+from spacy_rnn.cli import app
 from spacy_rnn.errors import ConfigValueError
 from spacy_rnn.lm_objective import create_pretrain_rnn_lm, lm_targets
 from spacy_rnn.lm_vocab import BOUNDARY, UNKNOWN, LMVocab, count_norms, write_lm_vocab
@@ -43,13 +45,13 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def texts(sst2_train_500):
-    return [r["text"] for r in sst2_train_500[:300]]
+def texts(review_sentences):
+    return [r["text"] for r in review_sentences[:300]]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, texts, sst2_train_500):
-    """raw.jsonl (300 SST-2 sentences), lm_vocab.json, and train/dev .spacy files."""
+def data(tmp_path_factory, texts, review_sentences):
+    """raw.jsonl (300 fixture review sentences), lm_vocab.json, and train/dev .spacy files."""
     path = tmp_path_factory.mktemp("pretrain")
     with (path / "raw.jsonl").open("w", encoding="utf8") as f:
         for text in texts:
@@ -58,7 +60,7 @@ def data(tmp_path_factory, texts, sst2_train_500):
     counts, n_docs, n_tokens = count_norms(texts, nlp)
     write_lm_vocab(path / "lm_vocab.json", counts, 300, lang="en", n_docs=n_docs, n_tokens=n_tokens, sources=["raw"])
     db = DocBin()
-    for record in sst2_train_500[300:340]:
+    for record in review_sentences[300:340]:
         doc = nlp.make_doc(record["text"])
         doc.cats = {"negative": float(record["label"] == "negative"), "positive": float(record["label"] == "positive")}
         db.add(doc)
@@ -265,7 +267,9 @@ def test_raw_text_reader_reads_txt_jsonl_and_directories(tmp_path):
 
 def test_lm_vocab_cli(data, tmp_path):
     out = tmp_path / "vocab.json"
-    run("spacy_rnn", "lm-vocab", str(data / "raw.jsonl"), str(out), "--size", "50")
+    # in-process (a Python start-up less): `python -m spacy_rnn lm-vocab` runs in test_project's workflow
+    result = CliRunner().invoke(app, ["lm-vocab", str(data / "raw.jsonl"), str(out), "--size", "50"])
+    assert result.exit_code == 0, result.output
     vocab = json.loads(out.read_text())
     assert vocab["format"] == "spacy_rnn.lm_vocab.v1" and vocab["lang"] == "en"
     assert len(vocab["words"]) == 50 and vocab["n_docs"] == 300

