@@ -23,7 +23,7 @@ from thinc.layers.resizable import resize_model
 from thinc.layers.resizable import resizable, resize_linear_weighted
 from thinc.types import Floats2d
 
-from .layers import RNNEncoder, build_pooling
+from .layers import RNNEncoder, build_pooling, find_encoders
 from .layers.bow import BagOfNgrams, softmax_scores
 from .layers.sum_outputs import sum_outputs
 from .layers.pooling import pooled_width
@@ -308,9 +308,9 @@ def _pooling_layers(
     tok2vec: Model[List[Doc], List[Floats2d]], pooling: str, dropout: float, where: str
 ) -> Tuple[List[Model], Model]:
     """The start of a classifier: ``tok2vec``, its pooling (told the
-    directions of the last ``rnn_encoder`` in ``tok2vec``) and, with
+    directions of the last ``spacy_rnn.RNNEncoder.v1`` in ``tok2vec``) and, with
     ``dropout``, a Dropout layer. Returns those layers and the pooling."""
-    encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
+    encoders = find_encoders(tok2vec)
     bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
     pool = build_pooling(pooling, bidirectional=bidirectional, where=where)
     return [tok2vec, pool] + ([Dropout(dropout)] if dropout else []), pool

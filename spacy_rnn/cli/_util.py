@@ -45,17 +45,6 @@ def fail(message: str, exits: int = 1) -> NoReturn:
     raise typer.Exit(code=exits)
 
 
-# nlp.max_length for "no limit": spaCy refuses a text longer than nlp.max_length
-# (E088), a guard for the parser and NER, whose memory grows with the text.
-# The blank tokenizer and the rnn_textcat components need no such guard.
-NO_MAX_LENGTH = sys.maxsize
-
-
-def max_length_setting(max_length: int) -> int:
-    """The ``nlp.max_length`` for a ``--max-length`` value: itself, or no limit for 0."""
-    return max_length if max_length > 0 else NO_MAX_LENGTH
-
-
 def allow_large_csv_fields() -> None:
     """Raise the csv module's field limit (128 KiB by default), for long documents.
 

@@ -13,7 +13,7 @@ deserialization rebuilds the module before loading the weights (the problem
 reported in spaCy#8319 does not arise).
 """
 from io import BytesIO
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy
 import srsly
@@ -27,6 +27,15 @@ from .checks import check_int, check_rate
 from ..torch import CELLS, RecurrentEncoder
 from ..torch.clockwork import ClockworkSettingError, resolve_periods
 from ._torch_call import call_torch
+
+# The name of every RNNEncoder layer: how find_encoders knows one in a model.
+ENCODER_NAME = "rnn_encoder"
+
+
+def find_encoders(model: Model) -> List[Model]:
+    """The ``spacy_rnn.RNNEncoder.v1`` layers in ``model`` (itself included),
+    in the order of ``model.walk()``."""
+    return [node for node in model.walk() if node.name == ENCODER_NAME]
 
 
 def check_encoder_args(
@@ -121,7 +130,7 @@ def RNNEncoder(
         None, serialize_model=serialize_module, deserialize_model=deserialize_module
     )
     model: Model[List[Floats2d], List[Floats2d]] = Model(
-        "rnn_encoder",
+        ENCODER_NAME,
         forward,
         init=init,
         dims={"nI": nI, "nO": width},

@@ -1,4 +1,4 @@
-"""Thinc wrapper around :class:`spacy_rnn.torch.lm_head.LanguageModelHead`.
+"""Thinc wrapper around :class:`spacy_rnn.pretraining.torch_lm_head.LanguageModelHead`.
 
 The layer is a ``Model[Tuple[Floats2d, Ints1d], Floats1d]``: states and
 target ids in, each row's target log-probability out; backprop takes the
@@ -14,8 +14,8 @@ from thinc.api import ArgsKwargs, Model, PyTorchShim, torch2xp, xp2torch
 from thinc.types import Floats1d, Floats2d, Ints1d
 from thinc.util import get_torch_default_device
 
-from ..torch.lm_head import LanguageModelHead
-from ._torch_call import call_torch
+from ..layers._torch_call import call_torch
+from .torch_lm_head import LanguageModelHead
 
 InT = Tuple[Floats2d, Ints1d]
 

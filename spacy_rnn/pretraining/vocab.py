@@ -26,7 +26,7 @@ from typing import Iterable, List, Sequence, Tuple, Union
 
 import numpy
 
-from .errors import ConfigValueError, Errors
+from ..errors import ConfigValueError, Errors
 
 FORMAT = "spacy_rnn.lm_vocab.v1"
 UNKNOWN = 0
