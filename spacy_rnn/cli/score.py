@@ -4,6 +4,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
+from tqdm import tqdm
+
 from ..errors import CorpusError
 from ..scoring import ScoreError, ScoreReport, score_file
 from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
@@ -77,19 +79,7 @@ def _warn_invalid(report: ScoreReport, error_field: str) -> None:
 
 
 def _progress(results: Iterator[Dict[str, Any]]) -> Iterator[Dict[str, Any]]:
-    """Show progress on stderr when it is a terminal: tqdm (as spaCy's CLI), else a counter."""
+    """Show progress on stderr when it is a terminal, with tqdm (as spaCy's CLI)."""
     if not sys.stderr.isatty():
-        yield from results
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        count = 0
-        for count, result in enumerate(results, start=1):
-            if count % 1000 == 0:
-                sys.stderr.write(f"\rScored {count} texts")
-                sys.stderr.flush()
-            yield result
-        sys.stderr.write(f"\rScored {count} texts\n")
-        return
-    yield from tqdm(results, unit=" texts", file=sys.stderr, desc="Scoring")
+        return results
+    return tqdm(results, unit=" texts", file=sys.stderr, desc="Scoring")

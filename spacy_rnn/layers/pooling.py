@@ -19,12 +19,12 @@ Several poolings joined by "+" (e.g. ``"max+mean"``, or ULMFiT's
 ``"last+max+mean"``) are concatenated: the document vector is then that many
 times the encoder's width.
 """
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy
 import torch
 from thinc.api import Model, glorot_uniform_init, zero_init
-from thinc.types import Floats1d, Floats2d, Ints1d
+from thinc.types import Floats2d, Ints1d
 
 from ..errors import ConfigValueError, Errors
 from ..torch.threads import MIN_MACS_PER_THREAD, thread_scope, use_threads_for_work
@@ -240,7 +240,3 @@ def _gemm(ops, x, y, trans1: bool = False, trans2: bool = False):
         use_threads_for_work(a.shape[0] * a.shape[1] * b.shape[1], MIN_MACS_PER_THREAD, limit)
         return (a @ b).numpy()
 
-
-def attention_weights(model: Model) -> List[Floats1d]:
-    """The per-token weights of the last forward pass (when stored)."""
-    return model.attrs["last_weights"]

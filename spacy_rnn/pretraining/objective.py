@@ -177,7 +177,6 @@ class PerplexityLog:
         self.nll = [0.0, 0.0]
         self.count = [0, 0]
         self.total_tokens = 0
-        self.lines: List[str] = []
 
     def add(self, direction: int, nll: float, count: int) -> None:
         self.nll[direction] += nll
@@ -196,7 +195,6 @@ class PerplexityLog:
             f"spacy_rnn LM: {self.total_tokens} predicted tokens so far; perplexity over the "
             f"last {sum(self.count)}: {ppl:.1f} ({', '.join(parts)})"
         )
-        self.lines.append(line)
         print(line, file=sys.stderr, flush=True)
         self.nll = [0.0, 0.0]
         self.count = [0, 0]

@@ -298,7 +298,7 @@ def test_bad_options(tmp_path, model_dir):
 
 
 # ---------------------------------------------------------------------------
-# Progress: only when stderr is a terminal; tqdm if installed, else a counter
+# Progress: only when stderr is a terminal, with tqdm
 
 
 class _Terminal(io.StringIO):
@@ -306,18 +306,13 @@ class _Terminal(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize("have_tqdm", [True, False])
-def test_progress_on_a_terminal(monkeypatch, have_tqdm):
+def test_progress_on_a_terminal(monkeypatch):
     from spacy_rnn.cli.score import _progress
 
-    if not have_tqdm:
-        monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm import tqdm` fail
     monkeypatch.setattr(sys, "stderr", _Terminal())
     assert list(_progress(iter(range(2500)))) == list(range(2500))
     shown = sys.stderr.getvalue()
     assert "2500" in shown
-    if not have_tqdm:
-        assert shown.endswith("Scored 2500 texts\n")
 
 
 def test_no_progress_when_not_a_terminal(monkeypatch):
