@@ -104,7 +104,7 @@ def build_sum_hash_embed(
     A cheaper alternative to ``spacy.MultiHashEmbed.v2`` for the ``embed`` slot
     of ``spacy.Tok2Vec.v2``: the tables are summed rather than concatenated and
     mixed by a Maxout layer, which in front of a recurrent encoder only repeats
-    the encoder's own input projection (about 3x faster at width 96 here).
+    the encoder's own input projection (faster: ``benchmarks/BATCHING.md``).
 
     width (int): The width of every table and of the output.
     attrs (List[str]): Token attributes to embed, e.g. NORM, PREFIX, SUFFIX, SHAPE.

@@ -4,9 +4,8 @@ A ``Model[List[Doc], List[Floats2d]]`` for the ``embed`` slot of
 ``spacy.Tok2Vec.v2``. The layer reads each token's text, runs the character
 RNN over the batch's *distinct* token strings only (found with
 ``numpy.unique`` over the tokens' ORTH hashes, so a word that occurs 40 times
-in a batch is encoded once) and copies each word's vector back to its tokens.
-On SST-2 dev (17.6k tokens, 4.3k distinct) that makes the whole textcat
-pipeline ~1.3x faster (47k against 35k words/s, ``benchmarks/char_embed_speed.py``).
+in a batch is encoded once) and copies each word's vector back to its tokens
+(the measured gain is in ``benchmarks/BATCHING.md``).
 
 The PyTorch module sits in a :class:`thinc.api.PyTorchShim`, so Thinc's
 optimizer (with ``grad_clip``) trains it and its weights travel with
