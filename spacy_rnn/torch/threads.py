@@ -13,7 +13,7 @@ Inside :func:`thread_scope`:
 - and all of that only while threads are measured to pay (:class:`Payoff`).
 
 The Thinc layers open the scope around their torch module's forward pass and
-again around its backward pass (``spacy_rnn.layers._torch_call``); on
+again around its backward pass (``spacy_rnn.layers.torch_bridge``); on
 leaving, it restores the caller's thread count, also when the call raised,
 so the rest of the program never sees a changed count. Outside a scope (the
 torch module used on its own) nothing changes. OpenMP's thread count lives
