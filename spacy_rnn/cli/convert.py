@@ -6,9 +6,10 @@ import spacy
 from spacy.language import Language
 from wasabi import table
 
-from ..corpus import CorpusError, CorpusReport, read_records, write_docbin
+from ..data import CorpusError, CorpusReport, read_records, write_docbin
 from ..output_file import same_file
-from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, max_length_setting, warn
+from ..data.records import max_length_setting
+from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
 
 INPUT_HELP = (
     "Labelled corpus: .jsonl (one object a line, with a text and a 'label' string or a "
