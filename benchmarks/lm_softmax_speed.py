@@ -2,7 +2,7 @@
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/lm_softmax_speed.py --classes 10002 --width 64
 
-Times :class:`spacy_rnn.torch.lm_head.LanguageModelHead` on random states with
+Times :class:`spacy_rnn.pretraining.torch_lm_head.LanguageModelHead` on random states with
 Zipf-distributed targets (as word frequencies are), on one thread.
 """
 import argparse
@@ -11,7 +11,7 @@ import time
 import numpy
 import torch
 
-from spacy_rnn.torch.lm_head import LanguageModelHead
+from spacy_rnn.pretraining.torch_lm_head import LanguageModelHead
 
 
 def time_head(head: LanguageModelHead, H: torch.Tensor, targets: torch.Tensor, repeats: int) -> float:

@@ -26,8 +26,7 @@ from typing import Dict, Iterator, List
 import spacy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from spacy_rnn.corpus import Record, read_records  # noqa: E402
-from spacy_rnn.streaming import write_shards  # noqa: E402
+from spacy_rnn.data import Record, read_records, write_shards  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "imdb"

@@ -185,7 +185,7 @@ def convert(dataset: str, data_dir: Path, out: Path, settings: Dict[str, Any]) -
     Both splits get the label set of the full training file."""
     import spacy
 
-    from spacy_rnn.corpus import read_records, write_docbin
+    from spacy_rnn.data import read_records, write_docbin
 
     paths = {split: out / f"{split}.spacy" for split in ("train", "dev")}
     missing = [split for split, path in paths.items() if not path.exists()]
@@ -235,7 +235,7 @@ def corpus_size(path: Path) -> Tuple[int, int]:
 
 
 def labels_of(path: Path) -> List[str]:
-    from spacy_rnn.corpus import read_records
+    from spacy_rnn.data import read_records
 
     return sorted({label for record in read_records(path) for label in record.labels})
 

@@ -23,7 +23,7 @@ from thinc.layers.resizable import resize_model
 from thinc.layers.resizable import resizable, resize_linear_weighted
 from thinc.types import Floats2d
 
-from .layers import RNNEncoder, build_pooling
+from .layers import RNNEncoder, build_pooling, find_encoders
 from .layers.bow import BagOfNgrams, softmax_scores
 from .layers.sum_outputs import sum_outputs
 from .layers.pooling import pooled_width
@@ -104,7 +104,7 @@ def build_sum_hash_embed(
     A cheaper alternative to ``spacy.MultiHashEmbed.v2`` for the ``embed`` slot
     of ``spacy.Tok2Vec.v2``: the tables are summed rather than concatenated and
     mixed by a Maxout layer, which in front of a recurrent encoder only repeats
-    the encoder's own input projection (about 3x faster at width 96 here).
+    the encoder's own input projection (faster: ``benchmarks/BATCHING.md``).
 
     width (int): The width of every table and of the output.
     attrs (List[str]): Token attributes to embed, e.g. NORM, PREFIX, SUFFIX, SHAPE.
@@ -308,9 +308,9 @@ def _pooling_layers(
     tok2vec: Model[List[Doc], List[Floats2d]], pooling: str, dropout: float, where: str
 ) -> Tuple[List[Model], Model]:
     """The start of a classifier: ``tok2vec``, its pooling (told the
-    directions of the last ``rnn_encoder`` in ``tok2vec``) and, with
+    directions of the last ``spacy_rnn.RNNEncoder.v1`` in ``tok2vec``) and, with
     ``dropout``, a Dropout layer. Returns those layers and the pooling."""
-    encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
+    encoders = find_encoders(tok2vec)
     bidirectional = encoders[-1].attrs["bidirectional"] if encoders else False
     pool = build_pooling(pooling, bidirectional=bidirectional, where=where)
     return [tok2vec, pool] + ([Dropout(dropout)] if dropout else []), pool

@@ -1,7 +1,10 @@
 """User-facing error messages, in the style of spaCy's ``Errors`` table.
 
-Each message says what was wrong, where, and what to do about it.
+Each message says what was wrong, where, and what to do about it:
+:class:`ConfigValueError` for a setting (the ``Errors`` table), and
+:class:`CorpusError` for input data (the file, line and field).
 """
+from typing import Optional
 
 
 class Errors:
@@ -120,3 +123,36 @@ class Errors:
 
 class ConfigValueError(ValueError):
     """A registered function received an argument it cannot use."""
+
+
+class CorpusError(ValueError):
+    """Invalid corpus input. The message says where and what to do.
+
+    path (str): The file (or stream name) the problem is in.
+    line (Optional[int]): The 1-based line number, if the problem has one.
+    problem (str): What is wrong, without the location or the advice; the
+        reason listed for a skipped record.
+    field (Optional[str]): The record field concerned, if any.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        line: Optional[int],
+        problem: str,
+        advice: str = "",
+        field: Optional[str] = None,
+    ) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        self.advice = advice
+        self.field = field
+        where = self.path if line is None else f"{self.path}, line {line}"
+        message = f"{where}: {problem}."
+        if advice:
+            message += f" {advice}" if advice.endswith((".", "\n")) else f" {advice}."
+        super().__init__(message)
+
+    def __reduce__(self):  # keep it picklable (worker processes, pytest-xdist)
+        return (type(self), (self.path, self.line, self.problem, self.advice, self.field))

@@ -40,7 +40,7 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 import spacy_rnn.cli.convert as convert_module
-import spacy_rnn.cli.score as score_module
+import spacy_rnn.scoring as scoring_module
 from spacy_rnn.cli import app
 
 EXAMPLES = 100
@@ -273,7 +273,7 @@ def fast_cli(tiny_textcat_dir):
     nlp = spacy.load(tiny_textcat_dir)
     blank = spacy.blank("en")
     patch = pytest.MonkeyPatch()
-    patch.setattr(score_module, "load_classifier", lambda model: nlp)
+    patch.setattr(scoring_module, "load_classifier", lambda model: nlp)
     patch.setattr(convert_module.spacy, "blank", lambda lang: blank)
     yield nlp, blank
     patch.undo()

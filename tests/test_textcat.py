@@ -261,7 +261,8 @@ def test_issue16_textcat_dropout_in_range_does_not_zero_the_output():
 )
 def test_issue16_every_numeric_setting_is_range_checked(builder, kwargs, name):
     """The message names the setting, its value, the architecture and the allowed range."""
-    from spacy_rnn import architectures, lm_objective
+    from spacy_rnn import architectures
+    from spacy_rnn.pretraining import objective
 
     defaults = {
         "build_rnn_textcat": {"tok2vec": _tok2vec()},
@@ -270,6 +271,6 @@ def test_issue16_every_numeric_setting_is_range_checked(builder, kwargs, name):
         "build_rnn_encoder": {"width": 8},
         "create_pretrain_rnn_lm": {"vocab_path": None},
     }
-    function = getattr(architectures, builder, None) or getattr(lm_objective, builder)
+    function = getattr(architectures, builder, None) or getattr(objective, builder)
     with pytest.raises(ConfigValueError, match=rf"E002\] Invalid value {name} = .* in spacy_rnn\.\w+\.v1: use "):
         function(**{**defaults[builder], **kwargs})

@@ -2,7 +2,8 @@
 
 Each command is a module of this package that registers itself on ``app``
 (``@app.command``) when imported; to add a command, add a module and import it
-here. The functions behind the commands can be used from Python too.
+here. The library behind the commands (:mod:`spacy_rnn.data`,
+:mod:`spacy_rnn.scoring`, ...) is for Python use.
 """
 from ._util import app, setup_cli  # noqa: F401
 from .convert import convert_corpus  # noqa: F401
@@ -10,6 +11,6 @@ from .explain import explain_cli, format_explanation  # noqa: F401
 from .imdb import extract_splits  # noqa: F401
 from .lm_vocab import lm_vocab_cli  # noqa: F401
 from .vectors import fetch_vectors_cli  # noqa: F401
-from .score import ScoreError, score_file, score_records  # noqa: F401
+from .score import score_cli  # noqa: F401
 
-__all__ = ["app", "setup_cli", "convert_corpus", "explain_cli", "format_explanation", "score_file", "score_records", "ScoreError", "lm_vocab_cli"]
+__all__ = ["app", "setup_cli", "convert_corpus", "explain_cli", "format_explanation", "score_cli", "lm_vocab_cli"]

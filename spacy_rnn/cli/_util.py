@@ -9,6 +9,7 @@ import sys
 from typing import NoReturn
 
 import typer
+from wasabi import Printer, color
 
 COMMAND = "python -m spacy_rnn"
 NAME = "spacy_rnn"
@@ -23,37 +24,38 @@ Arg = typer.Argument
 Opt = typer.Option
 
 
+# spaCy's printer supplies the icons and colours of every message. Messages
+# go to stderr (`score` writes its results to stdout) and are not re-wrapped,
+# so that paths and the lines of a listing stay whole: the printer's own
+# output (stdout, wrapped at 80 columns) would break both.
+printer = Printer()
+
+
+def _say(kind: str, text: str, err: bool) -> None:
+    """Print ``text`` with the printer's icon for ``kind``; the first line
+    coloured where the stream is a terminal, the others as they are."""
+    stream = sys.stderr if err else sys.stdout
+    first, newline, rest = text.partition("\n")
+    title = f"{printer.icons[kind]} {first}"
+    if printer.show_color and stream.isatty():
+        title = color(title, fg=printer.colors[kind])
+    print(title + newline + rest, file=stream, flush=True)
+
+
 def good(text: str, err: bool = False) -> None:
-    """Print a success message (on stderr if ``err``), coloured on a terminal."""
-    typer.secho(f"\u2714 {text}", fg=typer.colors.GREEN, err=err)
+    """Print a success message (on stderr if ``err``)."""
+    _say("good", text, err)
 
 
 def warn(text: str, err: bool = False) -> None:
-    """Print a warning (on stderr if ``err``). Lines after the first are printed as they are."""
-    first, _, rest = text.partition("\n")
-    typer.secho(f"\u26a0 {first}", fg=typer.colors.YELLOW, err=err)
-    if rest:
-        typer.echo(rest, err=err)
+    """Print a warning (on stderr if ``err``)."""
+    _say("warn", text, err)
 
 
 def fail(message: str, exits: int = 1) -> NoReturn:
-    """Print an error on stderr and exit with ``exits``, without a traceback.
-
-    Messages are not re-wrapped, so paths and quoted values stay intact.
-    """
-    typer.secho(f"\u2718 {message}", fg=typer.colors.RED, err=True)
+    """Print an error on stderr and exit with ``exits``, without a traceback."""
+    _say("fail", message, err=True)
     raise typer.Exit(code=exits)
-
-
-# nlp.max_length for "no limit": spaCy refuses a text longer than nlp.max_length
-# (E088), a guard for the parser and NER, whose memory grows with the text.
-# The blank tokenizer and the rnn_textcat components need no such guard.
-NO_MAX_LENGTH = sys.maxsize
-
-
-def max_length_setting(max_length: int) -> int:
-    """The ``nlp.max_length`` for a ``--max-length`` value: itself, or no limit for 0."""
-    return max_length if max_length > 0 else NO_MAX_LENGTH
 
 
 def allow_large_csv_fields() -> None:

@@ -6,10 +6,11 @@ import spacy
 from spacy.language import Language
 from wasabi import table
 
-from ..corpus import CorpusError, CorpusReport, read_records, write_docbin
+from ..data import CorpusError, CorpusReport, read_records, write_docbin
 from ..output_file import same_file
-from ..streaming import write_shards
-from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, max_length_setting, warn
+from ..data.records import max_length_setting
+from ..data.streaming import write_shards
+from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
 
 INPUT_HELP = (
     "Labelled corpus: .jsonl (one object a line, with a text and a 'label' string or a "
@@ -129,10 +130,10 @@ def convert_corpus(
             labels = sorted({label for record in records(CorpusReport(path=str(input_path))) for label in record.labels})
         counts, _ = write_shards(nlp, records, output_path, labels, shard_size=shard_size, source=str(input_path))
         return counts, report
-    records = list(records())
-    if not records:
+    kept = list(records())
+    if not kept:
         skipped = f"\n{report.summary()}" if report.skipped else ""
         raise CorpusError(str(input_path), None, "no valid records found",
                           f"Check the file and the text/label field names.{skipped}")
-    counts = write_docbin(nlp, records, output_path, labels, source=str(input_path))
+    counts = write_docbin(nlp, kept, output_path, labels, source=str(input_path))
     return counts, report

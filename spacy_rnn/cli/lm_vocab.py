@@ -3,9 +3,8 @@ from pathlib import Path
 
 import spacy
 
-from ..corpus import CorpusError
-from ..lm_vocab import count_norms, write_lm_vocab
-from ..raw_text import iter_raw_texts
+from ..data import CorpusError, iter_raw_texts
+from ..pretraining.vocab import count_norms, write_lm_vocab
 from ._util import Arg, Opt, app, fail, good
 
 INPUT_HELP = (

@@ -4,9 +4,8 @@ A ``Model[List[Doc], List[Floats2d]]`` for the ``embed`` slot of
 ``spacy.Tok2Vec.v2``. The layer reads each token's text, runs the character
 RNN over the batch's *distinct* token strings only (found with
 ``numpy.unique`` over the tokens' ORTH hashes, so a word that occurs 40 times
-in a batch is encoded once) and copies each word's vector back to its tokens.
-On SST-2 dev (17.6k tokens, 4.3k distinct) that makes the whole textcat
-pipeline ~1.3x faster (47k against 35k words/s, ``benchmarks/char_embed_speed.py``).
+in a batch is encoded once) and copies each word's vector back to its tokens
+(the measured gain is in ``benchmarks/BATCHING.md``).
 
 The PyTorch module sits in a :class:`thinc.api.PyTorchShim`, so Thinc's
 optimizer (with ``grad_clip``) trains it and its weights travel with
@@ -20,13 +19,13 @@ import numpy
 import torch
 from spacy.attrs import ORTH
 from spacy.tokens import Doc
-from thinc.api import ArgsKwargs, Model, PyTorchShim, concatenate, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, concatenate
 from thinc.types import Floats2d
 from thinc.util import get_torch_default_device
 
 from ..errors import ConfigValueError, Errors
 from ..torch.chars import CHAR_CELLS, CharRNN, encode_words
-from ._torch_call import call_torch
+from .torch_bridge import ThreadScopedShim, split_output, torch_forward
 from .checks import check_settings
 
 WHERE = "spacy_rnn.CharRNNEmbed.v1"
@@ -55,8 +54,11 @@ def CharRNNEmbed(
         "char_rnn_embed",
         forward,
         dims={"nO": width},
-        attrs={"max_chars": max_chars, "n_chars": n_chars, "unique_words": True},
-        shims=[PyTorchShim(module)],
+        attrs={
+            "max_chars": max_chars, "n_chars": n_chars, "unique_words": True,
+            "convert_inputs": convert_inputs, "convert_outputs": convert_outputs,
+        },
+        shims=[ThreadScopedShim(module)],
     )
 
 
@@ -111,12 +113,16 @@ def _words(model: Model, docs: List[Doc]) -> Tuple[List[str], numpy.ndarray]:
 def forward(
     model: Model[List[Doc], List[Floats2d]], docs: List[Doc], is_train: bool
 ) -> Tuple[List[Floats2d], Callable]:
-    ops = model.ops
-    nO = model.get_dim("nO")
-    lengths = [len(doc) for doc in docs]
-    if sum(lengths) == 0:
-        return [ops.alloc2f(0, nO) for _ in docs], lambda dYs: []
-    shim = model.shims[0]
+    if not any(len(doc) for doc in docs):
+        return [model.ops.alloc2f(0, model.get_dim("nO")) for _ in docs], lambda dYs: []
+    return torch_forward(model, docs, is_train)
+
+
+def convert_inputs(
+    model: Model, docs: List[Doc], is_train: bool
+) -> Tuple[ArgsKwargs, Callable[[ArgsKwargs], List]]:
+    """The batch's words as character ids, their lengths, and each token's
+    word; the docs take no gradient."""
     words, inverse = _words(model, docs)
     ids, char_lengths = encode_words(words, model.attrs["max_chars"], model.attrs["n_chars"])
     device = get_torch_default_device()
@@ -125,14 +131,12 @@ def forward(
         char_lengths,
         torch.from_numpy(inverse).to(device),
     )
-    Yt, torch_backprop = call_torch(shim, ArgsKwargs(args=args, kwargs={}), is_train, device)
-    Y = torch2xp(Yt, ops=ops)
-    Ys = ops.unflatten(Y, ops.asarray1i(lengths))
+    return ArgsKwargs(args=args, kwargs={}), lambda dX: []
 
-    def backprop(dYs: List[Floats2d]) -> List:
-        dY = ops.flatten([dy for dy in dYs if dy.shape[0]])
-        dYt = xp2torch(dY, device=Yt.device)
-        torch_backprop(ArgsKwargs(args=(Yt,), kwargs={"grad_tensors": (dYt,)}))
-        return []
 
-    return Ys, backprop
+def convert_outputs(
+    model: Model, inputs_outputs: Tuple[List[Doc], "torch.Tensor"], is_train: bool
+) -> Tuple[List[Floats2d], Callable[[List[Floats2d]], ArgsKwargs]]:
+    """One vector a token, one array a doc (:func:`.torch_bridge.split_output`)."""
+    docs, Yt = inputs_outputs
+    return split_output(model.ops, Yt, [len(doc) for doc in docs])

@@ -13,12 +13,12 @@ deserialization rebuilds the module before loading the weights (the problem
 reported in spaCy#8319 does not arise).
 """
 from io import BytesIO
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy
 import srsly
 import torch
-from thinc.api import ArgsKwargs, Model, PyTorchShim, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.util import get_torch_default_device
 from thinc.types import Floats2d
 
@@ -26,7 +26,16 @@ from ..errors import ConfigValueError, Errors
 from .checks import check_int, check_rate
 from ..torch import CELLS, RecurrentEncoder
 from ..torch.clockwork import ClockworkSettingError, resolve_periods
-from ._torch_call import call_torch
+from .torch_bridge import ThreadScopedShim, split_output, torch_forward
+
+# The name of every RNNEncoder layer: how find_encoders knows one in a model.
+ENCODER_NAME = "rnn_encoder"
+
+
+def find_encoders(model: Model) -> List[Model]:
+    """The ``spacy_rnn.RNNEncoder.v1`` layers in ``model`` (itself included),
+    in the order of ``model.walk()``."""
+    return [node for node in model.walk() if node.name == ENCODER_NAME]
 
 
 def check_encoder_args(
@@ -117,11 +126,11 @@ def RNNEncoder(
     check_encoder_args(
         cell, width, depth, bidirectional, dropout, "spacy_rnn.RNNEncoder.v1", modules, periods
     )
-    shim = PyTorchShim(
+    shim = ThreadScopedShim(
         None, serialize_model=serialize_module, deserialize_model=deserialize_module
     )
     model: Model[List[Floats2d], List[Floats2d]] = Model(
-        "rnn_encoder",
+        ENCODER_NAME,
         forward,
         init=init,
         dims={"nI": nI, "nO": width},
@@ -133,6 +142,8 @@ def RNNEncoder(
             "modules": modules,
             "periods": list(periods) if periods is not None else None,
             "separate_directions": bool(separate_directions),
+            "convert_inputs": convert_inputs,
+            "convert_outputs": convert_outputs,
         },
         shims=[shim],
     )
@@ -171,30 +182,39 @@ def init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
 def forward(
     model: Model[List[Floats2d], List[Floats2d]], Xs: List[Floats2d], is_train: bool
 ) -> Tuple[List[Floats2d], Callable]:
-    shim = model.shims[0]
-    ops = model.ops
-    nO = model.get_dim("nO")
-    if shim._model is None:
+    if model.shims[0]._model is None:
         raise ValueError(Errors.E004)
-    lengths = numpy.array([x.shape[0] for x in Xs], dtype="int64")
-    n_tokens = int(lengths.sum())
-    if n_tokens == 0:
-        Ys = [ops.alloc2f(0, nO) for _ in Xs]
-        return Ys, lambda dYs: [ops.alloc2f(0, x.shape[1]) for x in Xs]
-    nI = model.get_dim("nI")
+    if not any(x.shape[0] for x in Xs):
+        ops, nO = model.ops, model.get_dim("nO")
+        return [ops.alloc2f(0, nO) for _ in Xs], lambda dYs: [ops.alloc2f(0, x.shape[1]) for x in Xs]
+    return torch_forward(model, Xs, is_train)
+
+
+def _lengths(Xs: List[Floats2d]) -> numpy.ndarray:
+    return numpy.array([x.shape[0] for x in Xs], dtype="int64")
+
+
+def convert_inputs(
+    model: Model, Xs: List[Floats2d], is_train: bool
+) -> Tuple[ArgsKwargs, Callable[[ArgsKwargs], List[Floats2d]]]:
+    """The documents as one flat tensor and their lengths; the input
+    gradient back as one array a document."""
+    ops = model.ops
+    lengths = _lengths(Xs)
     X = ops.flatten([x for x in Xs if x.shape[0]])
-    if X.shape[1] != nI:
-        raise ValueError(Errors.E005.format(expected=nI, got=X.shape[1]))
+    if X.shape[1] != model.get_dim("nI"):
+        raise ValueError(Errors.E005.format(expected=model.get_dim("nI"), got=X.shape[1]))
     Xt = xp2torch(X, requires_grad=is_train)
-    Yt, torch_backprop = call_torch(shim, ArgsKwargs(args=(Xt, lengths), kwargs={}), is_train, Xt.device)
-    Y = torch2xp(Yt, ops=ops)
-    Ys = ops.unflatten(Y, lengths)
 
-    def backprop(dYs: List[Floats2d]) -> List[Floats2d]:
-        dY = ops.flatten([dy for dy in dYs if dy.shape[0]])
-        dYt = xp2torch(dY)
-        dX_args = torch_backprop(ArgsKwargs(args=(Yt,), kwargs={"grad_tensors": (dYt,)}))
-        dX = torch2xp(dX_args.args[0], ops=ops)
-        return ops.unflatten(dX, lengths)
+    def convert_dX(dX: ArgsKwargs) -> List[Floats2d]:
+        return ops.unflatten(torch2xp(dX.args[0], ops=ops), lengths)
 
-    return Ys, backprop
+    return ArgsKwargs(args=(Xt, lengths), kwargs={}), convert_dX
+
+
+def convert_outputs(
+    model: Model, inputs_outputs: Tuple[List[Floats2d], "torch.Tensor"], is_train: bool
+) -> Tuple[List[Floats2d], Callable[[List[Floats2d]], ArgsKwargs]]:
+    """The flat output as one array a document (:func:`.torch_bridge.split_output`)."""
+    Xs, Yt = inputs_outputs
+    return split_output(model.ops, Yt, _lengths(Xs))

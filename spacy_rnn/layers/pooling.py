@@ -19,12 +19,12 @@ Several poolings joined by "+" (e.g. ``"max+mean"``, or ULMFiT's
 ``"last+max+mean"``) are concatenated: the document vector is then that many
 times the encoder's width.
 """
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy
 import torch
 from thinc.api import Model, glorot_uniform_init, zero_init
-from thinc.types import Floats1d, Floats2d, Ints1d
+from thinc.types import Floats2d, Ints1d
 
 from ..errors import ConfigValueError, Errors
 from ..torch.threads import MIN_MACS_PER_THREAD, thread_scope, use_threads_for_work
@@ -222,14 +222,9 @@ def _attention_forward(model: Model, Xs: List[Floats2d], is_train: bool):
 def _gemm(ops, x, y, trans1: bool = False, trans2: bool = False):
     """``x @ y`` (either side transposed). On CPU through torch (MKL) on the
     threads :mod:`spacy_rnn.torch.threads` picks for its size, so that the
-    attention's matrix products share the encoder's OpenMP threads. NumPy's
-    ``@`` would go to its OpenBLAS, whose own thread pool busy-waits after
-    every call large enough to be threaded (a 20-token sentence already is)
-    and so competes with torch's threads for the cores: with two torch
-    threads on a 2-core machine one ``nlp(text)`` of an SST-2 sentence took
-    6.2 ms with NumPy's products and 1.6 ms without them. Thinc's
-    ``ops.gemm`` (blis) avoids the pool too, but ran 2.5-4x slower than
-    single-threaded MKL here ((n x 128) by (128 x 128), n from 200 to 45,000)."""
+    attention's matrix products share the encoder's OpenMP threads instead of
+    competing with a second thread pool (NumPy's OpenBLAS); why not NumPy or
+    Thinc's ``ops.gemm``: ``benchmarks/THREADS.md``."""
     if not isinstance(x, numpy.ndarray):
         return ops.gemm(x, y, trans1=trans1, trans2=trans2)
     a = torch.from_numpy(x)
@@ -239,8 +234,3 @@ def _gemm(ops, x, y, trans1: bool = False, trans2: bool = False):
     with thread_scope() as limit:
         use_threads_for_work(a.shape[0] * a.shape[1] * b.shape[1], MIN_MACS_PER_THREAD, limit)
         return (a @ b).numpy()
-
-
-def attention_weights(model: Model) -> List[Floats1d]:
-    """The per-token weights of the last forward pass (when stored)."""
-    return model.attrs["last_weights"]

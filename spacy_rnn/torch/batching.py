@@ -10,28 +10,16 @@ bucket's longest, so no document is more than ``1 - min_fill`` padding.
 Padding rows point at an extra all-zero row appended to the input, so no real
 token is ever overwritten.
 
-Why a length rule and not just a document count: measured here, a torch LSTM
-time step costs about as much as 1.5 (training) to 4 (inference) extra
-sequences in the batch, so small buckets are cheap while padding is not. On
-training batches of 32 random IMDB reviews, buckets of up to 64 documents
-computed 3.2x the real tokens (every batch padded to its longest review); the
-``min_fill = 0.7`` rule computes 1.5x, within 3% of the optimal partition found
-by dynamic programming (1.49x). On 1,000-document inference batches both rules
-are within 10% of the real token count.
-
-Why not ``torch.nn.utils.rnn.PackedSequence``? Measured on this 2-core CPU
-(bidirectional LSTM, 64 hidden units a direction, see the core issue's note):
-packed sequences ran at 312k tokens/s for inference and 58k tokens/s for
-training on SST-2 sentences, against 360k and 95k tokens/s for buckets of 64
-documents; on 750-token reviews, packed training collapsed to 0.6k tokens/s
-against 59k. So bucketed padding it is.
+A length rule rather than a document count, because a time step costs far
+more than an extra sequence in the batch; and padded buckets rather than
+``torch.nn.utils.rnn.PackedSequence``, which was slower on CPU. The
+measurements are in ``benchmarks/BATCHING.md``.
 """
 from typing import List, Sequence, Tuple
 
 import numpy
 
-# Documents per padded bucket at most. 32-256 measured within noise of each
-# other for sentences.
+# Documents per padded bucket at most (benchmarks/BATCHING.md).
 DEFAULT_BUCKET_SIZE = 64
 # A bucket closes when the next document is shorter than this fraction of the
 # bucket's longest one.

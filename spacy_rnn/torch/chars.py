@@ -10,9 +10,8 @@ the backward direction's state after its first character.
 
 Words are grouped by their exact length and each group runs as one padded-free
 batch, so no direction ever reads padding and a word's vector does not depend
-on the other words of the batch. (Measured on SST-2 dev's 4.3k distinct words,
-1 thread, ``benchmarks/char_embed_speed.py``: 90k words/s, against 47-57k for
-one ``PackedSequence`` call over all words.) A batch repeats words a lot, so callers pass
+on the other words of the batch (faster than one ``PackedSequence`` call over
+all words: ``benchmarks/BATCHING.md``). A batch repeats words a lot, so callers pass
 the distinct words once and an ``inverse`` index that copies each distinct
 word's vector to every place it occurs; autograd sums the gradients of the
 copies back into the one computation.

@@ -1,47 +1,32 @@
 """How many intra-op threads each of our torch calls gets, chosen from its work.
 
-PyTorch runs a recurrent layer one time step after another, and with more
-than one intra-op thread every step is an OpenMP parallel region: the threads
-meet at a barrier at every token. That only pays when each step has enough
-work to split, i.e. when the length bucket holds enough documents. Measured
-on a 2-core machine (one LSTM direction, 64 units, 1 vs 2 threads, forward
-and forward+backward, 25 to 900 steps): 2 threads were 0.86-1.06x as fast as
-one with up to 4 documents per bucket, 0.98-1.11x with 8 documents at 25
-steps but 1.07-1.31x at 100 steps or more, and 1.06-1.7x from 16 documents
-on. Elman, GRU, clockwork and depth-gated cells gained nothing below 32
-documents and at most 1.13x at 64 (40 steps).
-
-So, inside :func:`thread_scope`:
+Inside :func:`thread_scope`:
 
 - every torch op runs on one thread unless its work asks for more;
 - each bucket's recurrent call runs on one thread or on ``k``
   (:func:`bucket_threads`), where it has ``MIN_DOCS_PER_THREAD`` documents
   (at 64 units a direction) for each thread; ``k`` is never more than the
   caller's ``torch.get_num_threads()`` nor than the CPUs this process may
-  run on (threads beyond the cores wait for each other at every step);
+  run on;
 - the attention pooling's matrix products take threads by their
   multiply-adds (``MIN_MACS_PER_THREAD``);
-- and all of that only while threads are measured to pay (:class:`Payoff`):
-  on a machine whose cores are busy with other processes, a parallel region
-  waits for threads that are not running, and one thread is faster.
+- and all of that only while threads are measured to pay (:class:`Payoff`).
 
 The Thinc layers open the scope around their torch module's forward pass and
-again around its backward pass (``spacy_rnn.layers._torch_call``); on
+again around its backward pass (``spacy_rnn.layers.torch_bridge``); on
 leaving, it restores the caller's thread count, also when the call raised,
 so the rest of the program never sees a changed count. Outside a scope (the
 torch module used on its own) nothing changes. OpenMP's thread count lives
-per OS thread, so other Python threads are not affected. Measured costs:
-``torch.set_num_threads`` 1 then 2, 0.5 microseconds; opening and closing
-the scope, 3.6 microseconds.
+per OS thread, so other Python threads are not affected.
 
-Forked processes. GNU OpenMP's thread pool does not survive ``fork``: a child
-whose parent already ran a parallel region hangs in its first parallel region
-of more than one thread (pytorch#17199). ``nlp.pipe(n_process=N)`` forks, so
-in a forked child our calls always run on one thread (the workers split the
-work between processes anyway). The fork hook changes the child's own torch
+Forked processes: in a forked child (``nlp.pipe(n_process=N)`` forks) our
+calls always run on one thread. The fork hook changes the child's own torch
 thread count (to 1) only if our layers ran with several threads in the
-parent, where the child would otherwise hang in any multi-threaded torch op;
-importing spacy_rnn alone changes nothing in other programs' children.
+parent, where the child would otherwise hang in any multi-threaded torch op
+(pytorch#17199); importing spacy_rnn alone changes nothing in other
+programs' children.
+
+The measurements behind these rules are in ``benchmarks/THREADS.md``.
 """
 import math
 import os
@@ -54,16 +39,14 @@ import torch
 
 # Documents per thread, at 64 hidden units a direction (fewer for wider
 # layers), that a recurrent call needs before one more thread helps, for
-# buckets of fewer and of at least LONG_BUCKET time steps (see the module
-# doc). LSTM (oneDNN's fused kernel) splits well; the other cells hardly.
+# buckets of fewer and of at least LONG_BUCKET time steps. LSTM (oneDNN's
+# fused kernel) splits well; the other cells hardly (benchmarks/THREADS.md).
 MIN_DOCS_PER_THREAD = {"lstm": (8, 4)}
 DEFAULT_MIN_DOCS_PER_THREAD = (32, 32)
 LONG_BUCKET = 64
 UNITS = 64
-# Multiply-adds a thread needs in a matrix product (the attention pooling's).
-# (n x 128) by (128 x 128) on 2 threads against one: n = 200 saved 11 us
-# (1.15x), n = 1,300 175 us (1.48x), n = 20,000 4.5 ms (1.75x); from 1,024
-# rows, where the saving is worth a parallel region.
+# Multiply-adds a thread needs in a matrix product (the attention pooling's):
+# 1,024 rows of (n x 128) by (128 x 128) (benchmarks/THREADS.md).
 MIN_MACS_PER_THREAD = 2**23
 
 
@@ -167,10 +150,8 @@ def bucket_threads(cell: str, hidden: int, shapes: Sequence[Tuple[int, int]]) ->
     Each bucket gets either one thread or the same ``k`` for the whole call,
     the most threads any of its buckets has work for (at most the limit); a
     bucket runs on ``k`` when it has work for at least ``max(2, k // 2)``.
-    Only two team sizes per call, because GNU OpenMP ends the surplus threads
-    of its pool whenever a team is smaller than the one before (one thread
-    excepted) and starts new ones when it grows: alternating 2- and 4-thread
-    ops started two threads per switch here."""
+    Only two team sizes per call: GNU OpenMP restarts pool threads whenever
+    the team size changes (``benchmarks/THREADS.md``)."""
     limit = _limit()
     if limit is None:
         return None
@@ -198,20 +179,16 @@ MAX_WAIT = 16.0
 
 class Payoff:
     """Whether the threads the work asks for make the recurrent calls faster
-    right now, measured on the calls themselves.
+    right now, measured on the calls themselves (on a busy machine a parallel
+    region waits for threads that are not running, and one thread is faster:
+    see ``benchmarks/THREADS.md``).
 
-    On a busy machine a parallel region waits for every thread of its team,
-    and a thread the scheduler has taken off its core stalls every step (for
-    up to a scheduling period). On this 2-core machine with five other busy
-    processes, ``nlp.pipe`` batches of 64 SST-2 sentences ran 47x slower on
-    two threads than on one (both threads spinning at the step barriers);
-    quiet, two threads were faster. No work-size rule can see that, so the
-    encoder compares: in a probed call, of the buckets that want threads the
-    one with the fewest steps (what a probe costs under load grows with the
-    steps; at least ``MIN_PROBE_STEPS`` where possible) runs its forward direction on one thread and then its backward
-    direction (the same shape and cost) on the threads; each direction runs
-    it before its other buckets, so no other parallel region of the call has
-    left a thread spinning when the single-threaded run starts.
+    In a probed call, of the buckets that want threads the one with the
+    fewest steps (at least ``MIN_PROBE_STEPS`` where possible) runs its
+    forward direction on one thread and then its backward direction (the
+    same shape and cost) on the threads; each direction runs it before its
+    other buckets, so no other parallel region of the call has left a thread
+    spinning when the single-threaded run starts.
 
     Losing once turns threads off. They come back only after two clear wins
     (``WIN``) in a row, on probes of calls that otherwise stay on one

@@ -19,14 +19,14 @@ same corpus always gives the same file. Target ids (:class:`LMVocab`):
 first or after the last token of a doc), and ``words[i]`` is ``2 + i``:
 frequent classes get low ids, as the adaptive softmax wants.
 """
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, List, Sequence, Tuple, Union
 
 import numpy
+import srsly
 
-from .errors import ConfigValueError, Errors
+from ..errors import ConfigValueError, Errors
 
 FORMAT = "spacy_rnn.lm_vocab.v1"
 UNKNOWN = 0
@@ -75,7 +75,7 @@ def write_lm_vocab(
         "words": [word for word, _ in top],
         "counts": [count for _, count in top],
     }
-    Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf8")
+    srsly.write_json(path, data)
     return top
 
 
@@ -115,8 +115,8 @@ def read_lm_vocab(path: Union[str, Path, None], where: str) -> LMVocab:
     if path is None or not Path(path).is_file():
         raise ConfigValueError(Errors.E011.format(path=path, where=where))
     try:
-        data = json.loads(Path(path).read_text(encoding="utf8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        data = srsly.read_json(path)
+    except (OSError, ValueError) as err:  # ValueError: not UTF-8, not JSON
         raise ConfigValueError(Errors.E012.format(path=path, where=where, reason=str(err))) from err
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ConfigValueError(

@@ -10,8 +10,8 @@ pretrain`` saves the tok2vec's weights as ``model{epoch}.bin``, which
 
 No leak: a direction must never have seen the token it predicts. Before
 building the model, the objective checks the tok2vec (see
-:func:`check_no_leak`) and refuses, with an error that says what to change,
-anything it cannot prove safe.
+:func:`spacy_rnn.pretraining.leaks.check_no_leak`) and refuses, with an error
+that says what to change, anything it cannot prove safe.
 """
 import math
 import sys
@@ -23,24 +23,14 @@ from spacy.tokens import Doc
 from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Model
-from thinc.layers.chain import forward as chain_forward
 from thinc.types import Floats2d
 
-from .errors import ConfigValueError, Errors
-from .layers.checks import check_int, check_settings
-from .layers.lm_head import LanguageModelOutput
-from .lm_vocab import BOUNDARY, LMVocab, read_lm_vocab
-from .torch.lm_head import OUTPUT_LAYERS
-
-WHERE = "spacy_rnn.PretrainRNNLM.v1"
-# Layer names (thinc and spaCy) that mix neighbouring tokens: expand_window
-# (spacy.MaxoutWindowEncoder / MishWindowEncoder), lstm (thinc's LSTM),
-# pytorch (spacy.TorchBiLSTMEncoder and any other PyTorchWrapper, whose
-# torch module cannot be inspected), para-attn (attention over a doc).
-CONTEXT_MIXING_LAYERS = ("expand_window", "lstm", "pytorch", "para-attn")
-PROBE_WORDS = "the quick brown fox jumps over a lazy dog near seven small houses".split()
-PROBE_SWAP = "zebra"
-
+from ..errors import ConfigValueError, Errors
+from ..layers.checks import check_int, check_settings
+from .leaks import WHERE, check_no_leak
+from .lm_head import LanguageModelOutput
+from .torch_lm_head import OUTPUT_LAYERS
+from .vocab import BOUNDARY, LMVocab, read_lm_vocab
 
 @registry.architectures("spacy_rnn.PretrainRNNLM.v1")
 def create_pretrain_rnn_lm(
@@ -143,99 +133,6 @@ def create_pretrain_rnn_lm(
     return create_objective
 
 
-def find_encoder(tok2vec: Model) -> Model:
-    """The one ``rnn_encoder`` of ``tok2vec``, which must be its output layer.
-
-    RAISES (ConfigValueError): E013.
-    """
-    encoders = [node for node in tok2vec.walk() if node.name == "rnn_encoder"]
-    if len(encoders) != 1:
-        reason = (
-            f"it has no spacy_rnn.RNNEncoder.v1 (its layers: {tok2vec.name})."
-            if not encoders
-            else f"it has {len(encoders)} spacy_rnn.RNNEncoder.v1 layers; use one (set its depth instead)."
-        )
-        raise ConfigValueError(Errors.E013.format(where=WHERE, reason=reason))
-    last = tok2vec
-    while last is not encoders[0] and last._func is chain_forward:
-        last = last.layers[-1]
-    if last is not encoders[0]:
-        raise ConfigValueError(
-            Errors.E013.format(
-                where=WHERE,
-                reason=f"its output comes from {last.name!r}, not from the encoder; remove the "
-                "layers after spacy_rnn.RNNEncoder.v1.",
-            )
-        )
-    return encoders[0]
-
-
-def check_no_leak(vocab: Vocab, tok2vec: Model) -> Model:
-    """Check that each direction of ``tok2vec``'s output never sees the token
-    it predicts; return the encoder. See :func:`create_pretrain_rnn_lm` for
-    what is checked. Initializes ``tok2vec`` if it is not (for the probe).
-
-    RAISES (ConfigValueError): E013, E014 or E015.
-    """
-    encoder = find_encoder(tok2vec)
-    bidirectional = encoder.attrs["bidirectional"]
-    depth = encoder.attrs["depth"]
-    if bidirectional and depth > 1 and not encoder.attrs.get("separate_directions", False):
-        raise ConfigValueError(Errors.E014.format(where=WHERE, depth=depth))
-    inside_encoder = {id(node) for node in encoder.walk()}
-    found = sorted(
-        {node.name for node in tok2vec.walk()
-         if id(node) not in inside_encoder and node.name in CONTEXT_MIXING_LAYERS}
-    )
-    if found:
-        names = ", ".join(repr(name) for name in found)
-        raise ConfigValueError(Errors.E015.format(where=WHERE, found=f"layers named {names}"))
-    leak = probe_leak(vocab, tok2vec, bidirectional)
-    if leak:
-        raise ConfigValueError(Errors.E015.format(where=WHERE, found=leak))
-    return encoder
-
-
-def probe_leak(vocab: Vocab, tok2vec: Model, bidirectional: bool) -> str:
-    """Change one token of a probe sentence and see which outputs move.
-
-    The forward half at token t must not change when token t+1 changes; the
-    backward half at t must not change when token t-1 changes. Returns a
-    description of the first leak found, or "" if none. With random weights a
-    leaking layer moves the output almost surely; a leak through weights that
-    happen to be zero would go unseen, which is why the named checks come
-    first.
-    """
-    if not _is_initialized(tok2vec):
-        tok2vec.initialize(X=[Doc(vocab, words=PROBE_WORDS)])
-    n = len(PROBE_WORDS)
-    t = n // 2
-    base = _predict(tok2vec, vocab, PROBE_WORDS)
-    width = base.shape[1]
-    half = width // 2 if bidirectional else width
-    after = list(PROBE_WORDS)
-    after[t + 1] = PROBE_SWAP
-    moved = _predict(tok2vec, vocab, after)
-    if not numpy.allclose(base[: t + 1, :half], moved[: t + 1, :half], atol=1e-6):
-        return f"the forward half of the output at token {t} changed when token {t + 1} changed (probe)"
-    if bidirectional:
-        before = list(PROBE_WORDS)
-        before[t - 1] = PROBE_SWAP
-        moved = _predict(tok2vec, vocab, before)
-        if not numpy.allclose(base[t:, half:], moved[t:, half:], atol=1e-6):
-            return f"the backward half of the output at token {t} changed when token {t - 1} changed (probe)"
-    return ""
-
-
-def _is_initialized(tok2vec: Model) -> bool:
-    return all(node.shims[0]._model is not None for node in tok2vec.walk() if node.name == "rnn_encoder")
-
-
-def _predict(tok2vec: Model, vocab: Vocab, words: List[str]) -> numpy.ndarray:
-    output = tok2vec.predict([Doc(vocab, words=words)])[0]
-    return tok2vec.ops.to_numpy(output)
-
-
 def lm_targets(
     vocab: LMVocab, docs: List[Doc], predict_boundaries: bool
 ) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
@@ -280,7 +177,6 @@ class PerplexityLog:
         self.nll = [0.0, 0.0]
         self.count = [0, 0]
         self.total_tokens = 0
-        self.lines: List[str] = []
 
     def add(self, direction: int, nll: float, count: int) -> None:
         self.nll[direction] += nll
@@ -299,7 +195,6 @@ class PerplexityLog:
             f"spacy_rnn LM: {self.total_tokens} predicted tokens so far; perplexity over the "
             f"last {sum(self.count)}: {ppl:.1f} ({', '.join(parts)})"
         )
-        self.lines.append(line)
         print(line, file=sys.stderr, flush=True)
         self.nll = [0.0, 0.0]
         self.count = [0, 0]

@@ -1,6 +1,6 @@
 """Language-model pretraining of the recurrent encoder through ``spacy pretrain``:
 the objective, the no-leak rule (separate directions), its configuration
-errors, the raw-text reader and vocabulary file, and the round trip
+errors, the vocabulary file, and the round trip
 pretrain -> model{epoch}.bin -> [initialize] init_tok2vec -> train."""
 import json
 import os
@@ -22,12 +22,11 @@ from typer.testing import CliRunner
 from spacy_rnn.architectures import build_rnn_encoder, build_sum_hash_embed
 from spacy_rnn.cli import app
 from spacy_rnn.errors import ConfigValueError
-from spacy_rnn.lm_objective import create_pretrain_rnn_lm, lm_targets
-from spacy_rnn.lm_vocab import BOUNDARY, UNKNOWN, LMVocab, count_norms, write_lm_vocab
-from spacy_rnn.raw_text import RawTextCorpus, iter_raw_texts
+from spacy_rnn.pretraining.objective import create_pretrain_rnn_lm, lm_targets
+from spacy_rnn.pretraining.vocab import BOUNDARY, UNKNOWN, LMVocab, count_norms, write_lm_vocab
 from spacy_rnn.torch import CELLS, RecurrentEncoder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "pretrain_bilstm.cfg"
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 # Tiny widths for the end-to-end runs.
@@ -251,18 +250,7 @@ def test_missing_vocab_file(data, tmp_path):
         create_pretrain_rnn_lm(str(tmp_path / "bad.json"), output_layer="sampled")
 
 
-# --- raw text and the vocabulary file --------------------------------------
-
-
-def test_raw_text_reader_reads_txt_jsonl_and_directories(tmp_path):
-    (tmp_path / "b.txt").write_text("first line<br /><br />with a break\n\nsecond line\n", encoding="utf8")
-    (tmp_path / "a.jsonl").write_text('{"text": "from jsonl", "label": "x"}\n\n', encoding="utf8")
-    (tmp_path / "notes.md").write_text("ignored")
-    assert list(iter_raw_texts(tmp_path)) == ["from jsonl", "first line with a break", "second line"]
-    assert list(iter_raw_texts(tmp_path / "b.txt", clean_html=False))[0] == "first line<br /><br />with a break"
-    nlp = spacy.blank("en")
-    examples = list(RawTextCorpus(tmp_path, min_length=3)(nlp))
-    assert [eg.reference.text for eg in examples] == ["first line with a break"]  # "second line": 2 tokens
+# --- the vocabulary file ---------------------------------------------------
 
 
 def test_lm_vocab_cli(data, tmp_path):

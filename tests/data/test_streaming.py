@@ -10,8 +10,8 @@ from spacy.tokens import DocBin
 from spacy.util import registry
 from thinc.api import Config
 
-from spacy_rnn.corpus import CorpusError, Record
-from spacy_rnn.streaming import StreamingCorpus, shuffle_through_buffer, steps_for_passes, write_shards
+from spacy_rnn.data import CorpusError, Record
+from spacy_rnn.data.streaming import StreamingCorpus, shuffle_through_buffer, steps_for_passes, write_shards
 
 LABELS = ["neg", "pos"]
 

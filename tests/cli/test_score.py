@@ -9,16 +9,13 @@ from pathlib import Path
 
 import pytest
 import spacy
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from spacy.training import Example
 from typer.testing import CliRunner
 
-from spacy_rnn.cli import ScoreError, app, score_file, score_records
-from spacy_rnn.cli.score import read_scoring_input
-from spacy_rnn.corpus import CorpusError, clean_html_breaks
+from conftest import REPO_ROOT
+from spacy_rnn.cli import app
+from spacy_rnn.data import clean_html_breaks
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["negative", "positive"]
 TEXTS = ["a gorgeous , witty film", "", "dull and lifeless", "   ", "ok", "emoji 😀 <br /> end"]
 
@@ -227,44 +224,6 @@ def test_batch_size_and_n_process_do_not_change_results(tmp_path, model_dir):
 
 
 # ---------------------------------------------------------------------------
-# Streaming
-
-
-def test_score_records_is_lazy(nlp):
-    """An endless input: results come out while the input is still being read."""
-    consumed = []
-
-    def endless():
-        for i in itertools.count():
-            consumed.append(i)
-            yield f"text {i}", {"i": i}
-
-    results = score_records(nlp, endless(), batch_size=8)
-    first = list(itertools.islice(results, 20))
-    assert [r["i"] for r in first] == list(range(20))
-    assert len(consumed) < 200
-
-
-def test_reading_input_is_lazy():
-    class Endless(io.RawIOBase):
-        """A binary stream that never ends, and counts the lines read."""
-
-        def __init__(self):
-            self.lines = 0
-
-        def __iter__(self):
-            return self
-
-        def __next__(self):
-            self.lines += 1
-            return b'{"text": "again"}\n'
-
-    stream = Endless()
-    first = list(itertools.islice(read_scoring_input(stream, "jsonl"), 5))
-    assert first == [("again", {"text": "again"})] * 5 and stream.lines == 5
-
-
-# ---------------------------------------------------------------------------
 # Errors: a clear message naming file and line, exit code 1, no traceback
 
 
@@ -338,37 +297,8 @@ def test_bad_options(tmp_path, model_dir):
     assert invoke(model_dir, path, "--batch-size", "0").exit_code == 2  # rejected by the option's range
 
 
-def test_library_errors(tmp_path, nlp):
-    with pytest.raises(CorpusError, match="no such file"):
-        score_file(nlp, str(tmp_path / "missing.txt"))
-    with pytest.raises(ScoreError, match="batch size"):
-        score_file(nlp, str(tmp_path / "missing.txt"), batch_size=0)
-
-
 # ---------------------------------------------------------------------------
-# Property: any unicode lines give one result per line, with the text intact
-
-LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=30).filter(
-    lambda line: not line.endswith("\r")
-)
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(LINE, max_size=8), batch_size=st.integers(1, 4))
-def test_any_unicode_lines_round_trip(tmp_path, nlp, lines, batch_size):
-    path = tmp_path / "any.txt"
-    path.write_bytes("".join(line + "\n" for line in lines).encode("utf8"))
-    out = tmp_path / "any.jsonl"
-    assert score_file(nlp, str(path), out, batch_size=batch_size) == len(lines)
-    raw = out.read_bytes()
-    assert raw.count(b"\n") == len(lines)
-    results = [json.loads(line) for line in raw.decode("utf8").split("\n")[:-1]]
-    assert [r["text"] for r in results] == lines
-    assert all(set(r["cats"]) == set(LABELS) for r in results)
-
-
-# ---------------------------------------------------------------------------
-# Progress: only when stderr is a terminal; tqdm if installed, else a counter
+# Progress: only when stderr is a terminal, with tqdm
 
 
 class _Terminal(io.StringIO):
@@ -376,18 +306,13 @@ class _Terminal(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize("have_tqdm", [True, False])
-def test_progress_on_a_terminal(monkeypatch, have_tqdm):
+def test_progress_on_a_terminal(monkeypatch):
     from spacy_rnn.cli.score import _progress
 
-    if not have_tqdm:
-        monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm import tqdm` fail
     monkeypatch.setattr(sys, "stderr", _Terminal())
     assert list(_progress(iter(range(2500)))) == list(range(2500))
     shown = sys.stderr.getvalue()
     assert "2500" in shown
-    if not have_tqdm:
-        assert shown.endswith("Scored 2500 texts\n")
 
 
 def test_no_progress_when_not_a_terminal(monkeypatch):
@@ -396,14 +321,6 @@ def test_no_progress_when_not_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert list(_progress(iter(range(3)))) == [0, 1, 2]
     assert sys.stderr.getvalue() == ""
-
-
-def test_memory_zones_keep_the_vocab_from_growing(nlp):
-    n_strings = len(nlp.vocab.strings)
-    records = ((f"unseenword{i} another{i}", {"i": i}) for i in range(50))
-    results = list(score_records(nlp, records, batch_size=8, chunk_size=16))
-    assert [r["i"] for r in results] == list(range(50))
-    assert len(nlp.vocab.strings) == n_strings
 
 
 # ---------------------------------------------------------------------------
@@ -435,26 +352,6 @@ def test_issue16_text_over_a_million_characters(tmp_path, tiny_textcat_dir):
     assert rows[1]["error"]["line"] == 2 and rows[1]["error"]["field"] == "text"
     assert "1,000,001 characters long" in rows[1]["error"]["message"]
     assert "skipped 1 invalid record(s), kept 2" in result.stderr and "line 2:" in result.stderr
-
-
-def test_issue16_default_max_length_keeps_a_parsers_limit(tiny_textcat_dir):
-    from spacy_rnn.cli._util import NO_MAX_LENGTH
-    from spacy_rnn.cli.score import scoring_max_length
-
-    nlp = spacy.load(tiny_textcat_dir)
-    assert scoring_max_length(nlp) == NO_MAX_LENGTH
-    assert scoring_max_length(nlp, 0) == NO_MAX_LENGTH and scoring_max_length(nlp, 50) == 50
-    nlp.add_pipe("parser")
-    assert scoring_max_length(nlp) == nlp.max_length == 1_000_000
-
-
-def test_issue16_score_file_restores_max_length(tmp_path, tiny_textcat_dir):
-    nlp = spacy.load(tiny_textcat_dir)
-    path = jsonl_file(tmp_path / "in.jsonl", [{"text": "x" * 1_000_001}])
-    assert score_file(nlp, str(path), tmp_path / "out.jsonl") == 1
-    assert nlp.max_length == 1_000_000
-    with pytest.raises(ScoreError, match="--max-length"):
-        score_file(nlp, str(path), max_length=-1)
 
 
 def test_issue16_lone_surrogate(tmp_path, tiny_textcat_dir):
@@ -542,15 +439,15 @@ def test_issue16_failed_run_never_destroys_earlier_results(tmp_path, tiny_textca
 
 
 def test_issue16_interrupted_run_keeps_its_lines(tmp_path, tiny_textcat_dir, monkeypatch):
-    import spacy_rnn.cli.score as score_module
+    import spacy_rnn.scoring as scoring
 
-    real = score_module.read_scoring_items
+    real = scoring.read_scoring_items
 
     def interrupted(*args, **kwargs):
         yield from itertools.islice(real(*args, **kwargs), 3)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(score_module, "read_scoring_items", interrupted)
+    monkeypatch.setattr(scoring, "read_scoring_items", interrupted)
     path = write_lines(tmp_path / "in.txt", ["a", "b", "c", "d"])
     out = tmp_path / "out.jsonl"
     result = invoke(tiny_textcat_dir, path, "-o", out, "--batch-size", "1")
@@ -570,32 +467,3 @@ def test_issue16_existing_output_field_names_the_line(tmp_path, tiny_textcat_dir
     result = invoke(tiny_textcat_dir, path, "--skip-invalid", "--error-field", "problem")
     assert result.exit_code == 0, result.output
     check_error(invoke(tiny_textcat_dir, path, "--skip-invalid", "--error-field", "label"), "must differ")
-
-
-def test_issue16_long_runs_of_invalid_records_keep_memory_flat(tiny_textcat_dir):
-    """Error lines do not pile up until the next valid record: at most chunk_size wait."""
-    from spacy_rnn.cli.score import ScoreItem, ScoreReport, score_items
-
-    nlp = spacy.load(tiny_textcat_dir)
-    consumed = []
-
-    def items():
-        for i in range(1, 301):
-            consumed.append(i)
-            if i in (1, 300):
-                yield ScoreItem(i, f"text {i}", {"i": i})
-            else:
-                yield ScoreItem(i, None, None, CorpusError("in.jsonl", i, "bad"))
-
-    report = ScoreReport()
-    outputs = score_items(nlp, items(), skip_invalid=True, chunk_size=8, batch_size=2, report=report)
-    lines = []
-    for output in outputs:
-        lines.append(output)
-        assert len(consumed) <= len(lines) + 8 + 2  # what waits is bounded, however long the run
-    assert [r.get("i") for r in lines] == [1] + [None] * 298 + [300]
-    assert [r["error"]["line"] for r in lines[1:-1]] == list(range(2, 300))
-    assert report.n_records == 2 and report.n_invalid == report.n_skipped == 298
-    assert len(report.skipped) == ScoreReport.KEEP_INVALID
-    assert "skipped 298 invalid record(s), kept 2" in report.summary(max_listed=100)
-    assert "... and 198 more" in report.summary(max_listed=100)

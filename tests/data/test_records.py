@@ -1,49 +1,27 @@
-"""Reading labelled corpora (spacy_rnn.corpus), the reader and the `convert` command."""
+"""Labelled records (spacy_rnn.data.records): checks with file, line and field errors, JSONL and CSV/TSV."""
 import csv
 import io
 import json
 import warnings
-from pathlib import Path
 
 import pytest
 import spacy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from spacy.tokens import DocBin
-from spacy.util import registry
-from typer.testing import CliRunner
 
-from spacy_rnn.cli import app, convert_corpus
-from spacy_rnn.corpus import (
+from spacy_rnn.data import (
     CorpusError,
     CorpusReport,
     CorpusWarning,
     LabelledCorpus,
     Record,
     clean_html_breaks,
-    count_labels,
-    make_cats,
     read_jsonl_records,
     read_records,
     read_table_records,
     records_to_docs,
-    write_docbin,
 )
-
-
-def write_lines(path: Path, lines) -> Path:
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf8")
-    return path
-
-
-def jsonl(path: Path, *objects) -> Path:
-    return write_lines(path, [o if isinstance(o, str) else json.dumps(o) for o in objects])
-
-
-def error_of(records) -> CorpusError:
-    with pytest.raises(CorpusError) as info:
-        list(records)
-    return info.value
+from corpus_files import error_of, jsonl, write_lines
 
 
 # ---------------------------------------------------------------------------
@@ -348,48 +326,6 @@ def test_read_records_unknown_format(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Docs, cats over the full label set, DocBin and label counts
-
-
-def test_make_cats_full_label_set():
-    assert make_cats(["b"], ["a", "b", "c"]) == {"a": 0.0, "b": 1.0, "c": 0.0}
-    assert make_cats(["a", "c"], ["a", "b", "c"]) == {"a": 1.0, "b": 0.0, "c": 1.0}
-
-
-def test_records_to_docs():
-    nlp = spacy.blank("en")
-    records = [Record("I liked it.", ["pos"], 1), Record("Meh", ["neutral"], 2)]
-    docs = list(records_to_docs(nlp, records, ["neg", "neutral", "pos"]))
-    assert [d.text for d in docs] == ["I liked it.", "Meh"]
-    assert [len(d) for d in docs] == [4, 1]
-    assert docs[0].cats == {"neg": 0.0, "neutral": 0.0, "pos": 1.0}
-    assert docs[1].cats == {"neg": 0.0, "neutral": 1.0, "pos": 0.0}
-    with pytest.raises(CorpusError, match=r"train\.jsonl, line 2: unknown label 'neutral'"):
-        list(records_to_docs(nlp, records, ["neg", "pos"], source="train.jsonl"))
-
-
-def test_write_docbin_and_label_counts(tmp_path):
-    nlp = spacy.blank("en")
-    records = [Record("a", ["pos"], 1), Record("b", ["neg"], 2), Record("c", ["pos"], 3)]
-    counts = write_docbin(nlp, records, tmp_path / "out" / "train.spacy")
-    assert counts == {"neg": 1, "pos": 2}
-    docs = list(DocBin().from_disk(tmp_path / "out" / "train.spacy").get_docs(nlp.vocab))
-    assert [d.text for d in docs] == ["a", "b", "c"]
-    pos, neg = {"neg": 0.0, "pos": 1.0}, {"neg": 1.0, "pos": 0.0}
-    assert [d.cats for d in docs] == [pos, neg, pos]
-    # a given label set keeps its order and counts unseen labels as 0
-    counts = write_docbin(nlp, records, tmp_path / "b.spacy", labels=["pos", "neutral", "neg"])
-    assert list(counts.items()) == [("pos", 2), ("neutral", 0), ("neg", 1)]
-    docs = list(DocBin().from_disk(tmp_path / "b.spacy").get_docs(nlp.vocab))
-    assert docs[0].cats == {"pos": 1.0, "neutral": 0.0, "neg": 0.0}
-
-
-def test_count_labels_multi_label():
-    records = [Record("a", ["x", "y"], 1), Record("b", ["y"], 2)]
-    assert count_labels(records) == {"x": 1, "y": 2}
-
-
-# ---------------------------------------------------------------------------
 # Round trips (hypothesis)
 
 TEXTS = st.text(min_size=1, max_size=40).filter(lambda t: t.strip() and "<" not in t)
@@ -416,143 +352,6 @@ def test_table_round_trip(tmp_path, texts, tsv):
     records = list(read_table_records(path, clean_html=False))
     assert [r.text for r in records] == texts
     assert [r.labels for r in records] == [[f"label {i % 3}"] for i in range(len(texts))]
-
-
-# ---------------------------------------------------------------------------
-# The spaCy reader
-
-
-def test_reader_is_registered_and_resolves(tmp_path):
-    path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"})
-    assert registry.readers.get("spacy_rnn.JsonlCorpus.v1") is not None
-    resolved = registry.resolve({"corpus": {"@readers": "spacy_rnn.JsonlCorpus.v1", "path": str(path)}})
-    assert isinstance(resolved["corpus"], LabelledCorpus)
-
-
-def test_reader_examples_have_full_label_set(tmp_path):
-    path = jsonl(
-        tmp_path / "train.jsonl",
-        {"text": "I loved it", "label": "pos"},
-        {"text": "Dull.<br />Boring", "label": "neg"},
-        {"text": "fine", "label": "neutral"},
-    )
-    reader = registry.readers.get("spacy_rnn.JsonlCorpus.v1")
-    nlp = spacy.blank("en")
-    examples = list(reader(str(path))(nlp))
-    assert [eg.reference.text for eg in examples] == ["I loved it", "Dull. Boring", "fine"]
-    assert [eg.predicted.text for eg in examples] == ["I loved it", "Dull. Boring", "fine"]
-    assert examples[0].reference.cats == {"neg": 0.0, "neutral": 0.0, "pos": 1.0}
-    assert examples[1].reference.cats == {"neg": 1.0, "neutral": 0.0, "pos": 0.0}
-    # a given label list fixes the order, and limit the number
-    examples = list(reader(str(path), labels=["pos", "neg", "neutral"], limit=2)(nlp))
-    assert len(examples) == 2 and list(examples[0].reference.cats) == ["pos", "neg", "neutral"]
-
-
-def test_reader_errors(tmp_path):
-    reader = registry.readers.get("spacy_rnn.JsonlCorpus.v1")
-    with pytest.raises(CorpusError, match="no such file"):
-        reader(str(tmp_path / "missing.jsonl"))
-    with pytest.raises(CorpusError, match="paths.train"):
-        reader(None)
-    path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"}, {"text": "b", "label": "x"})
-    with pytest.raises(CorpusError, match=r"line 2: unknown label 'x'"):
-        list(reader(str(path), labels=["neg", "pos"])(spacy.blank("en")))
-
-
-def test_reader_skip_invalid_warns_once(tmp_path):
-    path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"}, "{bad", {"text": "b", "label": "x"})
-    corpus = registry.readers.get("spacy_rnn.JsonlCorpus.v1")(str(path), skip_invalid=True)
-    nlp = spacy.blank("en")
-    with pytest.warns(CorpusWarning, match="line 2"):
-        assert len(list(corpus(nlp))) == 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert len(list(corpus(nlp))) == 2
-
-
-def test_reader_trains_a_tiny_pipeline(tmp_path):
-    path = tmp_path / "train.csv"
-    write_lines(path, ["review,sentiment", "loved it,positive", "hated it,negative", "great,positive"])
-    reader = registry.readers.get("spacy_rnn.JsonlCorpus.v1")
-    corpus = reader(str(path), text_key="review", label_key="sentiment")
-    nlp = spacy.blank("en")
-    config = {"model": {"tok2vec": {"embed": {"width": 8}, "encode": {"width": 8}}}}
-    textcat = nlp.add_pipe("rnn_textcat", config=config)
-    optimizer = nlp.initialize(lambda: corpus(nlp))
-    assert textcat.labels == ("negative", "positive")
-    losses = {}
-    nlp.update(list(corpus(nlp)), sgd=optimizer, losses=losses)
-    assert losses["rnn_textcat"] >= 0
-    assert set(nlp("loved").cats) == {"negative", "positive"}
-
-
-# ---------------------------------------------------------------------------
-# The convert command
-
-runner = CliRunner()
-
-
-def test_convert_cli(tmp_path):
-    path = jsonl(
-        tmp_path / "train.jsonl",
-        {"text": "a<br />b", "label": "pos"},
-        {"text": "c", "label": "neg"},
-        {"text": "d", "label": "pos"},
-    )
-    out = tmp_path / "train.spacy"
-    result = runner.invoke(app, ["convert", str(path), str(out)])
-    assert result.exit_code == 0, result.output
-    assert "Wrote 3 docs" in result.stdout and "single-label" in result.stdout
-    assert [line.split() for line in result.stdout.splitlines() if line.startswith(("neg", "pos"))] == [
-        ["neg", "1"],
-        ["pos", "2"],
-    ]
-    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
-    assert docs[0].text == "a b" and docs[0].cats == {"neg": 0.0, "pos": 1.0}
-    args = ["convert", str(path), str(out), "--no-clean-html", "--labels", "pos,neg,other"]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
-    assert docs[0].text == "a<br />b" and list(docs[0].cats) == ["pos", "neg", "other"]
-
-
-def test_convert_cli_csv_columns(tmp_path):
-    path = write_lines(tmp_path / "imdb.csv", ["review,sentiment", "good,positive", "bad,negative"])
-    out = tmp_path / "imdb.spacy"
-    args = ["convert", str(path), str(out), "--text-column", "review", "--label-column", "sentiment"]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    assert len(DocBin().from_disk(out)) == 2
-
-
-def test_convert_cli_bad_input(tmp_path):
-    path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"}, "{oops", {"text": "b", "label": "x"})
-    out = tmp_path / "train.spacy"
-    result = runner.invoke(app, ["convert", str(path), str(out)])
-    assert result.exit_code == 1
-    assert f"{path}, line 2: invalid JSON" in result.stderr
-    assert "Traceback" not in result.output and not out.exists()
-    result = runner.invoke(app, ["convert", str(path), str(out), "--skip-invalid"])
-    assert result.exit_code == 0, result.output
-    assert "skipped 1 invalid record(s), kept 2" in result.stdout and "line 2: invalid JSON" in result.stdout
-    assert len(DocBin().from_disk(out)) == 2
-
-
-@pytest.mark.parametrize(
-    "args,message",
-    [
-        (["missing.jsonl", "out.spacy"], "no such file"),
-        (["train.jsonl", "out.json"], "must end in .spacy"),
-        (["train.jsonl", "out.spacy", "--labels", "pos"], "unknown label 'neg'"),
-        (["train.jsonl", "out.spacy", "--lang", "xx-nope"], "Unknown language"),
-    ],
-)
-def test_convert_cli_errors(tmp_path, monkeypatch, args, message):
-    monkeypatch.chdir(tmp_path)
-    jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"}, {"text": "b", "label": "neg"})
-    result = runner.invoke(app, ["convert", *args])
-    assert result.exit_code == 1
-    assert message in result.stderr and "Traceback" not in result.output
 
 
 # ---------------------------------------------------------------------------
@@ -627,68 +426,6 @@ def test_issue16_max_length_in_readers_and_docs(tmp_path):
     corpus = LabelledCorpus(path, skip_invalid=True)
     with pytest.warns(CorpusWarning, match="line 2"):
         assert [eg.reference.text for eg in corpus(nlp)] == ["short"]
-
-
-def test_issue16_convert_takes_a_text_over_a_million_characters(tmp_path):
-    """Case 1: no E088 traceback; any length by default, --max-length to refuse or skip."""
-    long_text = "x" * 1_000_001
-    path = jsonl(tmp_path / "a.jsonl", {"text": "ok", "label": "pos"}, {"text": long_text, "label": "neg"})
-    out = tmp_path / "a.spacy"
-    result = runner.invoke(app, ["convert", str(path), str(out)])
-    assert result.exit_code == 0, result.output
-    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
-    assert [len(d.text) for d in docs] == [2, 1_000_001]
-    out.unlink()
-    result = runner.invoke(app, ["convert", str(path), str(out), "--max-length", "1000"])
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert f"{path}, line 2: the text field 'text' is 1,000,001 characters long" in result.stderr
-    assert "--max-length" in result.stderr and not out.exists()
-    result = runner.invoke(app, ["convert", str(path), str(out), "--max-length", "1000", "--skip-invalid"])
-    assert result.exit_code == 0, result.output
-    assert "skipped 1 invalid record(s), kept 1" in result.stdout and len(DocBin().from_disk(out)) == 1
-    # the Python API keeps the nlp object's own limit, and names the line
-    with pytest.raises(CorpusError, match="line 2: the text field 'text' is 1,000,001 characters long"):
-        convert_corpus(path, out, spacy.blank("en"))
-
-
-def test_issue16_convert_surrogate_is_skippable(tmp_path):
-    """Case 2 in `convert`: an error naming the line, or skipped with --skip-invalid."""
-    path = write_lines(tmp_path / "a.jsonl", ['{"text": "ok", "label": "pos"}', '{"text": "\\ud800", "label": "pos"}'])
-    out = tmp_path / "a.spacy"
-    result = runner.invoke(app, ["convert", str(path), str(out)])
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert f"{path}, line 2: the text field 'text' holds a lone surrogate U+D800" in result.stderr
-    result = runner.invoke(app, ["convert", str(path), str(out), "--skip-invalid"])
-    assert result.exit_code == 0, result.output
-    assert len(DocBin().from_disk(out)) == 1
-
-
-def test_issue16_convert_refuses_to_overwrite_its_input(tmp_path):
-    """Case 5: `convert x.spacy x.spacy --format jsonl` would replace its own input."""
-    path = jsonl(tmp_path / "x.spacy", {"text": "a", "label": "pos"})
-    before = path.read_bytes()
-    for output in (path, tmp_path / "." / "x.spacy"):
-        result = runner.invoke(app, ["convert", str(path), str(output), "--format", "jsonl"])
-        assert result.exit_code == 1 and "Traceback" not in result.output
-        assert "is the input file" in result.stderr
-    assert path.read_bytes() == before
-    with pytest.raises(CorpusError, match="is the input file"):
-        convert_corpus(path, path, spacy.blank("en"), format="jsonl")
-
-
-def test_issue16_write_docbin_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
-    """The .spacy file is written through a temporary file: a failure leaves the old one whole."""
-    out = tmp_path / "train.spacy"
-    write_docbin(spacy.blank("en"), [Record("a", ["pos"], 1)], out)
-    before = out.read_bytes()
-
-    def fail(self):
-        raise ValueError("cannot serialize")
-
-    monkeypatch.setattr(DocBin, "to_bytes", fail)
-    with pytest.raises(ValueError, match="cannot serialize"):
-        write_docbin(spacy.blank("en"), [Record("b", ["pos"], 1)], out)
-    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["train.spacy"]
 
 
 def test_issue16_malformed_row_that_is_not_utf8_is_one_invalid_row(tmp_path):

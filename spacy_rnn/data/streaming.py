@@ -34,16 +34,17 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import registry
 
-from .corpus import (
-    JSONL_SUFFIXES, TABLE_DELIMITERS, CorpusError, CorpusReport, Record, make_cats, read_records, records_to_docs,
-)
-from .output_file import write_bytes_atomically
+from ..errors import CorpusError
+from ..output_file import write_bytes_atomically
+from .docs import make_cats, records_to_docs
+from .records import CorpusReport, Record, read_records
+from .sources import LABELLED_FORMATS, suffixes_for
 
 PathLike = Union[str, Path]
 T = TypeVar("T")
 
 DOCBIN_SUFFIX = ".spacy"
-SHARD_SUFFIXES = (DOCBIN_SUFFIX,) + JSONL_SUFFIXES + tuple(TABLE_DELIMITERS)
+SHARD_SUFFIXES = (DOCBIN_SUFFIX, *suffixes_for(LABELLED_FORMATS))
 
 
 def list_shards(path: PathLike) -> List[Path]:

@@ -1,0 +1,57 @@
+"""Input data: sources (files, encodings, formats), record checks, Doc building and the registered readers.
+
+- :mod:`.sources`: paths and streams read line by line as UTF-8 text, JSON
+  objects or table rows, with line numbers; the one suffix -> format table.
+- :mod:`.records`: labelled records, each checked, with errors that name the
+  file, line and field.
+- :mod:`.docs`: records as docs with ``doc.cats``, and ``.spacy`` files.
+- :mod:`.readers`: the corpus readers registered for ``spacy train`` and
+  ``spacy pretrain``.
+- :mod:`.streaming`: the streamed, shuffled training corpus for corpora
+  larger than memory, and the sharded conversion that feeds it.
+"""
+from ..errors import CorpusError
+from .docs import count_labels, make_cats, records_to_docs, write_docbin
+from .readers import (
+    LabelledCorpus,
+    RawTextCorpus,
+    create_labelled_corpus_reader,
+    create_raw_text_reader,
+    iter_raw_texts,
+    raw_text_files,
+)
+from .records import (
+    CorpusReport,
+    CorpusWarning,
+    Record,
+    SkippedRecord,
+    check_text,
+    clean_html_breaks,
+    read_jsonl_records,
+    read_records,
+    read_table_records,
+    text_field,
+)
+from .streaming import StreamingCorpus, create_streaming_corpus, steps_for_passes, write_shards
+from .sources import (
+    LABELLED_FORMATS,
+    RAW_TEXT_FORMATS,
+    SCORE_FORMATS,
+    SUFFIX_FORMATS,
+    Source,
+    file_format,
+    read_jsonl_objects,
+    read_table_rows,
+    read_text_lines,
+    source_name,
+)
+
+__all__ = [
+    "CorpusError", "CorpusReport", "CorpusWarning", "Record", "SkippedRecord", "LabelledCorpus",
+    "RawTextCorpus", "create_labelled_corpus_reader", "create_raw_text_reader", "iter_raw_texts",
+    "raw_text_files", "check_text", "clean_html_breaks", "text_field", "read_jsonl_records",
+    "read_records", "read_table_records", "count_labels", "make_cats", "records_to_docs", "write_docbin",
+    "SUFFIX_FORMATS", "LABELLED_FORMATS", "SCORE_FORMATS", "RAW_TEXT_FORMATS", "Source", "file_format",
+    "read_jsonl_objects", "read_table_rows", "read_text_lines", "source_name",
+    "StreamingCorpus", "create_streaming_corpus", "steps_for_passes", "write_shards",
+]

@@ -1,0 +1,68 @@
+"""The one Torch <-> Thinc bridge of our layers: Thinc's PyTorchWrapper pattern
+with our thread choice.
+
+A layer whose torch module lives in ``model.shims[0]`` (a
+:class:`ThreadScopedShim`) runs through :func:`torch_forward`, which is
+Thinc's own ``PyTorchWrapper_v2`` forward pass: ``model.attrs["convert_inputs"]``
+turns the layer's input into the module's ``ArgsKwargs`` and returns the
+function that turns the module's input gradients back; ``model.attrs
+["convert_outputs"]`` turns the module's output into the layer's and returns
+the function that turns the layer's output gradient into the ``ArgsKwargs``
+of ``torch.autograd.backward``. So each layer writes only its conversions, as
+spacy-transformers does, and Thinc's optimizer, ``grad_clip`` and
+serialization apply as to any ``PyTorchWrapper``.
+"""
+from typing import Any, Callable, List, Sequence, Tuple
+
+import torch
+from thinc.api import ArgsKwargs, Ops, PyTorchShim, torch2xp, xp2torch
+from thinc.types import Floats2d
+from thinc.layers.pytorchwrapper import forward as torch_forward
+
+from ..torch.threads import thread_scope
+
+__all__ = ["ThreadScopedShim", "backward_args", "split_output", "torch_forward"]
+
+
+def backward_args(Yt: torch.Tensor, dY: Any) -> ArgsKwargs:
+    """The arguments of ``torch.autograd.backward`` for the module's output
+    ``Yt`` and its gradient ``dY`` (an array of the same shape): what a
+    layer's ``convert_outputs`` returns for the backward pass."""
+    return ArgsKwargs(args=(Yt,), kwargs={"grad_tensors": (xp2torch(dY, device=Yt.device),)})
+
+
+def split_output(
+    ops: Ops, Yt: torch.Tensor, lengths: Sequence[int]
+) -> Tuple[List[Floats2d], Callable[[List[Floats2d]], ArgsKwargs]]:
+    """A ``convert_outputs`` for a module whose flat ``(n_tokens, nO)`` output
+    is one array a document of ``lengths`` tokens (0 allowed): the arrays, and
+    the function from their gradients to the arguments of
+    ``torch.autograd.backward``."""
+    Ys = ops.unflatten(torch2xp(Yt, ops=ops), ops.asarray1i(lengths))
+
+    def convert_dY(dYs: List[Floats2d]) -> ArgsKwargs:
+        return backward_args(Yt, ops.flatten([dy for dy in dYs if dy.shape[0]]))
+
+    return Ys, convert_dY
+
+
+class ThreadScopedShim(PyTorchShim):
+    """A ``PyTorchShim`` whose forward pass and returned backprop each run
+    inside :func:`~spacy_rnn.torch.threads.thread_scope` when the input is on
+    the CPU: the encoder picks its threads per recurrent call, no torch op
+    runs on more threads than there are CPUs, forked workers run on one
+    thread, and the caller's thread count is restored afterwards, also after
+    an exception. On another device the shim is Thinc's own."""
+
+    def __call__(self, inputs: ArgsKwargs, is_train: bool) -> Tuple[Any, Callable[[ArgsKwargs], ArgsKwargs]]:
+        first = inputs.args[0]
+        if not isinstance(first, torch.Tensor) or first.device.type != "cpu":
+            return super().__call__(inputs, is_train)
+        with thread_scope():
+            output, torch_backprop = super().__call__(inputs, is_train)
+
+        def backprop(grads: ArgsKwargs) -> ArgsKwargs:
+            with thread_scope():
+                return torch_backprop(grads)
+
+        return output, backprop

@@ -1,0 +1,48 @@
+"""Input sources (spacy_rnn.data.sources): the one suffix -> format table, used by every reader."""
+import pytest
+
+from spacy_rnn.data import (
+    LABELLED_FORMATS,
+    RAW_TEXT_FORMATS,
+    SCORE_FORMATS,
+    SUFFIX_FORMATS,
+    CorpusError,
+    file_format,
+    iter_raw_texts,
+    read_records,
+    read_table_records,
+)
+from spacy_rnn.scoring import score_format
+from corpus_files import write_lines
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".JSONL", ".ndjson", ".csv", ".CSV", ".tsv", ".tab", ".Tab", ".txt", ".TXT"])
+def test_one_table_any_case(suffix):
+    fmt = SUFFIX_FORMATS[suffix.lower()]
+    for allowed in (LABELLED_FORMATS, SCORE_FORMATS, RAW_TEXT_FORMATS):
+        if fmt in allowed:
+            assert file_format(f"in{suffix}", None, allowed) == fmt
+        else:
+            with pytest.raises(CorpusError, match="cannot tell the format from the suffix"):
+                file_format(f"in{suffix}", None, allowed)
+
+
+def test_tab_and_upper_case_read_the_same_everywhere(tmp_path):
+    """A .tab file is a TSV file for `convert`, the corpus reader and `score`;
+    a .JSONL file is JSONL for all of them and for the raw-text reader."""
+    tab = write_lines(tmp_path / "a.tab", ["text\tlabel", "a, b\tpos"])
+    upper = write_lines(tmp_path / "b.JSONL", ['{"text": "c", "label": "neg"}'])
+    assert [r.text for r in read_records(tab)] == ["a, b"]
+    assert [r.text for r in read_table_records(tab)] == ["a, b"]
+    assert score_format(str(tab)) == "tsv"
+    assert [r.text for r in read_records(upper)] == ["c"]
+    assert score_format(str(upper)) == "jsonl"
+    assert list(iter_raw_texts(upper)) == ["c"]
+    assert list(iter_raw_texts(tmp_path)) == ["c"]  # the directory: b.JSONL is raw text, a.tab is not
+
+
+def test_unknown_format_names_the_choices():
+    with pytest.raises(CorpusError, match="unknown format 'yaml'.*jsonl, csv, tsv"):
+        file_format("in.jsonl", "yaml", LABELLED_FORMATS)
+    with pytest.raises(CorpusError, match=r"Use a \.jsonl or \.txt \(also \.ndjson\) file"):
+        file_format("in.csv", None, RAW_TEXT_FORMATS)
