@@ -25,9 +25,10 @@ import math
 import random
 import shutil
 import tempfile
+import warnings
 from itertools import chain
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
@@ -37,7 +38,7 @@ from spacy.util import registry
 from ..errors import CorpusError
 from ..output_file import write_bytes_atomically
 from .docs import make_cats, records_to_docs
-from .records import CorpusReport, Record, read_records
+from .records import CorpusReport, CorpusWarning, Record, read_records
 from .sources import LABELLED_FORMATS, suffixes_for
 
 PathLike = Union[str, Path]
@@ -151,6 +152,7 @@ class StreamingCorpus:
         self.record_args = dict(text_key=text_key, label_key=label_key, labels_key=labels_key,
                                 clean_html=clean_html, skip_invalid=skip_invalid)
         self.labels = list(labels) if labels is not None else None
+        self._warned: Set[Path] = set()
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         pass_number = self.next_pass
@@ -187,17 +189,20 @@ class StreamingCorpus:
                 yield Example(nlp.make_doc(reference.text), reference)
             return
         labels = self.get_labels()
-        n = 0
-        for record in self.records(shard, max_length=nlp.max_length):
-            n += 1
+        report = CorpusReport(path=str(shard))
+        for record in self.records(shard, report, max_length=nlp.max_length):
             yield Example.from_dict(nlp.make_doc(record.text), {"cats": make_cats(record.labels, labels)})
-        if n == 0:
+        if report.n_records == 0:
             raise CorpusError(str(shard), None, "the shard holds no valid records",
                               "Remove the empty shard, or fix its records.")
 
-    def records(self, shard: Path, max_length: Optional[int] = None) -> Iterator[Record]:
-        report = CorpusReport(path=str(shard))
-        return read_records(shard, labels=self.labels, report=report, max_length=max_length, **self.record_args)
+    def records(self, shard: Path, report: CorpusReport, max_length: Optional[int] = None) -> Iterator[Record]:
+        """The valid records of a JSONL/CSV/TSV shard; with ``skip_invalid``,
+        a warning lists the skipped ones (once a shard, not every pass)."""
+        yield from read_records(shard, labels=self.labels, report=report, max_length=max_length, **self.record_args)
+        if report.skipped and shard not in self._warned:
+            self._warned.add(shard)
+            warnings.warn(report.summary(), CorpusWarning)
 
     def get_labels(self) -> List[str]:
         """The label set of the record shards: ``labels`` if given, else
@@ -206,7 +211,8 @@ class StreamingCorpus:
             found = set()
             for shard in self.shards:
                 if shard.suffix.lower() != DOCBIN_SUFFIX:
-                    found.update(label for record in self.records(shard) for label in record.labels)
+                    report = CorpusReport(path=str(shard))
+                    found.update(label for record in self.records(shard, report) for label in record.labels)
             self.labels = sorted(found)
         return list(self.labels)
 
@@ -218,7 +224,7 @@ class StreamingCorpus:
             if shard.suffix.lower() == DOCBIN_SUFFIX:
                 total += len(load_docbin(shard))
             else:
-                total += sum(1 for _ in self.records(shard))
+                total += sum(1 for _ in self.records(shard, CorpusReport(path=str(shard))))
         return total
 
 

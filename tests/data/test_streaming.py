@@ -307,3 +307,24 @@ def test_spacy_train_streams_for_the_passes_asked(tmp_path, nlp):
     assert [step for step, _ in UPDATES] == list(range(14))
     assert [epoch for _, epoch in UPDATES] == [0] * 7 + [1] * 7
     assert (tmp_path / "model" / "model-best" / "meta.json").exists()
+
+
+def test_skipped_records_are_reported_once_a_shard(tmp_path, nlp):
+    """With skip_invalid an invalid record is skipped with a warning that
+    names its shard and line, once, not on every pass; without it, an error."""
+    from spacy_rnn.data import CorpusWarning
+
+    folder = tmp_path / "j"
+    folder.mkdir()
+    path = write_jsonl(folder / "a.jsonl", records(3))
+    path.write_text(path.read_text() + '{"text": 5, "label": "pos"}\n', encoding="utf8")
+    corpus = StreamingCorpus(folder, labels=LABELS, skip_invalid=True)
+    with pytest.warns(CorpusWarning, match=r"(?s)a\.jsonl: skipped 1 invalid record.*line 4"):
+        assert len(list(corpus(nlp))) == 3
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(corpus(nlp))) == 3
+    with pytest.raises(CorpusError, match=r"a\.jsonl.*line 4"):
+        list(StreamingCorpus(folder, labels=LABELS)(nlp))
