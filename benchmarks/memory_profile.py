@@ -12,6 +12,7 @@ tensors, the C allocator), which tracemalloc cannot see; growth in the traced
 heap is listed by file and line.
 """
 import argparse
+import ctypes
 import json
 import os
 import time
@@ -44,6 +45,8 @@ def main() -> None:
     parser.add_argument("--buffer-size", type=int, default=4096)
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--no-trace", action="store_true", help="RSS only (tracemalloc slows Python down)")
+    parser.add_argument("--trim-every", type=int, default=0,
+                        help="call glibc's malloc_trim(0) after every N updates (0: never)")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     config = Config().from_disk(args.config, overrides={
@@ -55,6 +58,7 @@ def main() -> None:
     corpus = StreamingCorpus(args.train, buffer_size=args.buffer_size)
     if not args.no_trace:
         tracemalloc.start(5)
+    trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim_every else None
     rows, first = [], None
     start = time.perf_counter()
     stream = iter(())
@@ -64,6 +68,8 @@ def main() -> None:
             stream = corpus(nlp)
             batch += list(islice(stream, args.batch_size - len(batch)))
         nlp.update(batch, sgd=optimizer, drop=0.2)
+        if trim is not None and step % args.trim_every == 0:
+            trim(0)
         if step % args.every == 0:
             traced = tracemalloc.get_traced_memory()[0] / 2**20 if not args.no_trace else None
             rows.append({"step": step, "seconds": round(time.perf_counter() - start, 1), "rss_mb": round(rss_mb(), 1),
