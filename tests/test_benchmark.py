@@ -59,13 +59,15 @@ def test_ratios_against_the_baselines_of_the_same_run():
     assert r["epoch_time_x_bilstm"] == pytest.approx(0.5)
 
 
-def test_targets_say_met_and_not_met():
-    lines = "\n".join(bench.targets(results()))
-    assert "imdb accuracy: default 85.0% vs best built-in spacy_ensemble 82.0%: met" in lines
-    assert "2.50x TorchBiLSTMEncoder (target 2x): met" in lines
-    assert "peak RSS of the default: 5,000 MB (target < 4 GB): NOT met" in lines
-    lines = "\n".join(bench.targets(results(default_acc=0.81)))
-    assert "accuracy: default 81.0% vs best built-in spacy_ensemble 82.0%: NOT met" in lines
+def test_comparisons_compare_and_do_not_grade():
+    lines = "\n".join(bench.comparisons(results()))
+    assert "imdb accuracy: default 85.0%, best built-in spacy_ensemble 82.0% (+3.0 points)" in lines
+    assert "imdb words/s: 2.50x TorchBiLSTMEncoder, 2.00x TextCatEnsemble" in lines
+    assert "imdb seconds per epoch: 0.50x TorchBiLSTMEncoder's" in lines
+    assert "imdb peak RSS of the default: 5,000 MB" in lines
+    lines = "\n".join(bench.comparisons(results(default_acc=0.81)))
+    assert "accuracy: default 81.0%, best built-in spacy_ensemble 82.0% (-1.0 points)" in lines
+    assert "met" not in lines and "target" not in lines
 
 
 def test_report_and_plot(tmp_path):
@@ -86,7 +88,7 @@ def test_report_compares_with_and_without_pretraining(tmp_path):
     report = (tmp_path / "RESULTS.md").read_text()
     assert "| sst2 | 85.0% | 90.0% | +5.0 |" in report
     # best built-in: the ensemble at 82%, so +8 points
-    assert "pretrained default 90.0% vs best built-in spacy_ensemble 82.0%: +8.0 points (target +3): met" in report
+    assert "pretrained default 90.0%, best built-in spacy_ensemble 82.0% (+8.0 points)" in report
 
 
 def test_quick_falls_back_to_the_fixture_corpora(monkeypatch, tmp_path, capsys):
