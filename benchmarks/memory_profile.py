@@ -12,7 +12,6 @@ tensors, the C allocator), which tracemalloc cannot see; growth in the traced
 heap is listed by file and line.
 """
 import argparse
-import ctypes
 import json
 import os
 import time
@@ -25,6 +24,7 @@ from spacy.training.initialize import init_nlp
 from thinc.api import Config
 
 from spacy_rnn.data import StreamingCorpus
+from spacy_rnn.memory import create_trim_memory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--no-trace", action="store_true", help="RSS only (tracemalloc slows Python down)")
     parser.add_argument("--trim-every", type=int, default=0,
-                        help="call glibc's malloc_trim(0) after every N updates (0: never)")
+                        help="spacy_rnn.trim_memory.v1 with every = N: glibc's malloc_trim(0) before every N-th update (0: never)")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     config = Config().from_disk(args.config, overrides={
@@ -58,7 +58,8 @@ def main() -> None:
     corpus = StreamingCorpus(args.train, buffer_size=args.buffer_size)
     if not args.no_trace:
         tracemalloc.start(5)
-    trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim_every else None
+    # the recipes' own [training.before_update] callback, called as spaCy's loop calls it
+    before_update = create_trim_memory(every=args.trim_every) if args.trim_every else None
     rows, first = [], None
     start = time.perf_counter()
     stream = iter(())
@@ -67,9 +68,9 @@ def main() -> None:
         if len(batch) < args.batch_size:
             stream = corpus(nlp)
             batch += list(islice(stream, args.batch_size - len(batch)))
+        if before_update is not None:
+            before_update(nlp, {"step": step, "epoch": 0})
         nlp.update(batch, sgd=optimizer, drop=0.2)
-        if trim is not None and step % args.trim_every == 0:
-            trim(0)
         if step % args.every == 0:
             traced = tracemalloc.get_traced_memory()[0] / 2**20 if not args.no_trace else None
             rows.append({"step": step, "seconds": round(time.perf_counter() - start, 1), "rss_mb": round(rss_mb(), 1),
