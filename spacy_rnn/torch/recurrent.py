@@ -29,7 +29,15 @@ from torch import nn
 from .batching import DEFAULT_BUCKET_SIZE, LengthBuckets
 from .clockwork import ClockworkRNN, resolve_periods
 from .dglstm import DepthGatedLSTMLayer
-from .threads import choosing_threads, plan_threads, set_threads
+from .threads import (
+    choosing_threads,
+    current_limit,
+    direction_worker,
+    parallel_directions,
+    plan_threads,
+    scope_of,
+    set_threads,
+)
 
 CELLS: Dict[str, Type[nn.Module]] = {
     "rnn": nn.RNN,
@@ -145,6 +153,15 @@ class RecurrentEncoder(nn.Module):
         threads = plan_threads(
             self.cell, self.hidden, [f.shape for f in plan.forward_index], self.bidirectional
         )
+        # Both directions at once, one thread each; the plan's threads then
+        # serve only the backward pass (see .threads.parallel_directions).
+        # A probed call (threads.timed) compares its directions one after the
+        # other, so it runs them so.
+        parallel = (
+            self.bidirectional
+            and parallel_directions(plan.n_tokens)
+            and (threads is None or threads.timed is None)
+        )
         fwd_gather = torch.from_numpy(plan.forward_gather).to(device)
         directions = [(self.forward_layers, 0, fwd_gather)]
         if self.bidirectional:
@@ -163,19 +180,25 @@ class RecurrentEncoder(nn.Module):
                 padded_inputs.append(_append_zero_row(X_side))
             if len(padded_inputs) < len(directions):
                 padded_inputs = padded_inputs * len(directions)
-            outputs: List[torch.Tensor] = []
-            next_cells: List[torch.Tensor] = []
-            seconds = []
+            calls = []
             for (layers, side, gather), padded in zip(directions, padded_inputs):
                 indices = [bucket[side] for bucket in buckets]
                 lower = None if cells is None else _append_zero_row(cells[side])
                 side_threads = None if threads is None else threads.per_direction[side]
-                timed = threads.timed if threads is not None and i == 0 else None
-                Y, C, s = self._run_direction(layers[i], padded, lower, indices, gather, side_threads, timed)
-                outputs.append(Y)
-                seconds.append(s)
-                if C is not None:
-                    next_cells.append(C)
+                timed = threads.timed if threads is not None and i == 0 and not parallel else None
+                calls.append((layers[i], padded, lower, indices, gather, side_threads, timed, not parallel))
+            if parallel:
+                # the forward direction on the worker thread, the backward one here
+                future = direction_worker().submit(
+                    self._run_as_caller, torch.is_grad_enabled(), current_limit(), *calls[0]
+                )
+                results = [None, self._run_direction(*calls[1])]
+                results[0] = future.result()
+            else:
+                results = [self._run_direction(*call) for call in calls]
+            outputs = [Y for Y, _, _ in results]
+            next_cells = [C for _, C, _ in results if C is not None]
+            seconds = [s for _, _, s in results]
             if threads is not None and i == 0:
                 threads.record(seconds)
             X = torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
@@ -192,6 +215,7 @@ class RecurrentEncoder(nn.Module):
         gather: torch.Tensor,
         threads: Optional[List[int]] = None,
         timed: Optional[int] = None,
+        forward_threads: bool = True,
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[float]]:
         """Run one direction of one layer over every bucket. ``indices`` are
         the buckets' ``(time, docs)`` row numbers into ``padded`` (and into
@@ -199,7 +223,9 @@ class RecurrentEncoder(nn.Module):
         outputs back in token order; ``threads``, if given, the intra-op
         threads of each bucket's call, forward and backward. Returns the
         outputs and, for dglstm, the cells, both ``(n_tokens, hidden)``, and
-        the seconds of the forward call of bucket ``timed`` (if given)."""
+        the seconds of the forward call of bucket ``timed`` (if given). With
+        ``forward_threads=False`` the forward calls run on the thread count
+        as it is, and ``threads`` apply to the backward pass only."""
         outputs: List[Optional[torch.Tensor]] = [None] * len(indices)
         cells: List[Optional[torch.Tensor]] = [None] * len(indices)
         seconds = None
@@ -212,7 +238,7 @@ class RecurrentEncoder(nn.Module):
         for b in order:
             index = indices[b]
             k = threads[b] if threads is not None else None
-            if k is not None:
+            if k is not None and forward_threads:
                 set_threads(k)
             # In backward: k threads for the recurrent call, then one again.
             x = _mark_backward_threads(padded[index], 1 if k is not None else None)
@@ -227,11 +253,21 @@ class RecurrentEncoder(nn.Module):
                 seconds = time.perf_counter() - start
             h = _mark_backward_threads(h, k)
             outputs[b] = h.reshape(-1, self.hidden)
-        if threads is not None:
+        if threads is not None and forward_threads:
             set_threads(1)
         Y = torch.cat(outputs).index_select(0, gather)
         C = torch.cat(cells).index_select(0, gather) if self.cell == "dglstm" else None
         return Y, C, seconds
+
+
+    def _run_as_caller(
+        self, grad: bool, limit: Optional[int], *args
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[float]]:
+        """``_run_direction`` on the worker thread, in the caller's grad mode
+        and thread scope (both are per thread): the worker records a graph
+        only if the caller does, and marks its backward pass's threads."""
+        with torch.set_grad_enabled(grad), scope_of(limit):
+            return self._run_direction(*args)
 
 
 def _append_zero_row(X: torch.Tensor) -> torch.Tensor:

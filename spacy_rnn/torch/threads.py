@@ -10,7 +10,11 @@ Inside :func:`thread_scope`:
   run on;
 - the attention pooling's matrix products take threads by their
   multiply-adds (``MIN_MACS_PER_THREAD``);
-- and all of that only while threads are measured to pay (:class:`Payoff`).
+- and all of that only while threads are measured to pay (:class:`Payoff`);
+- a bidirectional call of at least ``MIN_TOKENS_FOR_PARALLEL_DIRECTIONS``
+  tokens runs its two directions at once, the forward one on a worker
+  thread, each on one intra-op thread (:func:`parallel_directions`); the
+  buckets' threads then apply to the backward pass only.
 
 The Thinc layers open the scope around their torch module's forward pass and
 again around its backward pass (``spacy_rnn.layers.torch_bridge``); on
@@ -32,6 +36,7 @@ import math
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence, Tuple
 
@@ -48,6 +53,9 @@ UNITS = 64
 # Multiply-adds a thread needs in a matrix product (the attention pooling's):
 # 1,024 rows of (n x 128) by (128 x 128) (benchmarks/THREADS.md).
 MIN_MACS_PER_THREAD = 2**23
+# Tokens a bidirectional call needs before its two directions run side by
+# side, each on one thread (benchmarks/THREADS.md).
+MIN_TOKENS_FOR_PARALLEL_DIRECTIONS = 256
 
 
 def available_cpus() -> int:
@@ -287,6 +295,71 @@ def plan_threads(
     sides[threaded_side][timed] = k
     sides[1 - threaded_side][timed] = 1
     return ThreadPlan(sides, timed, threaded_side)
+
+
+def parallel_directions(n_tokens: int) -> bool:
+    """Whether a bidirectional call over ``n_tokens`` tokens runs its two
+    directions at once, one Python thread each on one intra-op thread
+    (:func:`direction_worker`): inside :func:`thread_scope` with a limit of
+    two or more threads, and with at least
+    ``MIN_TOKENS_FOR_PARALLEL_DIRECTIONS`` tokens. The two threads meet once
+    per layer rather than at every time step, as an intra-op team does, so a
+    busy machine costs them a wait per layer, not per token."""
+    limit = _limit()
+    return limit is not None and limit >= 2 and n_tokens >= MIN_TOKENS_FOR_PARALLEL_DIRECTIONS
+
+
+class _DirectionWorker:
+    def __init__(self) -> None:
+        self.pid: Optional[int] = None
+        self.executor: Optional[ThreadPoolExecutor] = None
+        self.lock = threading.Lock()
+
+    def get(self) -> ThreadPoolExecutor:
+        # A forked child inherits the executor but not its thread: make a new one.
+        with self.lock:
+            if self.executor is None or self.pid != os.getpid():
+                self.executor = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="spacy_rnn-direction", initializer=_one_thread
+                )
+                self.pid = os.getpid()
+            return self.executor
+
+
+@contextmanager
+def scope_of(limit: Optional[int]) -> Iterator[None]:
+    """Open, in this (worker) thread, the scope of limit ``limit`` that the
+    calling thread has open, without touching this thread's thread count: the
+    recurrent calls then mark their backward pass's threads as they would in
+    the caller."""
+    outer = _limit()
+    _local.limit = limit
+    try:
+        yield
+    finally:
+        _local.limit = outer
+
+
+def current_limit() -> Optional[int]:
+    """The limit of the scope open in this thread (None: none open)."""
+    return _limit()
+
+
+def _one_thread() -> None:
+    # OpenMP's and MKL's thread counts are per OS thread: this sets the
+    # worker's own. (torch also records it as the default for threads that
+    # have not run a torch op yet; the scope that started the worker restores
+    # that default to the caller's count when it closes.)
+    torch.set_num_threads(1)
+
+
+_direction_worker = _DirectionWorker()
+
+
+def direction_worker() -> ThreadPoolExecutor:
+    """The process's one worker thread for :func:`parallel_directions`, on
+    one intra-op thread."""
+    return _direction_worker.get()
 
 
 def _after_fork_in_child() -> None:

@@ -126,7 +126,14 @@ def test_layer_restores_after_forward_backprop_and_errors(caller_threads, two_th
     assert not threads.choosing_threads()
 
 
-def test_each_bucket_runs_on_its_threads_forward_and_backward(caller_threads, two_threads_for_big_buckets):
+@pytest.fixture
+def sequential_directions(monkeypatch):
+    """The two directions one after the other, whatever the call's size."""
+    monkeypatch.setattr(threads, "MIN_TOKENS_FOR_PARALLEL_DIRECTIONS", 10**9)
+
+
+def test_each_bucket_runs_on_its_threads_forward_and_backward(caller_threads, two_threads_for_big_buckets,
+                                                              sequential_directions):
     torch.manual_seed(0)
     enc = RecurrentEncoder("lstm", 6, 128, depth=2)
     seen = []
@@ -152,6 +159,69 @@ def test_each_bucket_runs_on_its_threads_forward_and_backward(caller_threads, tw
     for _, n_docs, k in seen:
         assert k == expected[n_docs]
     assert torch.get_num_threads() == caller_threads
+
+
+def test_parallel_directions_run_on_two_os_threads_of_one_thread_each(caller_threads,
+                                                                      two_threads_for_big_buckets):
+    """Above MIN_TOKENS_FOR_PARALLEL_DIRECTIONS, the forward direction runs on
+    the worker thread and the backward direction on the caller's, each on one
+    intra-op thread; the backward pass still gets the buckets' threads."""
+    import threading
+
+    torch.manual_seed(0)
+    enc = RecurrentEncoder("lstm", 6, 128, depth=2)
+    seen = []
+
+    def recorder(side):
+        def record(module, args):
+            x = args[0]
+            n_docs = x.shape[1]
+            seen.append(("forward", side, n_docs, torch.get_num_threads(), threading.get_ident()))
+            if x.requires_grad:
+                x.register_hook(lambda grad: seen.append(
+                    ("backward", side, n_docs, torch.get_num_threads(), threading.get_ident())))
+        return record
+
+    for layer in enc.forward_layers:
+        layer.register_forward_pre_hook(recorder("forward"))
+    for layer in enc.backward_layers:
+        layer.register_forward_pre_hook(recorder("backward"))
+    X = torch.randn(sum(LENGTHS), 6, requires_grad=True)
+    assert threads.parallel_directions(sum(LENGTHS)) is False  # no scope open
+    with threads.thread_scope():
+        assert threads.parallel_directions(sum(LENGTHS))
+        Y = enc(X, LENGTHS)
+    assert torch.get_num_threads() == caller_threads
+    forward = [row for row in seen if row[0] == "forward"]
+    assert len(forward) == 2 * 2 * 3  # layers x directions x buckets
+    assert all(k == 1 for *_, k, _ in forward)
+    caller = threading.get_ident()
+    assert {ident for _, side, _, _, ident in forward if side == "backward"} == {caller}
+    (worker,) = {ident for _, side, _, _, ident in forward if side == "forward"}
+    assert worker != caller
+    with threads.thread_scope():
+        Y.sum().backward()
+    expected = {40: 2, 20: 2, 3: 1}
+    backward = [row for row in seen if row[0] == "backward"]
+    assert len(backward) == 2 * 2 * 3
+    for _, _, n_docs, k, _ in backward:
+        assert k == expected[n_docs]
+    assert torch.get_num_threads() == caller_threads
+
+
+def test_parallel_directions_give_the_sequential_results(caller_threads, monkeypatch):
+    """Outputs and gradients are the same with the directions side by side
+    and one after the other, also in inference (no graph on either thread)."""
+    model, Xs = make_layer(depth=2)
+    results = {}
+    for name, min_tokens in (("parallel", 0), ("sequential", 10**9)):
+        monkeypatch.setattr(threads, "MIN_TOKENS_FOR_PARALLEL_DIRECTIONS", min_tokens)
+        Ys, backprop = model.begin_update(Xs)
+        dXs = backprop([numpy.ones_like(y) for y in Ys])
+        results[name] = (Ys, dXs, model.predict(Xs))
+    (Ys, dXs, Ps), (Ys2, dXs2, Ps2) = results["parallel"], results["sequential"]
+    for a, b in zip(Ys + dXs + Ps, Ys2 + dXs2 + Ps2):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "dglstm"])
