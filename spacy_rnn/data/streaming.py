@@ -174,27 +174,41 @@ class StreamingCorpus:
         return order
 
     def read_pass(self, nlp: Language, pass_number: int) -> Iterator[Example]:
-        """The examples of pass ``pass_number``, in its order."""
+        """The examples of pass ``pass_number``, in its order.
+
+        The buffer mixes what the shards hold, not examples: a ``.spacy``
+        shard's reference docs and a record shard's records. Each example is
+        made as it leaves the buffer, so the buffer holds one doc per
+        ``.spacy`` example (not an example's two) and only text and labels
+        per record."""
         rng = self.rng(pass_number)
         order = self._shard_order(rng)
-        examples = chain.from_iterable(self.shard_examples(nlp, shard) for shard in order)
+        items = chain.from_iterable(self.shard_items(nlp, shard) for shard in order)
         if self.shuffle:
-            examples = shuffle_through_buffer(examples, self.buffer_size, rng)
-        return examples
+            items = shuffle_through_buffer(items, self.buffer_size, rng)
+        return (self.make_example(nlp, item) for item in items)
 
     def shard_examples(self, nlp: Language, shard: Path) -> Iterator[Example]:
         """The examples of one shard, in file order."""
+        return (self.make_example(nlp, item) for item in self.shard_items(nlp, shard))
+
+    def shard_items(self, nlp: Language, shard: Path) -> Iterator[Union[Doc, Record]]:
+        """What one shard holds, in file order: its reference docs (``.spacy``)
+        or its valid records (JSONL/CSV/TSV)."""
         if shard.suffix.lower() == DOCBIN_SUFFIX:
-            for reference in read_docbin(shard, nlp):
-                yield Example(nlp.make_doc(reference.text), reference)
+            yield from read_docbin(shard, nlp)
             return
-        labels = self.get_labels()
         report = CorpusReport(path=str(shard))
-        for record in self.records(shard, report, max_length=nlp.max_length):
-            yield Example.from_dict(nlp.make_doc(record.text), {"cats": make_cats(record.labels, labels)})
+        yield from self.records(shard, report, max_length=nlp.max_length)
         if report.n_records == 0:
             raise CorpusError(str(shard), None, "the shard holds no valid records",
                               "Remove the empty shard, or fix its records.")
+
+    def make_example(self, nlp: Language, item: Union[Doc, Record]) -> Example:
+        """The training example of a reference doc or a record."""
+        if isinstance(item, Doc):
+            return Example(nlp.make_doc(item.text), item)
+        return Example.from_dict(nlp.make_doc(item.text), {"cats": make_cats(item.labels, self.get_labels())})
 
     def records(self, shard: Path, report: CorpusReport, max_length: Optional[int] = None) -> Iterator[Record]:
         """The valid records of a JSONL/CSV/TSV shard; with ``skip_invalid``,
