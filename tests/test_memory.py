@@ -17,6 +17,21 @@ def test_trims_every_n_updates(monkeypatch):
     assert calls == [0, 0, 0]  # before updates 0, 3 and 6
 
 
+def test_also_trims_before_the_updates_that_evaluations_follow(monkeypatch):
+    steps = []
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: lambda pad: steps.append(step))
+    callback = memory.create_trim_memory(every=10, eval_frequency=15)
+    for step in range(31):
+        callback(spacy.blank("en"), {"step": step, "epoch": 0})
+    assert steps == [0, 10, 15, 20, 30]
+
+
+@pytest.mark.parametrize("eval_frequency", [-1, 1.5, True])
+def test_eval_frequency_must_be_a_non_negative_integer(eval_frequency):
+    with pytest.raises(ConfigValueError, match="eval_frequency must be an integer of 0 or more"):
+        memory.create_trim_memory(every=10, eval_frequency=eval_frequency)
+
+
 def test_does_nothing_without_malloc_trim(monkeypatch):
     monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
     callback = memory.create_trim_memory(every=1)
