@@ -10,7 +10,10 @@ layers of a model (:func:`attach_gradient_flow`), records while training:
 
 - the norm of the loss gradient with respect to each token's encoder input,
   ``||dL/dx_t||``, summed by position counted from the document's first token
-  and from its last (so documents of different lengths line up at either end);
+  and from its last (so documents of different lengths line up at either end),
+  and the geometric mean over documents of ``||dL/dx_first|| / ||dL/dx_last||``
+  (documents whose first token got an exact zero, the gradient having
+  underflowed on the way, are counted apart);
 - at each optimizer step, the gradient norm of every parameter array of the
   encoder, against the optimizer's ``grad_clip``: Thinc clips each array whose
   norm is at least ``grad_clip`` to that norm, so the recorder counts exactly
@@ -52,6 +55,8 @@ class GradientFlow:
         # sum of log(||g_first|| / ||g_last||) over docs of 2+ tokens with non-zero gradients
         self.log_ratio_sum = 0.0
         self.log_ratio_docs = 0
+        # docs whose first token got no gradient at all (it underflowed to 0)
+        self.first_zero_docs = 0
         self.grad_clip: Optional[float] = None
         self.updates = 0
         self.updates_clipped = 0
@@ -80,6 +85,8 @@ class GradientFlow:
             if n > 1 and norms[0] > 0 and norms[-1] > 0:
                 self.log_ratio_sum += math.log(norms[0] / norms[-1])
                 self.log_ratio_docs += 1
+            elif n > 1 and norms[0] == 0 and norms[-1] > 0:
+                self.first_zero_docs += 1
 
     def _grow(self, n: int) -> None:
         if n <= self.sum_from_start.shape[0]:
@@ -141,6 +148,7 @@ class GradientFlow:
                 "from_start": self.binned(),
                 "from_end": self.binned(from_end=True),
                 "first_over_last": ratio,
+                "first_zero_docs": self.first_zero_docs,
             },
             "clipping": {
                 "grad_clip": self.grad_clip,
@@ -160,6 +168,8 @@ class GradientFlow:
         ratio = s["input_gradient"]["first_over_last"]
         if ratio is not None:
             parts.append(f"|dL/dx| first token / last token {ratio:.3g} (geometric mean)")
+        if self.first_zero_docs:
+            parts.append(f"no gradient at all reached the first token of {self.first_zero_docs} docs")
         c = s["clipping"]
         if c["updates"]:
             clip = f"grad_clip {c['grad_clip']:g}" if c["grad_clip"] else "no grad_clip"
