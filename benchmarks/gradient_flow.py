@@ -3,7 +3,7 @@ the loss gradient reaches a token T steps before the end, and how often
 grad_clip fires.
 
     python benchmarks/gradient_flow.py [--data ../shared/data/imdb/train.jsonl] [--tokens 500]
-        [--docs 8] [--updates 30] [--output benchmarks/gradient_flow.json]
+        [--docs 8] [--updates 30] [--output benchmarks/gradient_flow.json] [--replot]
         [--plot benchmarks/gradient_flow.png]
 
 For each cell, an ``rnn_textcat`` pipeline with a forward-only encoder (width
@@ -75,19 +75,32 @@ def run_cell(cell: str, examples, args) -> dict:
     seconds = time.perf_counter() - start
     norms = recorder.mean_norm(from_end=True)
     summary = recorder.summary()
-    zero = numpy.flatnonzero(norms == 0)
     return {
         "cell": cell,
         "width": 64,
         "depth": encode["depth"],
         "mean_norm_from_end": [float(f"{x:.4g}") for x in norms],
-        # float32 underflow: from here back, not one review's token got any gradient
-        "vanished_at": int(zero[0]) if len(zero) else None,
+        **zero_stats(norms),
         "first_over_last": summary["input_gradient"]["first_over_last"],
         "first_zero_docs": summary["input_gradient"]["first_zero_docs"],
         "clipping": summary["clipping"],
         "loss_first_last": [losses[1], losses[-1]],
         "seconds": round(seconds, 1),
+    }
+
+
+def zero_stats(norms) -> dict:
+    """Where the gradient underflowed to exactly 0 (float32) in every review
+    at every update: ``zero_positions`` (how many distances from the end) and
+    ``vanished_at`` (the distance from which every earlier token got 0, or
+    None). The clockwork cell has zeros between non-zero positions: only the
+    tokens its slow modules read keep a gradient."""
+    norms = numpy.asarray(norms, dtype="float64")
+    nonzero = numpy.flatnonzero(norms > 0)
+    last = int(nonzero.max()) if len(nonzero) else -1
+    return {
+        "zero_positions": int((norms == 0).sum()),
+        "vanished_at": last + 1 if last + 1 < len(norms) else None,
     }
 
 
@@ -104,7 +117,10 @@ def plot(results: dict, path: Path) -> None:
         label = f"{r['cell']} (depth {r['depth']})"
         if r["vanished_at"] is not None:
             label += f": exactly 0 from {r['vanished_at']} tokens back"
-        (line,) = ax.plot(numpy.arange(len(norms)), numpy.where(rel > 0, rel, numpy.nan), label=label)
+        elif r["zero_positions"]:
+            label += f": exactly 0 at {r['zero_positions']} of {len(norms)} positions"
+        kept = numpy.flatnonzero(rel > 0)  # zeros cannot be drawn on a log scale
+        (line,) = ax.plot(kept, rel[kept], label=label, linewidth=1)
         if r["vanished_at"] is not None:
             ax.plot([r["vanished_at"] - 1], [rel[r["vanished_at"] - 1]], "x", color=line.get_color())
     ax.set_yscale("log")
@@ -143,7 +159,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", default="benchmarks/gradient_flow.json")
     parser.add_argument("--plot", default="benchmarks/gradient_flow.png")
+    parser.add_argument("--replot", action="store_true", help="recompute the zero counts of --output and redraw --plot")
     args = parser.parse_args()
+    if args.replot:
+        results = json.loads(Path(args.output).read_text(encoding="utf8"))
+        for r in results["cells"]:
+            r.update(zero_stats(r["mean_norm_from_end"]))
+        Path(args.output).write_text(json.dumps(results) + "\n", encoding="utf8")
+        plot(results, Path(args.plot))
+        return
     torch.set_num_threads(args.threads)
     start = time.time()
     examples = long_reviews(Path(args.data), args.tokens, args.pool, spacy.blank("en"))
@@ -153,8 +177,8 @@ def main() -> None:
         c = r["clipping"]
         ratio = "-" if r["first_over_last"] is None else f"{r['first_over_last']:.3g}"
         print(
-            f"{cell:9s} first/last token gradient {ratio} (zero in {r['first_zero_docs']} reviews at some update; "
-            f"mean exactly 0 from {r['vanished_at']} tokens back); clipped {c['updates_clipped']}/"
+            f"{cell:9s} first/last token gradient {ratio} (first token's exactly 0: {r['first_zero_docs']} times); "
+            f"exactly 0 at {r['zero_positions']} positions, all from {r['vanished_at']} tokens back; clipped {c['updates_clipped']}/"
             f"{c['updates']} updates, {c['arrays_clipped']}/{c['arrays']} arrays; loss {r['loss_first_last']}; "
             f"{r['seconds']} s",
             flush=True,

@@ -19,7 +19,9 @@ the same ``--steps`` Adam updates of ``--batch`` fresh sequences, the same
 learning rate, and the same seeds (``--seeds``). Each (cell, gap) pair is trained twice, with
 each parameter array's gradient norm clipped at ``--grad-clip`` (what Thinc's
 optimizer does with ``grad_clip``) and without clipping. Accuracy is measured
-on ``--eval`` fresh sequences.
+on ``--eval`` fresh sequences. Once a cell has been at chance (under 60%, in
+every run) at ``--stop-after`` gaps in a row, its longer gaps are not run
+(they are listed under ``skipped``): the long gaps are what costs time.
 """
 import argparse
 import functools
@@ -138,13 +140,28 @@ def run(cell: str, gap: int, grad_clip: Optional[float], args, seed: int = 0) ->
     }
 
 
+CHANCE_BELOW = 0.6  # an accuracy under this counts as chance for --stop-after
+
+
+def stopped(runs: List[Dict], cell: str, earlier_gaps: List[int], k: int) -> bool:
+    """True when ``cell`` stayed under :data:`CHANCE_BELOW` in every run
+    (both clip settings, every seed) at each of the ``k`` longest earlier gaps."""
+    if not k or len(earlier_gaps) < k:
+        return False
+    for gap in earlier_gaps[-k:]:
+        accs = [r["accuracy"] for r in runs if r["cell"] == cell and r["gap"] == gap]
+        if not accs or max(accs) >= CHANCE_BELOW:
+            return False
+    return True
+
+
 def plot(results: Dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
     for ax, clip in zip(axes, (None, results["settings"]["grad_clip"])):
         for cell in results["settings"]["cells"]:
             rows = [r for r in results["runs"] if r["cell"] == cell and r["grad_clip"] == clip]
@@ -153,16 +170,21 @@ def plot(results: Dict, path: Path) -> None:
             label = f"{cell} (h={rows[0]['hidden']}, {rows[0]['params']} params)" if rows else cell
             ax.plot(gaps, mean, marker="o", label=label)
         ax.axhline(50, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlim(3, 1500)
         ax.set_xscale("log")
         ax.set_xlabel("distractor tokens between the clue and the end (gap)")
         ax.set_title("without grad_clip" if clip is None else f"grad_clip = {clip:g} (each weight array)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("held-out accuracy (%); chance 50")
-    axes[1].legend(fontsize=8, loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3)
     s = results["settings"]
     seeds = f"mean of {len(s['seeds'])} seeds" if len(s["seeds"]) > 1 else "one seed"
-    fig.suptitle(f"Long-range memory: {s['steps']} Adam steps of {s['batch']} sequences, lr {s['lr']}, {seeds}")
-    fig.tight_layout()
+    title = f"Long-range memory: {s['steps']} Adam steps of {s['batch']} sequences, lr {s['lr']}, {seeds}"
+    if results.get("skipped"):
+        title += f"\n(a line ends where its cell was at chance at {s['stop_after']} gaps in a row: longer gaps not run)"
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=110)
 
 
@@ -176,22 +198,39 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--grad-clip", type=float, default=1.0)
     parser.add_argument("--seeds", default="0", help="comma-separated seeds: each (cell, gap, clip) runs once a seed")
+    parser.add_argument("--stop-after", type=int, default=2, help="skip a cell's longer gaps once it was at chance at this many gaps in a row (0: never)")
+    parser.add_argument("--resume", default=None, help="a JSON file of an earlier (partial) run with the same settings: reuse its runs")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", default="benchmarks/long_range.json")
     parser.add_argument("--plot", default="benchmarks/long_range.png")
+    parser.add_argument("--replot", action="store_true", help="only redraw --plot from the --output JSON")
     args = parser.parse_args()
+    if args.replot:
+        plot(json.loads(Path(args.output).read_text(encoding="utf8")), Path(args.plot))
+        return
     torch.set_num_threads(args.threads)
     cells = args.cells.split(",")
     gaps = [int(g) for g in args.gaps.split(",")]
     start = time.time()
     runs: List[Dict] = []
     seeds = [int(x) for x in args.seeds.split(",")]
+    done = {}
+    if args.resume:
+        for r in json.loads(Path(args.resume).read_text(encoding="utf8"))["runs"]:
+            done[(r["cell"], r["gap"], r["grad_clip"], r.get("seed", 0))] = r
+    skipped: List[Dict] = []
     for gap in gaps:
         for cell in cells:
+            if cell in {x["cell"] for x in skipped} or stopped(runs, cell, gaps[: gaps.index(gap)], args.stop_after):
+                skipped.append({"cell": cell, "gap": gap})
+                print(f"gap {gap:5d}  {cell:9s} skipped: at chance at the {args.stop_after} gaps before", flush=True)
+                continue
             for clip in (None, args.grad_clip):
                 for seed in seeds:
-                    r = run(cell, gap, clip, args, seed=seed)
-                    r["seed"] = seed
+                    r = done.get((cell, gap, clip, seed))
+                    if r is None:
+                        r = run(cell, gap, clip, args, seed=seed)
+                        r["seed"] = seed
                     runs.append(r)
                     print(
                         f"gap {gap:5d}  {cell:9s} clip {str(clip):5s} seed {seed} acc {100 * r['accuracy']:5.1f}%  "
@@ -201,13 +240,16 @@ def main() -> None:
         Path(args.output).write_text(json.dumps({"partial": True, "runs": runs}, indent=1) + "\n", encoding="utf8")
     results = {
         "settings": {
+            "stop_after": args.stop_after, "chance_below": CHANCE_BELOW,
             "cells": cells, "gaps": gaps, "steps": args.steps, "batch": args.batch, "eval": args.eval,
             "lr": args.lr, "grad_clip": args.grad_clip, "threads": args.threads, "budget": BUDGET,
             "embed": EMBED, "clues": CLUES, "distractors": DISTRACTORS, "seeds": seeds,
         },
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor()},
         "wall_s": round(time.time() - start, 1),
+        "train_s_total": round(sum(r["train_s"] for r in runs), 1),
         "runs": runs,
+        "skipped": skipped,
     }
     Path(args.output).write_text(json.dumps(results, indent=1) + "\n", encoding="utf8")
     plot(results, Path(args.plot))
