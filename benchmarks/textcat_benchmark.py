@@ -157,6 +157,7 @@ def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path, n
         config["pretraining"] = block
         config["paths"]["init_tok2vec"] = pretrained["tok2vec"]
         config["paths"]["lm_vocab"] = pretrained["lm_vocab"]
+        config["paths"]["lm_dir"] = None  # the block's objective reads ${paths.lm_dir}; no pretraining here
     config["nlp"]["pipeline"] = ["textcat"]
     config["paths"]["train"] = str(train)
     config["paths"]["dev"] = str(dev)

@@ -1,5 +1,5 @@
 """spacy-rnn: recurrent networks (RNN, LSTM, GRU) for spaCy text classification."""
-from . import architectures, data, memory, pipeline, pretraining  # noqa: F401  (registers functions, readers and factories)
+from . import architectures, data, gradient_flow, memory, pipeline, pretraining  # noqa: F401  (registers functions, readers and factories)
 from .layers import RNNEncoder
 from .pipeline import RNNMultiLabelTextCategorizer, RNNTextCategorizer
 

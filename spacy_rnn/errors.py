@@ -119,6 +119,19 @@ class Errors:
         "from Python, load them into nlp.vocab before nlp.initialize(). Or "
         "set include_static_vectors = false to train without vectors."
     )
+    E030 = (
+        "[spacy_rnn E030] {path!r} is not a saved language model: {missing!r} "
+        "is missing. Give the output directory of `spacy pretrain` (or one of "
+        "its model*.bin files) from a run whose [pretraining.objective] "
+        "(spacy_rnn.PretrainRNNLM.v1) had lm_dir set to that directory, e.g. "
+        "python -m spacy pretrain configs/pretrain_bilstm.cfg training/pretrain "
+        "--paths.lm_dir training/pretrain ..."
+    )
+    E031 = (
+        "[spacy_rnn E031] {path!r} does not describe a language model that "
+        "spacy-rnn can load: {reason}. Pretrain again with "
+        "[pretraining.objective] lm_dir set."
+    )
 
 
 class ConfigValueError(ValueError):

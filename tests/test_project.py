@@ -61,12 +61,13 @@ def test_project_workflow_on_tiny_slice(tmp_path):
 
 @pytest.mark.slow
 def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
-    """pretrain-text -> lm-vocab -> pretrain -> train-pretrained -> evaluate-pretrained."""
+    """pretrain-text -> lm-vocab -> pretrain -> lm-eval -> train-pretrained -> evaluate-pretrained."""
     project = copy_project(tmp_path)
     lines = SENTENCE_LINES
     raw = project / "assets" / "imdb"  # what the fetch command writes
     raw.mkdir(parents=True)
     (raw / "train.jsonl").write_text("\n".join(lines[:150]) + "\n", encoding="utf8")
+    (raw / "dev.jsonl").write_text("\n".join(lines[340:360]) + "\n", encoding="utf8")
     data = tmp_path / "data"
     for folder, splits in {"reviews2k": {"train": (150, 200)}, "tiny": {"train": (200, 300), "dev": (300, 340)}}.items():
         (data / folder).mkdir(parents=True)
@@ -77,9 +78,13 @@ def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
         "vars.eval_split": "dev", "vars.config": "sentiment_bilstm_long", "vars.train_overrides": "--training.max_steps 4",
         "vars.pretrain_epochs": 1, "vars.lm_vocab_size": 200,
     }
-    for command in ("pretrain-text", "lm-vocab", "pretrain", "corpus", "train-pretrained", "evaluate-pretrained"):
+    for command in ("pretrain-text", "lm-vocab", "pretrain", "lm-eval", "corpus", "train-pretrained", "evaluate-pretrained"):
         project_run(project, command, overrides=overrides)
     assert (project / "training" / "pretrain" / "model0.bin").exists()
+    # the whole language model was kept, and scored on the dev text (issue 15)
+    lm_eval = json.loads((project / "metrics" / "pretrain-lm-eval.json").read_text())
+    assert lm_eval["held_out"]["docs"] == 20 and 1.0 < lm_eval["held_out"]["forward"] < 1000
+    assert lm_eval["train"]["tokens"] > 0
     metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_long-pretrained-dev.json").read_text())
     assert 0.0 <= metrics["cats_score"] <= 1.0
     nlp = spacy.load(project / "training" / "tiny" / "sentiment_bilstm_long-pretrained" / "model-best")

@@ -207,7 +207,11 @@ def convert_inputs(
     Xt = xp2torch(X, requires_grad=is_train)
 
     def convert_dX(dX: ArgsKwargs) -> List[Floats2d]:
-        return ops.unflatten(torch2xp(dX.args[0], ops=ops), lengths)
+        dXs = ops.unflatten(torch2xp(dX.args[0], ops=ops), lengths)
+        recorder = model.attrs.get("gradient_flow")  # see spacy_rnn.gradient_flow
+        if recorder is not None:
+            recorder.record_input_gradient(dXs)
+        return dXs
 
     return ArgsKwargs(args=(Xt, lengths), kwargs={}), convert_dX
 

@@ -66,3 +66,12 @@ class ThreadScopedShim(PyTorchShim):
                 return torch_backprop(grads)
 
         return output, backprop
+
+    # A spacy_rnn.gradient_flow.GradientFlow, set by attach_gradient_flow:
+    # it sees each parameter gradient just before the optimizer clips it.
+    gradient_flow = None
+
+    def finish_update(self, optimizer) -> None:
+        if self.gradient_flow is not None and self._model is not None:
+            self.gradient_flow.record_update(self._model, getattr(optimizer, "grad_clip", None))
+        super().finish_update(optimizer)

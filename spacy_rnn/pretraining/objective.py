@@ -13,6 +13,7 @@ building the model, the objective checks the tok2vec (see
 :func:`spacy_rnn.pretraining.leaks.check_no_leak`) and refuses, with an error
 that says what to change, anything it cannot prove safe.
 """
+import contextlib
 import math
 import sys
 from typing import Callable, List, Optional, Tuple
@@ -40,6 +41,7 @@ def create_pretrain_rnn_lm(
     div_value: float = 4.0,
     predict_boundaries: bool = True,
     log_every: int = 100000,
+    lm_dir: Optional[str] = None,
 ) -> Callable[[Vocab, Model], Model]:
     """Pretrain a recurrent tok2vec as a language model (``[pretraining.objective]``).
 
@@ -101,6 +103,15 @@ def create_pretrain_rnn_lm(
         before the first token (see above), or skip those two predictions.
     log_every (int): Print a perplexity line (to stderr) every this many
         predicted tokens; 0 turns it off.
+    lm_dir (Optional[str]): Keep the whole language model: each time
+        ``spacy pretrain`` saves the tok2vec (``model{N}.bin``,
+        ``model-last.bin``), also write the output layer, a copy of the
+        vocabulary file and the training perplexity since the previous save
+        to this directory (see :mod:`spacy_rnn.pretraining.saved_lm`). Give
+        it ``spacy pretrain``'s output directory, where its ``config.cfg``
+        is; then ``python -m spacy_rnn lm-eval`` and ``next-words`` load the
+        language model from there. null: the output layer is discarded, as
+        spaCy does.
     RETURNS (Callable[[Vocab, Model], Model]): The objective, for
         ``spacy pretrain``.
     """
@@ -128,6 +139,7 @@ def create_pretrain_rnn_lm(
         return build_rnn_lm(
             tok2vec, encoder, lm_vocab, output_layer=output_layer, cutoffs=cutoffs,
             div_value=div_value, predict_boundaries=predict_boundaries, log_every=log_every,
+            lm_dir=lm_dir,
         )
 
     return create_objective
@@ -177,11 +189,24 @@ class PerplexityLog:
         self.nll = [0.0, 0.0]
         self.count = [0, 0]
         self.total_tokens = 0
+        # the same totals since the language model was last saved
+        self.saved_nll = [0.0, 0.0]
+        self.saved_count = [0, 0]
 
     def add(self, direction: int, nll: float, count: int) -> None:
         self.nll[direction] += nll
         self.count[direction] += count
+        self.saved_nll[direction] += nll
+        self.saved_count[direction] += count
         self.total_tokens += count
+
+    def take_since_save(self) -> dict:
+        """The training perplexity since the previous call (overall,
+        "forward", "backward") and its token count; resets those totals."""
+        record = perplexities(self.saved_nll, self.saved_count)
+        self.saved_nll = [0.0, 0.0]
+        self.saved_count = [0, 0]
+        return record
 
     def maybe_print(self) -> None:
         if not self.every or sum(self.count) < self.every:
@@ -200,6 +225,32 @@ class PerplexityLog:
         self.count = [0, 0]
 
 
+def perplexities(nll: List[float], count: List[int]) -> dict:
+    """``{"perplexity", "forward", "backward", "tokens"}`` from the NLL
+    totals and token counts of the two directions (None where no tokens)."""
+    total = sum(count)
+    record = {"perplexity": math.exp(sum(nll) / total) if total else None, "tokens": total}
+    for d, name in enumerate(("forward", "backward")):
+        record[name] = math.exp(nll[d] / count[d]) if count[d] else None
+    return record
+
+
+class PretrainingLM(Model):
+    """The pretraining model. ``spacy pretrain`` saves the tok2vec inside
+    ``model.use_params(optimizer.averages)``, and nowhere else; on leaving
+    that block (the tok2vec's file just written, the averaged weights still
+    in place) this model calls ``attrs["save_lm"]``, if set, so that the
+    output layer saved beside the tok2vec always matches it."""
+
+    @contextlib.contextmanager
+    def use_params(self, params):
+        with super().use_params(params):
+            yield
+            save_lm = self.attrs.get("save_lm")
+            if save_lm is not None:
+                save_lm()
+
+
 def build_rnn_lm(
     tok2vec: Model,
     encoder: Model,
@@ -210,6 +261,7 @@ def build_rnn_lm(
     div_value: float = 4.0,
     predict_boundaries: bool = True,
     log_every: int = 0,
+    lm_dir: Optional[str] = None,
 ) -> Model:
     """The pretraining model: ``tok2vec`` (ref "tok2vec") whose output is
     scored by a shared language-model output layer (ref "output_layer") in
@@ -256,13 +308,20 @@ def build_rnn_lm(
             dH[bwd_rows, half:] += d_parts[n_fwd:]
         return loss, ops.unflatten(dH, ops.asarray1i(lengths))
 
-    model: Model = Model(
+    model: Model = PretrainingLM(
         "rnn_lm",
         lambda model, docs, is_train: tok2vec(docs, is_train),
         init=lm_init,
         layers=[tok2vec, head],
-        attrs={"loss": get_loss, "perplexity_log": log, "lm_vocab": vocab},
+        attrs={
+            "loss": get_loss, "perplexity_log": log, "lm_vocab": vocab,
+            "bidirectional": bidirectional, "predict_boundaries": predict_boundaries,
+        },
     )
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", head)
+    if lm_dir is not None:
+        from .saved_lm import save_lm_parts  # it reads lm_targets from here
+
+        model.attrs["save_lm"] = lambda: save_lm_parts(model, lm_dir)
     return model

@@ -83,3 +83,12 @@ class LanguageModelHead(nn.Module):
         assert self.linear is not None
         logprobs = torch.log_softmax(self.linear(H), dim=-1)
         return logprobs.gather(1, targets.unsqueeze(1)).squeeze(1)
+
+    def log_prob(self, H: torch.Tensor) -> torch.Tensor:
+        """The log-probability of every class: ``(n, n_classes)`` for ``H`` of
+        shape ``(n, n_in)``; each row sums (in probability) to 1. What
+        next-word prediction reads; training needs only :meth:`forward`."""
+        if self.adaptive is not None:
+            return self.adaptive.log_prob(H)
+        assert self.linear is not None
+        return torch.log_softmax(self.linear(H), dim=-1)
