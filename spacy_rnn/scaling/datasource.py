@@ -150,16 +150,11 @@ class ScoringInput(FileBasedDatasource):
 
 
 def rows_to_block(rows: List[Dict[str, Any]]) -> Any:
-    """A block of records: an Arrow table with a column per field of any row
-    (null where a row lacks it), or, where a field holds values of different
-    types across rows (a text that is a number in one), a pandas frame of
-    Python objects, which Ray stores as Arrow with a pickled-object column."""
-    import pandas as pd
-    import pyarrow as pa
+    """An Arrow block of records: a column per field of any row (null where a
+    row lacks it). A field whose values differ in type across rows (a text
+    that is a number in one) becomes Ray's column of pickled Python objects,
+    as Ray's own readers do, so that the value is kept as it was."""
+    from ray.data.block import BlockAccessor
 
     names = dict.fromkeys(name for row in rows for name in row)
-    columns = {name: [row.get(name) for row in rows] for name in names}
-    try:
-        return pa.table(columns)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pd.DataFrame(columns, dtype=object)
+    return BlockAccessor.batch_to_block({name: [row.get(name) for row in rows] for name in names})
