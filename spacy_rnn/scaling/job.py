@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ..data.sources import RAY_FORMATS, describe_suffixes, suffix_format
-from ..scoring import ScoreError, load_classifier
+from ..scoring import ScoreError, check_distinct_fields, load_classifier
 from .scorer import PIPE_BATCH_SIZE, PipelineScorer, classifier_labels
 
 RAY_EXTRA = "pip install 'spacy-rnn[ray]'"
@@ -169,8 +169,8 @@ def score_with_ray(
         node of the cluster can load (a shared path, or an installed package).
     input_path (Union[str, Sequence[str]]): Files, directories or globs (local,
         or URIs such as ``s3://bucket/reviews/*.parquet``).
-    output_path (Union[str, Path]): A directory, written with Ray's
-        ``write_parquet`` / ``write_json`` / ``write_csv``: one file per block.
+    output_path (Union[str, Path]): A directory, one file per block
+        (:func:`~.sinks.write_dataset`); it must not exist yet.
     input_format, output_format (Optional[str]): jsonl, csv, tsv or parquet;
         by default from the suffixes (the output's: of the directory's name,
         e.g. ``scored.parquet``; else the input's format).
@@ -200,12 +200,8 @@ def score_with_ray(
         raise ScoreError(f"--actors must be 1 or more, not {actors}.")
     if cpus_per_actor <= 0:
         raise ScoreError(f"--cpus-per-actor must be more than 0, not {cpus_per_actor}.")
-    names = [("--id-field", id_field), ("--cats-field", cats_field), ("--label-field", label_field),
-             ("--error-field", error_field), ("--text-key", text_field)]
-    for i, (option, name) in enumerate(names):
-        for other, other_name in names[i + 1:]:
-            if name == other_name:
-                raise ScoreError(f"{option} and {other} must differ, both are {name!r}.")
+    check_distinct_fields([("--id-field", id_field), ("--cats-field", cats_field), ("--label-field", label_field),
+                           ("--error-field", error_field), ("--text-key", text_field)])
     paths = expand_paths(input_path)
     in_format = ray_format(paths, input_format, "input", "--format")
     output_path = str(output_path)
@@ -229,11 +225,20 @@ def score_with_ray(
         )
         from .sinks import write_dataset
 
-        write_dataset(dataset, output_path, out_format)
+        write_dataset(dataset, output_path, out_format, concurrency=io_tasks(n_actors))
     finally:
         if started:
             ray.shutdown()
     return job
+
+
+def io_tasks(actors: int) -> int:
+    """Read (and write) tasks at once: one per 4 actors. A read of a batch
+    takes milliseconds where scoring it takes seconds, and a task that runs
+    beside others needs a worker process of its own, which costs seconds of
+    CPU to start (importing spaCy and torch): measured on 10,000 reviews,
+    uncapped 0-CPU tasks spent 46 CPU-s in extra workers (docs/scaling.md)."""
+    return max(1, actors // 4)
 
 
 def build_dataset(
@@ -259,8 +264,9 @@ def build_dataset(
     source = ScoringInput(list(paths), format=format, text_field=text_field, id_field=id_field,
                           rows_per_block=batch_size)
     # Reading is light next to scoring: read tasks reserve no CPU, so that
-    # they run beside actors that hold every CPU of a node.
-    dataset = ray.data.read_datasource(source, num_cpus=0)
+    # they run beside actors that hold every CPU of a node, and few run at
+    # once, since each new worker process pays for importing spaCy and torch.
+    dataset = ray.data.read_datasource(source, num_cpus=0, concurrency=io_tasks(actors))
     return dataset.map_batches(
         scorer,
         fn_constructor_kwargs={

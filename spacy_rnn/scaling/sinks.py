@@ -5,7 +5,7 @@ which writes each row as the local engine writes its lines (Python's json, not
 pandas': an integer field with nulls elsewhere stays an integer, a null score
 is ``null``), in files named ``*.jsonl`` that the engine reads back.
 """
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from ray.data.datasource.file_datasink import BlockBasedFileDatasink
 
@@ -28,12 +28,13 @@ class JsonlSink(BlockBasedFileDatasink):
 WRITE_ARGS = {"num_cpus": 0}
 
 
-def write_dataset(dataset: Any, output_path: str, format: str) -> None:
-    """Write with Ray Data's writer for ``format`` (jsonl, csv, tsv or parquet)."""
+def write_dataset(dataset: Any, output_path: str, format: str, concurrency: Optional[int] = None) -> None:
+    """Write with Ray Data's writer for ``format`` (jsonl, csv, tsv or parquet),
+    at most ``concurrency`` write tasks at once (None: Ray's choice)."""
     if format == "parquet":
-        dataset.write_parquet(output_path, ray_remote_args=WRITE_ARGS)
+        dataset.write_parquet(output_path, ray_remote_args=WRITE_ARGS, concurrency=concurrency)
     elif format == "jsonl":
-        dataset.write_datasink(JsonlSink(output_path), ray_remote_args=WRITE_ARGS)
+        dataset.write_datasink(JsonlSink(output_path), ray_remote_args=WRITE_ARGS, concurrency=concurrency)
     else:
         delimiter = "\t" if format == "tsv" else ","
 
@@ -42,4 +43,5 @@ def write_dataset(dataset: Any, output_path: str, format: str) -> None:
 
             return {"write_options": pacsv.WriteOptions(delimiter=delimiter)}
 
-        dataset.write_csv(output_path, arrow_csv_args_fn=csv_args, ray_remote_args=WRITE_ARGS)
+        dataset.write_csv(output_path, arrow_csv_args_fn=csv_args, ray_remote_args=WRITE_ARGS,
+                          concurrency=concurrency)
