@@ -14,7 +14,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python setup.cfg setup.py
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet setuptools wheel
-	$(BIN)/python -m pip install --quiet -e ".[test,benchmark]"
+	$(BIN)/python -m pip install --quiet -e ".[test,benchmark,ray]"
 	touch $@
 
 install: $(VENV)/.installed

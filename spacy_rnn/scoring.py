@@ -160,9 +160,7 @@ def score_file(
     fields = [("--cats-field", cats_field), ("--label-field", label_field)]
     if skip_invalid:
         fields.append(("--error-field", error_field))
-    for (option, name), (other, other_name) in itertools.combinations(fields, 2):
-        if name == other_name:
-            raise ScoreError(f"{option} and {other} must differ, both are {name!r}.")
+    check_distinct_fields(fields)
     fmt = score_format(input_path, format)
     if output_path is not None:
         output_path = Path(output_path)
@@ -189,6 +187,13 @@ def score_file(
         )
         _write_results(progress(results) if progress else results, output_path, report)
     return report.n_written
+
+
+def check_distinct_fields(fields: List[Tuple[str, str]]) -> None:
+    """Raise a :class:`ScoreError` if two (option, field name) pairs name one field."""
+    for (option, name), (other, other_name) in itertools.combinations(fields, 2):
+        if name == other_name:
+            raise ScoreError(f"{option} and {other} must differ, both are {name!r}.")
 
 
 def scoring_max_length(nlp: Language, max_length: Optional[int] = None) -> int:

@@ -12,8 +12,14 @@ from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
 
 INPUT_HELP = (
     "Texts to score: .txt (one text a line), .jsonl/.ndjson (an object a line), .csv/.tsv/.tab "
-    "(with a header), or - for stdin (one text a line unless --format says otherwise)"
+    "(with a header), or - for stdin (one text a line unless --format says otherwise). "
+    "With --engine ray: files, directories or globs (local or s3://...), .jsonl, .csv, .tsv or .parquet"
 )
+OUTPUT_HELP = (
+    "Where to write: the same as --output. With --engine ray (required): a directory, written as "
+    "one file per block, in the format its suffix names (scored.parquet, scored.jsonl, ...) or the input's"
+)
+ENGINES = ("local", "ray")
 
 
 @app.command("score", no_args_is_help=True)
@@ -21,8 +27,15 @@ def score_cli(
     # fmt: off
     model: str = Arg(..., metavar="MODEL", help="Pipeline with a text classifier: a path or an installed package name"),
     input_path: str = Arg(..., help=INPUT_HELP, metavar="INPUT"),
-    output_path: Optional[Path] = Opt(None, "--output", "-o", help="JSONL file to write (through a temporary file: a failed run leaves it as it was, and keeps its lines in OUTPUT.partial). Default: stdout", dir_okay=False),
-    input_format: Optional[str] = Opt(None, "--format", "-f", help="txt, jsonl, csv or tsv. Default: from the suffix; txt for stdin"),
+    output_arg: Optional[str] = Arg(None, help=OUTPUT_HELP, metavar="[OUTPUT]", show_default=False),
+    output_option: Optional[Path] = Opt(None, "--output", "-o", help="JSONL file to write (through a temporary file: a failed run leaves it as it was, and keeps its lines in OUTPUT.partial). Default: stdout", dir_okay=False),
+    input_format: Optional[str] = Opt(None, "--format", "-f", help="txt, jsonl, csv or tsv (with --engine ray: jsonl, csv, tsv or parquet). Default: from the suffix; txt for stdin"),
+    engine: str = Opt("local", "--engine", "-e", help="local: this process (and --n-process workers); ray: a Ray cluster (pip install 'spacy-rnn[ray]'), see docs/scaling.md"),
+    address: Optional[str] = Opt(None, "--address", help="With --engine ray: the cluster to use (ray://HOST:10001, HOST:6379 or auto). Default: start a local one"),
+    actors: Optional[int] = Opt(None, "--actors", min=1, help="With --engine ray: scoring actors, each loads the pipeline once. Default: the cluster's CPUs / --cpus-per-actor"),
+    cpus_per_actor: float = Opt(1.0, "--cpus-per-actor", help="With --engine ray: CPUs (and torch threads) per actor"),
+    output_format: Optional[str] = Opt(None, "--output-format", help="With --engine ray: jsonl, csv, tsv or parquet. Default: from OUTPUT's suffix, else the input's"),
+    id_field: str = Opt("id", "--id-field", help="With --engine ray: the row id's field, kept if the input has it, else added (file k's rows: k * 1e9 + row number)"),
     text_key: str = Opt("text", "--text-key", help="JSONL field holding the text"),
     text_column: str = Opt("text", "--text-column", help="CSV/TSV column holding the text"),
     cats_field: str = Opt("cats", "--cats-field", help="Output field for the label probabilities"),
@@ -43,8 +56,32 @@ def score_cli(
     for inputs of any size. An invalid record stops the run after the results
     before it are written, or, with --skip-invalid, gets a line with an
     "error" field in its place.
+
+    With --engine ray, a pool of Ray actors scores the rows (every row once,
+    with an "id"), and OUTPUT gets the input's columns plus a column per
+    label ("cats.positive"), "label" and "error" (null, or why the row could
+    not be scored: invalid rows never stop the job).
     """
     allow_large_csv_fields()
+    if engine not in ENGINES:
+        fail(f"Unknown engine {engine!r} (--engine): choose one of {', '.join(ENGINES)}.")
+    if output_arg is not None and output_option is not None:
+        fail(f"Give the output once: as OUTPUT ({output_arg}) or as --output ({output_option}), not both.")
+    output_path = Path(output_arg) if output_arg is not None else output_option
+    if engine == "ray":
+        if n_process != 1:
+            fail("--n-process applies to --engine local; with --engine ray, set --actors.")
+        _score_with_ray(
+            model, input_path, output_path, input_format=input_format, output_format=output_format,
+            address=address, actors=actors, cpus_per_actor=cpus_per_actor, batch_size=batch_size,
+            text_field=text_key if text_key != "text" else text_column, id_field=id_field, cats_field=cats_field,
+            label_field=label_field, error_field=error_field, clean_html=clean_html, max_length=max_length,
+        )
+        return
+    ray_only = [name for name, value in (("--address", address), ("--actors", actors),
+                ("--output-format", output_format)) if value is not None]
+    if ray_only:
+        fail(f"{', '.join(ray_only)} only apply with --engine ray.")
     report = ScoreReport()
     try:
         score_file(
@@ -70,6 +107,38 @@ def score_cli(
     _warn_invalid(report, error_field)
     if output_path is not None:
         good(f"Scored {report.n_records} texts: {output_path}", err=True)
+
+
+def _score_with_ray(model: str, input_path: str, output_path: Optional[Path], **options: Any) -> None:
+    """The Ray engine: spacy_rnn.scaling.score_with_ray, with its errors as messages."""
+    from ..scaling import score_with_ray
+
+    if output_path is None:
+        fail("--engine ray writes a directory of files: give OUTPUT, e.g. scored.parquet or scored.jsonl.")
+    try:
+        job = score_with_ray(model, input_path, output_path, **options)
+    except ScoreError as e:
+        fail(str(e))
+    except Exception as e:  # a Ray task's error wraps ours: show ours, without Ray's traceback
+        cause = _corpus_cause(e)
+        if cause is None:
+            raise
+        fail(str(cause))
+    columns = ", ".join(f"{options['cats_field']}.{label}" for label in job.labels)
+    good(f"Scored {len(job.input_paths)} input path(s) with {job.actors} Ray actor(s): {job.output_path} "
+         f"({job.output_format}; columns {columns}, {options['label_field']}, {options['error_field']}, "
+         f"{options['id_field']})", err=True)
+
+
+def _corpus_cause(error: BaseException) -> Optional[CorpusError]:
+    """The CorpusError that a (Ray) exception wraps, if any."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, CorpusError):
+            return error
+        error = getattr(error, "cause", None) or error.__cause__ or error.__context__
+    return None
 
 
 def _warn_invalid(report: ScoreReport, error_field: str) -> None:

@@ -31,6 +31,7 @@ SUFFIX_FORMATS = {
     ".tsv": "tsv",
     ".tab": "tsv",
     ".txt": "txt",  # one text a line
+    ".parquet": "parquet",  # columns; read and written by the Ray engine only
 }
 # The field delimiter of each table format.
 DELIMITERS = {"csv": ",", "tsv": "\t"}
@@ -38,6 +39,7 @@ DELIMITERS = {"csv": ",", "tsv": "\t"}
 LABELLED_FORMATS = ("jsonl", "csv", "tsv")  # labelled corpora: convert, the corpus reader
 SCORE_FORMATS = ("txt", "jsonl", "csv", "tsv")  # texts to score
 RAW_TEXT_FORMATS = ("jsonl", "txt")  # raw text for pretraining and lm-vocab
+RAY_FORMATS = ("jsonl", "csv", "tsv", "parquet")  # read and written by `score --engine ray`
 
 
 def suffixes_for(formats: Sequence[str]) -> List[str]:
