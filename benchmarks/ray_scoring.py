@@ -28,11 +28,6 @@ repeated to ``--rows`` rows, written under ``--work-dir`` (not the repo);
 ``--measure-rows`` scores its first N rows (the whole file by default).
 Words are whitespace-separated tokens (the corpus is pre-tokenized).
 
-Etiquette of the shared machine (/work/exp/QUIET.md): waits while
-/work/exp/quiet.lock exists, holds /work/exp/busy-issue13 while it runs, and
-pauses the running command (SIGSTOP to its process group) while the lock
-appears mid-run, not counting the pause.
-
     python benchmarks/ray_scoring.py --measure-rows 4000
 """
 import argparse
@@ -40,7 +35,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -48,10 +42,9 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 REPO = Path(__file__).resolve().parents[1]
-MODEL = Path("/work/main/training/imdb/sentiment_bilstm_long_vectors/model-best")
-IMDB = Path("/work/shared/data/imdb")
-QUIET = Path("/work/exp/quiet.lock")
-BUSY = Path("/work/exp/busy-issue13")
+# the all-vectors workflow's model (spacy project run all-vectors)
+MODEL = REPO / "training" / "imdb" / "sentiment_bilstm_long_vectors" / "model-best"
+IMDB = REPO.parent / "shared" / "data" / "imdb"
 
 CONFIGS = {
     "local": (["--engine", "local"], {}),
@@ -171,19 +164,16 @@ class TreeCPU:
 
 
 def run(name: str, model: Path, input_path: Path, output: Path, batch_size: int) -> Dict[str, Any]:
-    """Run one configuration; its wall time without the quiet-lock pauses."""
+    """Run one configuration: its wall time and the CPU time of its process tree."""
     args, env_extra = CONFIGS[name]
     if output.exists():
         shutil.rmtree(output) if output.is_dir() else output.unlink()
     out_args = [str(output)] if "ray" in args else ["--output", str(output)]
     command = [sys.executable, "-m", "spacy_rnn", "score", str(model), str(input_path), *out_args,
                *args, "--batch-size", str(batch_size)]
-    while QUIET.exists():
-        time.sleep(5)
     load_before = os.getloadavg()
     env = {**os.environ, **env_extra}
     start = time.perf_counter()
-    paused = 0.0
     log = output.with_name(output.name + ".log")
     with log.open("w") as log_file:
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
@@ -191,19 +181,11 @@ def run(name: str, model: Path, input_path: Path, output: Path, batch_size: int)
         cpu = TreeCPU(proc.pid)
         while proc.poll() is None:
             cpu.sample()
-            if QUIET.exists():
-                pause = time.perf_counter()
-                os.killpg(proc.pid, signal.SIGSTOP)
-                while QUIET.exists():
-                    time.sleep(1)
-                os.killpg(proc.pid, signal.SIGCONT)
-                paused += time.perf_counter() - pause
             time.sleep(0.5)
-    wall = time.perf_counter() - start - paused
+    wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed ({proc.returncode}); see {log}")
     return {"wall_s": round(wall, 2), "cpu_s": round(cpu.seconds, 2), "cpu_s_by_process": cpu.by_kind(),
-            "paused_s": round(paused, 1),
             "load_before": load_before,
             "load_after": os.getloadavg(), "rows_out": count_output_rows(output), "command": " ".join(command)}
 
@@ -216,7 +198,7 @@ def main() -> None:
     parser.add_argument("--fixed-rows", type=int, default=50, help="rows of the fixed-cost run")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--configs", default=",".join(CONFIGS))
-    parser.add_argument("--work-dir", type=Path, default=Path("/work/exp/ray"))
+    parser.add_argument("--work-dir", type=Path, default=REPO / "training" / "ray_scoring")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "ray_scoring.json")
     opts = parser.parse_args()
 
@@ -231,30 +213,26 @@ def main() -> None:
     words = count_words(measured)
     fixed_words = count_words(fixed)
 
-    BUSY.touch()
     results: Dict[str, Any] = {}
-    try:
-        for name in opts.configs.split(","):
-            small = run(name, opts.model, fixed, opts.work_dir / f"out-{name}-fixed", opts.batch_size)
-            big = run(name, opts.model, measured, opts.work_dir / f"out-{name}", opts.batch_size)
-            assert big["rows_out"] == rows, (name, big["rows_out"], rows)
-            after_fixed = max(big["wall_s"] - small["wall_s"], 1e-9)
-            results[name] = {
-                "words_per_s": round(words / big["wall_s"]),
-                "words_per_s_after_fixed_cost": round((words - fixed_words) / after_fixed),
-                "fixed_cost_s": small["wall_s"],
-                # contention-proof: words per CPU second of the whole process tree,
-                # and the CPUs the tree got on average (2 at most on this machine)
-                "words_per_cpu_s": round(words / big["cpu_s"]),
-                "words_per_cpu_s_after_fixed_cost": round((words - fixed_words) / max(big["cpu_s"] - small["cpu_s"], 1e-9)),
-                "fixed_cost_cpu_s": small["cpu_s"],
-                "cpus_used": round(big["cpu_s"] / big["wall_s"], 2),
-                "run": big,
-                "fixed_run": small,
-            }
-            print(name, json.dumps(results[name]), flush=True)
-    finally:
-        BUSY.unlink(missing_ok=True)
+    for name in opts.configs.split(","):
+        small = run(name, opts.model, fixed, opts.work_dir / f"out-{name}-fixed", opts.batch_size)
+        big = run(name, opts.model, measured, opts.work_dir / f"out-{name}", opts.batch_size)
+        assert big["rows_out"] == rows, (name, big["rows_out"], rows)
+        after_fixed = max(big["wall_s"] - small["wall_s"], 1e-9)
+        results[name] = {
+            "words_per_s": round(words / big["wall_s"]),
+            "words_per_s_after_fixed_cost": round((words - fixed_words) / after_fixed),
+            "fixed_cost_s": small["wall_s"],
+            # contention-proof: words per CPU second of the whole process tree,
+            # and the CPUs the tree got on average (2 at most on this machine)
+            "words_per_cpu_s": round(words / big["cpu_s"]),
+            "words_per_cpu_s_after_fixed_cost": round((words - fixed_words) / max(big["cpu_s"] - small["cpu_s"], 1e-9)),
+            "fixed_cost_cpu_s": small["cpu_s"],
+            "cpus_used": round(big["cpu_s"] / big["wall_s"], 2),
+            "run": big,
+            "fixed_run": small,
+        }
+        print(name, json.dumps(results[name]), flush=True)
 
     def ratio(a: str, b: str, key: str = "words_per_s") -> Any:
         if a in results and b in results:
