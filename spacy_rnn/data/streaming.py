@@ -318,8 +318,11 @@ def steps_for_passes(path: Optional[PathLike], passes: int, batch_size: int) -> 
                           f"passes and batch_size must be 1 or more, not {passes} and {batch_size}",
                           "Fix [training.max_steps] in the config.")
     if path is None:
-        raise CorpusError("<config>", None, "no corpus path given for steps_for_passes",
-                          "Set path = ${paths.train} in [training.max_steps].")
+        raise CorpusError(
+            "<config>", None, "no corpus path given for steps_for_passes ([training.max_steps] counts the "
+            "training corpus, also when spacy pretrain reads the config)",
+            "Pass the training corpus (--paths.train corpus/train), or the number itself (--training.max_steps N).",
+        )
     n_docs = StreamingCorpus(path, shuffle=False).count()
     return max(1, passes * math.ceil(n_docs / batch_size) - 1)
 

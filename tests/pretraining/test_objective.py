@@ -386,3 +386,34 @@ def test_pretrain_resumes(pretrained, data):
     )
     assert (pretrained / "model1.bin").exists()
     assert "starting at epoch 1" in result.stdout
+
+
+def test_pretraining_composes_with_static_vectors(data, texts, tmp_path):
+    """The vectors recipe pretrains as a language model with its static vectors
+    (``spacy pretrain`` with ``--paths.vectors``), and its weights load back into
+    the same recipe for fine-tuning: the table stays frozen, the projection
+    and the recurrent weights come from pretraining."""
+    from spacy.training.initialize import init_nlp
+
+    words = sorted({w for text in texts for w in spacy.blank("en").make_doc(text).text.split()})[:300]
+    rng = numpy.random.default_rng(0)
+    vectors_txt = tmp_path / "vectors.txt"
+    vectors_txt.write_text(
+        f"{len(words)} 8\n" + "".join(f"{w} {' '.join(f'{x:.4f}' for x in rng.standard_normal(8))}\n" for w in words),
+        encoding="utf8",
+    )
+    run("spacy", "init", "vectors", "en", str(vectors_txt), str(tmp_path / "vectors"))
+    config_path = REPO / "configs" / "sentiment_bilstm_long_vectors.cfg"
+    out = tmp_path / "pretrain_out"
+    run(
+        "spacy", "pretrain", str(config_path), str(out), "--paths.raw_text", str(data / "raw.jsonl"),
+        "--paths.lm_vocab", str(data / "lm_vocab.json"), "--paths.vectors", str(tmp_path / "vectors"),
+        # the recipe's [training.max_steps] counts the training corpus, which spacy pretrain resolves too
+        "--paths.train", str(data / "train.spacy"), "--pretraining.max_epochs", "1", "--pretraining.objective.log_every", "2000", *TINY,
+    )
+    weights = out / "model0.bin"
+    config = tiny_config(config_path, data, weights)
+    config["initialize"]["vectors"] = str(tmp_path / "vectors")  # the config is interpolated already
+    nlp = init_nlp(config)
+    assert nlp.vocab.vectors.shape == (len(words), 8)
+    assert_holds_weights(nlp.get_pipe("rnn_textcat").model.get_ref("tok2vec"), weights)
