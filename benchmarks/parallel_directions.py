@@ -132,15 +132,16 @@ def main() -> None:
     }
     default_min = threads.MIN_TOKENS_FOR_PARALLEL_DIRECTIONS
     results = {case: {mode: [] for mode in MODES} for case in cases}
+    words = {case: sum(len(eg.predicted) if isinstance(eg, Example) else len(nlp.make_doc(eg)) for eg in items)
+             for case, (_, nlp, items, _) in cases.items()}
     for _ in range(args.repeats):
         for case, (fn, nlp, items, batch_size) in cases.items():
-            words = sum(len(eg.predicted) if isinstance(eg, Example) else len(nlp.make_doc(eg)) for eg in items)
             for mode, (n_threads, min_tokens) in MODES.items():
                 torch.set_num_threads(n_threads)
                 threads.MIN_TOKENS_FOR_PARALLEL_DIRECTIONS = default_min if min_tokens is None else min_tokens
                 if fn is infer:
                     infer(nlp, items[:50], batch_size)  # warm-up
-                results[case][mode].append(words / fn(nlp, items, batch_size))
+                results[case][mode].append(words[case] / fn(nlp, items, batch_size))
     threads.MIN_TOKENS_FOR_PARALLEL_DIRECTIONS = default_min
     torch.set_num_threads(caller)
     table = {}

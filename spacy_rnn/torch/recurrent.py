@@ -185,15 +185,15 @@ class RecurrentEncoder(nn.Module):
                 indices = [bucket[side] for bucket in buckets]
                 lower = None if cells is None else _append_zero_row(cells[side])
                 side_threads = None if threads is None else threads.per_direction[side]
-                timed = threads.timed if threads is not None and i == 0 and not parallel else None
+                timed = threads.timed if threads is not None and i == 0 else None  # None when parallel
                 calls.append((layers[i], padded, lower, indices, gather, side_threads, timed, not parallel))
             if parallel:
                 # the forward direction on the worker thread, the backward one here
                 future = direction_worker().submit(
                     self._run_as_caller, torch.is_grad_enabled(), current_limit(), *calls[0]
                 )
-                results = [None, self._run_direction(*calls[1])]
-                results[0] = future.result()
+                backward = self._run_direction(*calls[1])
+                results = [future.result(), backward]
             else:
                 results = [self._run_direction(*call) for call in calls]
             outputs = [Y for Y, _, _ in results]
