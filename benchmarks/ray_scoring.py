@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 REPO = Path(__file__).resolve().parents[1]
-# the all-vectors workflow's model (spacy project run all-vectors)
+# the main job's model (spacy project run all, the vectors recipe)
 MODEL = REPO / "training" / "imdb" / "sentiment_bilstm_long_vectors" / "model-best"
 IMDB = REPO.parent / "shared" / "data" / "imdb"
 
