@@ -70,6 +70,8 @@ OURS = {
     # The default, its tok2vec initialised from `spacy pretrain` weights (issue 6):
     # run only when those weights exist (--pretrained-tok2vec).
     PRETRAINED_MODEL: ("pretrain_bilstm", "spacy-rnn default, LM-pretrained tok2vec"),
+    # The vectors track (issue 10): en_core_web_md's static vectors and the bag-of-bigrams branch.
+    "rnn_bilstm_vectors": ("sentiment_bilstm_vectors", "spacy-rnn vectors recipe: BiLSTM 128 + attention + static vectors + bigrams"),
 }
 # spaCy's own textcat models, taken from spaCy's source so they are its defaults.
 SPACY = {
@@ -77,6 +79,21 @@ SPACY = {
     "spacy_ensemble": "spaCy TextCatEnsemble.v2 (textcat default)",
     "spacy_cnn_reduce": "spaCy TextCatReduce.v1 + HashEmbedCNN",
     "spacy_torch_bilstm": "spaCy TextCatReduce.v1 + TorchBiLSTMEncoder 128",
+    # The same three with the same static vectors (the bag-of-words cannot take them).
+    "spacy_ensemble_vectors": "spaCy TextCatEnsemble.v2 + static vectors",
+    "spacy_cnn_reduce_vectors": "spaCy TextCatReduce.v1 + HashEmbedCNN + static vectors",
+    "spacy_torch_bilstm_vectors": "spaCy TextCatReduce.v1 + TorchBiLSTMEncoder 128 + static vectors",
+}
+# Models that read the pipeline's static vectors: the "vectors" track. The rest
+# are the "no vectors" track; each track has its own baselines.
+VECTORS_MODELS = {"rnn_bilstm_vectors", "spacy_ensemble_vectors", "spacy_cnn_reduce_vectors",
+                  "spacy_torch_bilstm_vectors"}
+# Written by `spacy project run vectors` (en_core_web_md's table, 300 dims, 20k rows).
+VECTORS = ROOT / "assets" / "vectors_en_md"
+TRACKS = {
+    "no vectors": {"default": "rnn_bilstm_attention", "bilstm": "spacy_torch_bilstm", "ensemble": "spacy_ensemble"},
+    "vectors": {"default": "rnn_bilstm_vectors", "bilstm": "spacy_torch_bilstm_vectors",
+                "ensemble": "spacy_ensemble_vectors"},
 }
 DEFAULT_MODEL = "rnn_bilstm_attention"
 BILSTM_BASELINE = "spacy_torch_bilstm"
@@ -113,6 +130,16 @@ def all_models() -> List[str]:
     return list(OURS) + list(SPACY)
 
 
+def track_of(model: str) -> str:
+    return "vectors" if model in VECTORS_MODELS else "no vectors"
+
+
+def base_model(key: str) -> Tuple[str, int]:
+    """A results key is the model name for seed 0, ``model@seed`` for the others."""
+    name, _, seed = key.partition("@")
+    return name, int(seed or 0)
+
+
 def component_block(model: str) -> Dict[str, Any]:
     """The ``[components.textcat]`` block of a model, as a dict."""
     from spacy.pipeline.textcat import single_label_bow_config, single_label_cnn_config
@@ -122,12 +149,23 @@ def component_block(model: str) -> Dict[str, Any]:
     if model in OURS:
         cfg = Config().from_disk(CONFIG_DIR / f"{OURS[model][0]}.cfg", interpolate=False)
         return cfg["components"]["rnn_textcat"]
+    with_vectors = {"include_static_vectors = false": "include_static_vectors = true",
+                    "pretrained_vectors = null": "pretrained_vectors = true"}
+
+    def vectors(text: str) -> str:
+        for old, new in with_vectors.items():
+            text = text.replace(old, new)
+        assert text.count("= true") >= 1 and "static_vectors = false" not in text
+        return text
+
     texts = {
         "spacy_bow_bigram": single_label_bow_config.replace("ngram_size = 1", "ngram_size = 2"),
         "spacy_ensemble": single_label_default_config,
         "spacy_cnn_reduce": single_label_cnn_config,
         "spacy_torch_bilstm": TORCH_BILSTM_MODEL,
     }
+    texts.update({f"{name}_vectors": vectors(texts[name])
+                  for name in ("spacy_ensemble", "spacy_cnn_reduce", "spacy_torch_bilstm")})
     if model not in texts:
         raise SystemExit(f"Unknown model {model!r}. Choose from: {', '.join(all_models())}")
     return {
@@ -139,10 +177,12 @@ def component_block(model: str) -> Dict[str, Any]:
 
 
 def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path, n_train: int = 0,
-                 pretrained: Optional[Dict[str, str]] = None):
+                 pretrained: Optional[Dict[str, str]] = None, vectors: Optional[str] = None, seed: int = 0):
     """The dataset's training config with the model's component swapped in.
     ``pretrained`` (``tok2vec`` and ``lm_vocab`` paths) sets ``[initialize]
-    init_tok2vec`` and the ``[pretraining]`` block spaCy reads it through."""
+    init_tok2vec`` and the ``[pretraining]`` block spaCy reads it through.
+    ``vectors`` (a path or package) is loaded by ``[initialize] vectors``, for
+    the vectors track's models only. ``seed`` is ``[system] seed``."""
     from thinc.api import Config
 
     config = Config().from_disk(CONFIG_DIR / f"{settings['config']}.cfg", interpolate=False)
@@ -158,6 +198,11 @@ def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path, n
         config["paths"]["init_tok2vec"] = pretrained["tok2vec"]
         config["paths"]["lm_vocab"] = pretrained["lm_vocab"]
         config["paths"]["lm_dir"] = None  # the block's objective reads ${paths.lm_dir}; no pretraining here
+    if model in VECTORS_MODELS:
+        if not vectors:
+            raise SystemExit(f"{model} needs static vectors (--vectors).")
+        config["paths"]["vectors"] = vectors
+    config["system"]["seed"] = seed
     config["nlp"]["pipeline"] = ["textcat"]
     config["paths"]["train"] = str(train)
     config["paths"]["dev"] = str(dev)
@@ -317,7 +362,7 @@ def run_pair(job: Dict[str, Any]) -> Dict[str, Any]:
     work = Path(job["work_dir"])
     best_dir = work / "model-best"
     config = build_config(job["model"], job["settings"], Path(job["train"]), Path(job["dev"]), job["n_train"],
-                          job.get("pretrained"))
+                          job.get("pretrained"), job.get("vectors"), job.get("seed", 0))
     nlp = init_nlp(config)
     result = train_within_budget(nlp, job["settings"]["budget_s"], best_dir)
     result["epochs"] = result["words_trained"] / job["train_words"]
@@ -346,6 +391,7 @@ def run_pair(job: Dict[str, Any]) -> Dict[str, Any]:
         size_mb=sum(f.stat().st_size for f in best_dir.rglob("*") if f.is_file()) / 2**20,
         n_train=job["n_train"],
         n_dev=len(gold),
+        seed=job.get("seed", 0),
         torch_threads=torch.get_num_threads(),
     )
     return result
@@ -376,10 +422,40 @@ def machine() -> Dict[str, str]:
     }
 
 
+def aggregate(rows: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """One row per model: its seed-0 run (time, speed, memory: the seeds differ
+    only in initialisation and order), with accuracy and macro-F the mean over
+    the seeds run, and ``accuracies`` the seeds' own, in seed order."""
+    runs: Dict[str, Dict[int, Dict[str, Any]]] = {}
+    for key, row in rows.items():
+        name, seed = base_model(key)
+        runs.setdefault(name, {})[seed] = row
+    out = {}
+    for name, by_seed in runs.items():
+        seeds = sorted(by_seed)
+        row = dict(by_seed[seeds[0]])
+        row["seeds"] = seeds
+        row["accuracies"] = [by_seed[s]["accuracy"] for s in seeds]
+        row["accuracy"] = sum(row["accuracies"]) / len(seeds)
+        row["macro_f"] = sum(by_seed[s]["macro_f"] for s in seeds) / len(seeds)
+        out[name] = row
+    return out
+
+
+def accuracy_cell(row: Dict[str, Any]) -> str:
+    """The mean, and with several seeds their range."""
+    if len(row.get("accuracies", [])) < 2:
+        return f"{row['accuracy']:.1%}"
+    lo, hi = min(row["accuracies"]), max(row["accuracies"])
+    return f"{row['accuracy']:.1%} ({lo * 100:.1f}–{hi * 100:.1f}, {len(row['accuracies'])} seeds)"
+
+
 def ratios(rows: Dict[str, Dict[str, Any]], name: str) -> Dict[str, Optional[float]]:
+    """Speed, accuracy and epoch time against the baselines of ``name``'s track."""
     out: Dict[str, Optional[float]] = {}
     row = rows[name]
-    for key, base in (("bilstm", BILSTM_BASELINE), ("ensemble", ENSEMBLE_BASELINE)):
+    track = TRACKS[track_of(name)]
+    for key, base in (("bilstm", track["bilstm"]), ("ensemble", track["ensemble"])):
         other = rows.get(base)
         out[f"speed_x_{key}"] = row["words_per_s"] / other["words_per_s"] if other else None
         out[f"acc_minus_{key}"] = (row["accuracy"] - other["accuracy"]) * 100 if other else None
@@ -394,28 +470,33 @@ def fmt(value: Optional[float], spec: str) -> str:
 
 
 def comparisons(results: Dict[str, Any]) -> List[str]:
-    """The default against spaCy's built-ins, corpus by corpus: accuracy
-    against the best built-in, speed and seconds per epoch as multiples of
-    the baselines, peak memory on long documents. It compares; it does not grade."""
+    """Each track's default against spaCy's built-ins, corpus by corpus:
+    accuracy against the best built-in of either track, speed and seconds per
+    epoch as multiples of the same track's baselines, peak memory on long
+    documents. It compares; it does not grade."""
     lines = []
-    for dataset, rows in results["datasets"].items():
-        ours = rows.get(DEFAULT_MODEL)
+    for dataset, all_rows in results["datasets"].items():
+        rows = aggregate(all_rows)
         builtins = {m: r for m, r in rows.items() if m in SPACY}
-        if not ours or not builtins:
+        if not builtins:
             continue
         best_name, best = max(builtins.items(), key=lambda kv: kv[1]["accuracy"])
-        lines.append(f"- {dataset} accuracy: default {ours['accuracy']:.1%}, best built-in {best_name} "
-                     f"{best['accuracy']:.1%} ({(ours['accuracy'] - best['accuracy']) * 100:+.1f} points)")
-        r = ratios(rows, DEFAULT_MODEL)
-        speed = [f"{r[key]:.2f}x {name}" for key, name in
-                 (("speed_x_bilstm", "TorchBiLSTMEncoder"), ("speed_x_ensemble", "TextCatEnsemble"))
-                 if r[key] is not None]
-        if speed:
-            lines.append(f"- {dataset} words/s: {', '.join(speed)}")
-        if r["epoch_time_x_bilstm"] is not None:
-            lines.append(f"- {dataset} seconds per epoch: {r['epoch_time_x_bilstm']:.2f}x TorchBiLSTMEncoder's")
-        if dataset in ("reviews2k", "imdb"):
-            lines.append(f"- {dataset} peak RSS of the default: {ours['peak_rss_mb']:,.0f} MB")
+        for track_name, track in TRACKS.items():
+            ours = rows.get(track["default"])
+            if not ours:
+                continue
+            lines.append(f"- {dataset}, {track_name} track: {track['default']} {accuracy_cell(ours)}; best "
+                         f"built-in of either track {best_name} {accuracy_cell(best)} "
+                         f"({(ours['accuracy'] - best['accuracy']) * 100:+.1f} points)")
+            r = ratios(rows, track["default"])
+            speed = [f"{r[key]:.2f}x {track[base]}" for key, base in
+                     (("speed_x_bilstm", "bilstm"), ("speed_x_ensemble", "ensemble")) if r[key] is not None]
+            if speed:
+                lines.append(f"  - words/s: {', '.join(speed)}")
+            if r["epoch_time_x_bilstm"] is not None:
+                lines.append(f"  - seconds per epoch: {r['epoch_time_x_bilstm']:.2f}x {track['bilstm']}'s")
+            if dataset in ("reviews2k", "imdb"):
+                lines.append(f"  - peak RSS: {ours['peak_rss_mb']:,.0f} MB")
         pretrained = rows.get(PRETRAINED_MODEL)
         if pretrained and dataset == "sst2":
             lines.append(f"- {dataset} pretrained default {pretrained['accuracy']:.1%}, best built-in {best_name} "
@@ -426,7 +507,8 @@ def comparisons(results: Dict[str, Any]) -> List[str]:
 def pretraining_table(results: Dict[str, Any]) -> List[str]:
     """Dev accuracy of the default with and without the LM-pretrained tok2vec."""
     lines = []
-    for dataset, rows in results["datasets"].items():
+    for dataset, all_rows in results["datasets"].items():
+        rows = aggregate(all_rows)
         if DEFAULT_MODEL in rows and PRETRAINED_MODEL in rows:
             a, b = rows[DEFAULT_MODEL], rows[PRETRAINED_MODEL]
             lines.append(f"| {dataset} | {a['accuracy']:.1%} | {b['accuracy']:.1%} | "
@@ -452,6 +534,29 @@ def threads_note(rows: Dict[str, Dict[str, Any]]) -> str:
     return f" Torch threads per model: {each}."
 
 
+def table_header(track: str) -> List[str]:
+    title = "Without pretrained vectors" if track == "no vectors" else "With static vectors (en_core_web_md)"
+    return [
+        f"### {title}",
+        "",
+        "| model | dev acc | macro-F | train s | epochs | s/epoch | words/s | speed ×BiLSTM | speed ×Ens. "
+        "| Δacc BiLSTM | Δacc Ens. | s/epoch ×BiLSTM | peak RSS MB | size MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+
+def table_row(rows: Dict[str, Dict[str, Any]], name: str) -> str:
+    row, r = rows[name], ratios(rows, name)
+    label = (OURS.get(name, (None, None))[1] or SPACY.get(name) or name)
+    return (
+        f"| {label} | {accuracy_cell(row)} | {row['macro_f']:.3f} | {row['train_s']:.0f} | "
+        f"{row['epochs']:.2f}{'*' if row['stopped_by'] == 'budget' else ''} | {fmt(row['s_per_epoch'], '.0f')} | "
+        f"{row['words_per_s']:,.0f} | {fmt(r['speed_x_bilstm'], '.2f')} | {fmt(r['speed_x_ensemble'], '.2f')} | "
+        f"{fmt(r['acc_minus_bilstm'], '+.1f')} | {fmt(r['acc_minus_ensemble'], '+.1f')} | "
+        f"{fmt(r['epoch_time_x_bilstm'], '.2f')} | {rss_cell(row)} | {row['size_mb']:.1f} |"
+    )
+
+
 def write_report(results: Dict[str, Any], out: Path) -> None:
     m = results["machine"]
     lines = [
@@ -460,18 +565,23 @@ def write_report(results: Dict[str, Any], out: Path) -> None:
         f"Written by `python benchmarks/textcat_benchmark.py{' --quick' if results['quick'] else ''}` "
         f"on {m['date']}: {m['cpu']}; Python {m['python']}, spaCy {m['spacy']}, Thinc {m['thinc']}, "
         f"PyTorch {m['torch']}. Accuracy and macro-F are on each corpus's dev split, from the checkpoint "
-        "with the best dev score (as `spacy train` keeps `model-best`); one seed (0), so differences "
-        "under ~1.5 points on the sentence corpora are within seed noise. Words/s is `nlp.pipe` over dev "
-        "texts, batch size 1000, median of 3 runs after a warm-up. Ratio columns: speed and seconds per "
-        "epoch as multiples of spaCy's TorchBiLSTMEncoder textcat (BiLSTM) and TextCatEnsemble (Ens.) "
-        "of the same run; accuracy differences in points.",
+        "with the best dev score (as `spacy train` keeps `model-best`). Where a row ran several seeds, "
+        "accuracy and macro-F are their mean and the range follows; otherwise one seed (0), and "
+        "differences under ~1.5 points on the sentence corpora are within seed noise. Time, speed and "
+        "memory are the seed-0 run's. Words/s is `nlp.pipe` over dev texts, batch size 1000, median of 3 "
+        "runs after a warm-up. Two tracks: without pretrained vectors, and with the same static vectors "
+        "(en_core_web_md's table, `spacy project run vectors`) for every model that can take them; the "
+        "bag-of-words cannot. Ratio columns: speed and seconds per epoch as multiples of spaCy's "
+        "TorchBiLSTMEncoder textcat (BiLSTM) and TextCatEnsemble (Ens.) of the same track and run; "
+        "accuracy differences in points.",
         "",
     ]
     if results.get("fixture_data"):
         lines += [f"Corpora: the made-up reviews of `{FIXTURE_DATA_DIR.relative_to(ROOT)}` (no `../shared/data` "
                   "on this machine): a smoke run; its accuracies say nothing about real text.", ""]
-    for dataset, rows in results["datasets"].items():
+    for dataset, all_rows in results["datasets"].items():
         s = results["budgets"][dataset]
+        rows = aggregate(all_rows)
         lines += [
             f"## {dataset}",
             "",
@@ -481,22 +591,14 @@ def write_report(results: Dict[str, Any], out: Path) -> None:
             + f"; dev evaluated every {s['eval_frequency']} steps."
             + threads_note(rows),
             "",
-            "| model | dev acc | macro-F | train s | epochs | s/epoch | words/s | speed ×BiLSTM | speed ×Ens. "
-            "| Δacc BiLSTM | Δacc Ens. | s/epoch ×BiLSTM | peak RSS MB | size MB |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        order = [m for m in all_models() if m in rows] + [m for m in rows if m not in all_models()]
-        for name in order:
-            row, r = rows[name], ratios(rows, name)
-            label = (OURS.get(name, (None, None))[1] or SPACY.get(name) or name)
-            lines.append(
-                f"| {label} | {row['accuracy']:.1%} | {row['macro_f']:.3f} | {row['train_s']:.0f} | "
-                f"{row['epochs']:.2f}{'*' if row['stopped_by'] == 'budget' else ''} | {fmt(row['s_per_epoch'], '.0f')} | "
-                f"{row['words_per_s']:,.0f} | {fmt(r['speed_x_bilstm'], '.2f')} | {fmt(r['speed_x_ensemble'], '.2f')} | "
-                f"{fmt(r['acc_minus_bilstm'], '+.1f')} | {fmt(r['acc_minus_ensemble'], '+.1f')} | "
-                f"{fmt(r['epoch_time_x_bilstm'], '.2f')} | {rss_cell(row)} | {row['size_mb']:.1f} |"
-            )
-        lines += ["", "`*`: stopped by the wall-clock cap before the last epoch.", ""]
+        for track_name in TRACKS:
+            order = [m for m in all_models() + sorted(rows) if m in rows and track_of(m) == track_name]
+            order = list(dict.fromkeys(order))
+            if not order:
+                continue
+            lines += table_header(track_name) + [table_row(rows, name) for name in order] + [""]
+        lines += ["`*`: stopped by the wall-clock cap before the last epoch.", ""]
     if any(rss_cell(row).startswith("≤") for rows in results["datasets"].values() for row in rows.values()):
         lines += ["`≤` peak RSS: measured with `ru_maxrss`, which a child process inherits from the benchmark's "
                   "driver across `execve`; the driver stayed under 1 GB, so a value under 1 GB is an upper bound "
@@ -519,10 +621,11 @@ def plot(results: Dict[str, Any], path: Path) -> None:
         return
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
-        for name, row in results["datasets"][dataset].items():
+        for name, row in aggregate(results["datasets"][dataset]).items():
             ours = name in OURS
-            ax.scatter(row["words_per_s"], row["accuracy"] * 100, marker="o" if ours else "s",
-                       color="tab:red" if ours else "tab:blue", s=40)
+            color = "tab:red" if ours else "tab:blue"
+            ax.scatter(row["words_per_s"], row["accuracy"] * 100, marker="o" if ours else "s", s=40,
+                       color=color if name not in VECTORS_MODELS else "none", edgecolors=color)
             ax.annotate(name.replace("spacy_", "").replace("rnn_", ""), (row["words_per_s"], row["accuracy"] * 100),
                         fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xscale("log")
@@ -531,7 +634,7 @@ def plot(results: Dict[str, Any], path: Path) -> None:
         ax.set_xlabel("inference words/s (nlp.pipe, log)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("dev accuracy (%)")
-    fig.suptitle("spacy-rnn (red circles) vs spaCy built-ins (blue squares)")
+    fig.suptitle("spacy-rnn (red circles) vs spaCy built-ins (blue squares); hollow: with static vectors")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -539,6 +642,24 @@ def plot(results: Dict[str, Any], path: Path) -> None:
 
 # ---------------------------------------------------------------------------
 # Driver
+
+
+def merge_results(paths: List[Path]) -> Dict[str, Any]:
+    """The rows of several ``results.json`` in one: a later file's row replaces
+    an earlier one's with the same dataset and key; budgets likewise. The
+    machine block is the last file's."""
+    merged: Dict[str, Any] = {"datasets": {}, "budgets": {}}
+    for path in paths:
+        if not path.exists():
+            continue
+        part = json.loads(path.read_text())
+        for dataset, rows in part.get("datasets", {}).items():
+            merged["datasets"].setdefault(dataset, {}).update(rows)
+        merged["budgets"].update(part.get("budgets", {}))
+        for key in ("quick", "fixture_data", "machine"):
+            if key in part:
+                merged[key] = part[key]
+    return merged
 
 
 def choose_data(quick: bool, data_dir: Optional[Path]) -> Tuple[Dict[str, Dict[str, Any]], Path]:
@@ -575,6 +696,14 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help=f"spacy pretrain weights for {PRETRAINED_MODEL}; the model is skipped when absent")
     parser.add_argument("--lm-vocab", type=Path, default=LM_VOCAB,
                         help="the LM vocabulary those weights were pretrained with")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0],
+                        help="[system] seed of each run; the report gives the mean and range of accuracy")
+    parser.add_argument("--vectors", default=str(VECTORS),
+                        help="static vectors for the vectors track (a path or an installed package); its "
+                             "models are skipped when the path is absent")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="RESULTS_JSON",
+                        help="add the rows of other runs' results.json (e.g. two --models lists run side by side "
+                             "with their own --output-dir) to --output-dir's, rewrite the report and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -582,6 +711,14 @@ def main(argv: Optional[List[str]] = None) -> None:
         Path(job["result"]).write_text(json.dumps(run_pair(job), indent=2))
         return
 
+    if args.merge:
+        out = args.output_dir or ROOT / "benchmarks"
+        merged = merge_results([out / "results.json"] + args.merge)
+        (out / "results.json").write_text(json.dumps(merged, indent=2) + "\n")
+        write_report(merged, out)
+        plot(merged, out / "accuracy_vs_speed.png")
+        print(f"Merged {len(args.merge)} file(s) into {out / 'results.json'}; wrote {out / 'RESULTS.md'}")
+        return
     table, data_dir = choose_data(args.quick, args.data_dir)
     datasets = args.datasets or list(table)
     models = args.models or all_models()
@@ -597,6 +734,16 @@ def main(argv: Optional[List[str]] = None) -> None:
             print(f"= {PRETRAINED_MODEL}: no {args.pretrained_tok2vec}, skipping it "
                   "(`python -m spacy project run pretrain-all .` writes it)", flush=True)
             models = [m for m in models if m != PRETRAINED_MODEL]
+    from spacy.util import is_package
+
+    vectors = args.vectors if Path(args.vectors).exists() or is_package(args.vectors) else None
+    if vectors is None and any(m in VECTORS_MODELS for m in models):
+        if args.models:
+            raise SystemExit(f"The vectors track needs {args.vectors}: run `python -m spacy project run vectors .` "
+                             "first, or pass --vectors.")
+        print(f"= vectors track: no {args.vectors}, skipping it (`python -m spacy project run vectors .` "
+              "writes it)", flush=True)
+        models = [m for m in models if m not in VECTORS_MODELS]
     for name in datasets:
         if name not in table:
             raise SystemExit(f"Unknown dataset {name!r}. Choose from: {', '.join(table)}")
@@ -629,21 +776,23 @@ def main(argv: Optional[List[str]] = None) -> None:
         results["budgets"][dataset] = settings
         n_train, train_words = corpus_size(train)
         rows = results["datasets"].setdefault(dataset, {})
-        for model in models:
-            if model in rows and not args.force:
-                print(f"= {dataset} / {model}: have it, skipping (--force reruns)", flush=True)
+        for model, seed in itertools.product(models, args.seeds):
+            key = model if seed == 0 else f"{model}@{seed}"
+            if key in rows and not args.force:
+                print(f"= {dataset} / {key}: have it, skipping (--force reruns)", flush=True)
                 continue
-            print(f"> {dataset} / {model} ...", flush=True)
-            job_dir = work / dataset / model
+            print(f"> {dataset} / {key} ...", flush=True)
+            job_dir = work / dataset / key.replace("@", "-seed")
             job_dir.mkdir(parents=True, exist_ok=True)
             job = {"model": model, "settings": settings, "train": str(train), "dev": str(dev),
                    "work_dir": str(job_dir), "result": str(job_dir / "result.json"),
                    "max_timing_words": args.max_timing_words, "n_train": n_train, "train_words": train_words,
-                   "pretrained": pretrained}
+                   "pretrained": pretrained, "seed": seed,
+                   "vectors": vectors if model in VECTORS_MODELS else None}
             subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], check=True,
                            stdout=subprocess.DEVNULL if args.quick else None)
-            rows[model] = json.loads((job_dir / "result.json").read_text())
-            row = rows[model]
+            rows[key] = json.loads((job_dir / "result.json").read_text())
+            row = rows[key]
             print(f"  acc {row['accuracy']:.3f}  macro-F {row['macro_f']:.3f}  train {row['train_s']:.0f} s "
                   f"({row['epochs']:.2f} epochs)  {row['words_per_s']:,.0f} words/s  "
                   f"RSS {row['peak_rss_mb']:,.0f} MB", flush=True)

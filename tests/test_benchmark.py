@@ -39,11 +39,24 @@ def test_every_model_builds_a_valid_training_config(model, tmp_path):
     settings = bench.DATASETS["sst2"]
     pretrained = {"tok2vec": str(tmp_path / "model-last.bin"), "lm_vocab": str(tmp_path / "lm_vocab.json")}
     config = bench.build_config(model, settings, tmp_path / "train.spacy", tmp_path / "dev.spacy",
-                                pretrained=pretrained)
+                                pretrained=pretrained, vectors=str(tmp_path / "vectors"), seed=2)
     assert config["nlp"]["pipeline"] == ["textcat"]
     assert config["training"]["max_epochs"] == settings["max_epochs"]
+    assert config["system"]["seed"] == 2
+    # only the vectors track loads the table; the other track never sees it
+    assert config["paths"]["vectors"] == (str(tmp_path / "vectors") if model in bench.VECTORS_MODELS else None)
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     assert nlp.pipe_names == ["textcat"]
+    text = nlp.config.to_str()
+    if model in bench.VECTORS_MODELS:
+        assert "include_static_vectors = true" in text or "pretrained_vectors = true" in text
+    else:
+        assert "include_static_vectors = true" not in text and "pretrained_vectors = true" not in text
+
+
+def test_vectors_track_models_need_vectors(tmp_path):
+    with pytest.raises(SystemExit, match="needs static vectors"):
+        bench.build_config("spacy_ensemble_vectors", bench.DATASETS["sst2"], tmp_path / "t.spacy", tmp_path / "d.spacy")
 
 
 def test_unknown_model_is_refused():
@@ -61,13 +74,51 @@ def test_ratios_against_the_baselines_of_the_same_run():
 
 def test_comparisons_compare_and_do_not_grade():
     lines = "\n".join(bench.comparisons(results()))
-    assert "imdb accuracy: default 85.0%, best built-in spacy_ensemble 82.0% (+3.0 points)" in lines
-    assert "imdb words/s: 2.50x TorchBiLSTMEncoder, 2.00x TextCatEnsemble" in lines
-    assert "imdb seconds per epoch: 0.50x TorchBiLSTMEncoder's" in lines
-    assert "imdb peak RSS of the default: 5,000 MB" in lines
+    assert ("imdb, no vectors track: rnn_bilstm_attention 85.0%; best built-in of either track "
+            "spacy_ensemble 82.0% (+3.0 points)") in lines
+    assert "words/s: 2.50x spacy_torch_bilstm, 2.00x spacy_ensemble" in lines
+    assert "seconds per epoch: 0.50x spacy_torch_bilstm's" in lines
+    assert "peak RSS: 5,000 MB" in lines
     lines = "\n".join(bench.comparisons(results(default_acc=0.81)))
-    assert "accuracy: default 81.0%, best built-in spacy_ensemble 82.0% (-1.0 points)" in lines
+    assert "rnn_bilstm_attention 81.0%; best built-in of either track spacy_ensemble 82.0% (-1.0 points)" in lines
     assert "met" not in lines and "target" not in lines
+
+
+def with_vectors_track(res):
+    rows = res["datasets"]["imdb"]
+    rows["rnn_bilstm_vectors"] = row(0.90, 60_000.0, 60.0)
+    rows["spacy_torch_bilstm_vectors"] = row(0.86, 20_000.0, 200.0)
+    rows["spacy_ensemble_vectors"] = row(0.87, 30_000.0, 80.0)
+    return res
+
+
+def test_each_track_has_its_own_baselines():
+    rows = bench.aggregate(with_vectors_track(results())["datasets"]["imdb"])
+    r = bench.ratios(rows, "rnn_bilstm_vectors")
+    assert r["speed_x_bilstm"] == pytest.approx(3.0)  # against the BiLSTM with vectors, not without
+    assert r["speed_x_ensemble"] == pytest.approx(2.0)
+    assert r["acc_minus_bilstm"] == pytest.approx(4.0)
+    assert bench.ratios(rows, bench.DEFAULT_MODEL)["speed_x_bilstm"] == pytest.approx(2.5)
+    lines = "\n".join(bench.comparisons(with_vectors_track(results())))
+    # accuracy is compared with the best built-in of either track
+    assert "imdb, vectors track: rnn_bilstm_vectors 90.0%; best built-in of either track spacy_ensemble_vectors 87.0% (+3.0 points)" in lines
+    assert "imdb, no vectors track: rnn_bilstm_attention 85.0%; best built-in of either track spacy_ensemble_vectors 87.0% (-2.0 points)" in lines
+
+
+def test_seeds_give_the_mean_and_range_of_accuracy(tmp_path):
+    res = results()
+    rows = res["datasets"]["imdb"]
+    rows[f"{bench.DEFAULT_MODEL}@1"] = dict(row(0.82, 1.0, 1.0), macro_f=0.80)
+    rows[f"{bench.DEFAULT_MODEL}@2"] = dict(row(0.86, 1.0, 1.0), macro_f=0.84)
+    agg = bench.aggregate(rows)
+    assert set(agg) == {bench.DEFAULT_MODEL, bench.BILSTM_BASELINE, bench.ENSEMBLE_BASELINE}
+    ours = agg[bench.DEFAULT_MODEL]
+    assert ours["seeds"] == [0, 1, 2] and ours["accuracies"] == [0.85, 0.82, 0.86]
+    assert ours["accuracy"] == pytest.approx(0.8433333) and ours["macro_f"] == pytest.approx(0.83)
+    assert ours["words_per_s"] == 100_000.0  # time and speed: the seed-0 run's
+    bench.write_report(res, tmp_path)
+    assert "| spacy-rnn default: BiLSTM 128 + attention | 84.3% (82.0–86.0, 3 seeds) | 0.830 |" in (
+        tmp_path / "RESULTS.md").read_text()
 
 
 def test_report_and_plot(tmp_path):
@@ -75,6 +126,14 @@ def test_report_and_plot(tmp_path):
     bench.plot(results(), tmp_path / "accuracy_vs_speed.png")
     text = (tmp_path / "RESULTS.md").read_text()
     assert "## imdb" in text and "| spacy-rnn default: BiLSTM 128 + attention | 85.0% |" in text
+    assert "### Without pretrained vectors" in text and "### With static vectors" not in text
+    bench.write_report(with_vectors_track(results()), tmp_path)
+    bench.plot(with_vectors_track(results()), tmp_path / "accuracy_vs_speed.png")
+    text = (tmp_path / "RESULTS.md").read_text()
+    with_vectors = text.split("### With static vectors (en_core_web_md)")[1]
+    assert "| spacy-rnn vectors recipe: BiLSTM 128 + attention + static vectors + bigrams | 90.0% |" in with_vectors
+    assert "TorchBiLSTMEncoder 128 + static vectors | 86.0% | 0.860 | 10 | 1.00 | 200 | 20,000 | 1.00 |" in with_vectors
+    assert "spacy-rnn default: BiLSTM" not in with_vectors
     assert "Budget per model: 1 epoch(s), at most 60 s" in text
     assert (tmp_path / "accuracy_vs_speed.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -117,3 +176,25 @@ def test_report_says_when_it_ran_on_the_fixture_corpora(tmp_path):
     assert "Corpora: the made-up reviews of `tests/fixtures/data`" in (tmp_path / "RESULTS.md").read_text()
     bench.write_report(results(), tmp_path)
     assert "made-up" not in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_merge_adds_rows_of_runs_made_side_by_side(tmp_path):
+    import json
+
+    a, b = results(), with_vectors_track(results(default_acc=0.70))
+    b["datasets"]["imdb"] = {k: v for k, v in b["datasets"]["imdb"].items() if k.endswith("_vectors")}
+    b["datasets"]["sst2"] = {f"{bench.DEFAULT_MODEL}@1": row(0.8, 1.0, 1.0)}
+    b["budgets"]["sst2"] = {"max_epochs": 4, "budget_s": 240, "eval_frequency": 200}
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    merged = bench.merge_results([tmp_path / "a.json", tmp_path / "b.json", tmp_path / "missing.json"])
+    assert set(merged["datasets"]["imdb"]) == set(with_vectors_track(results())["datasets"]["imdb"])
+    assert merged["datasets"]["imdb"][bench.DEFAULT_MODEL]["accuracy"] == 0.85  # a's row, b had none
+    assert list(merged["datasets"]["sst2"]) == [f"{bench.DEFAULT_MODEL}@1"]
+    assert set(merged["budgets"]) == {"imdb", "sst2"}
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps(a))
+    bench.main(["--output-dir", str(out), "--merge", str(tmp_path / "b.json")])
+    assert "### With static vectors" in (out / "RESULTS.md").read_text()
+    assert "sst2" in json.loads((out / "results.json").read_text())["datasets"]
