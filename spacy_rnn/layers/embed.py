@@ -10,7 +10,8 @@ concatenation. So this layer sums the hash embeddings and stops there
 
 With ``include_static_vectors``, a pretrained vectors table (the pipeline's
 ``nlp.vocab.vectors``, loaded by ``[initialize] vectors``) joins the sum
-through spaCy's ``StaticVectors``: the table stays frozen, a learned linear
+through spaCy's ``StaticVectors`` layer (with a faster forward pass, see
+``static_vectors.py``): the table stays frozen, a learned linear
 map projects it to ``width``, and a token without a vector contributes zeros
 (floret tables have no unknown tokens).
 """
@@ -18,13 +19,13 @@ from typing import Callable, List, Optional, Sequence, Union
 
 from spacy.attrs import intify_attr
 from spacy.ml.featureextractor import FeatureExtractor
-from spacy.ml.staticvectors import StaticVectors
 from spacy.tokens import Doc
 from thinc.api import HashEmbed, Model, add, chain, list2ragged, ragged2list, with_array
 from thinc.types import Floats2d, Ragged
 
 from ..errors import ConfigValueError, Errors
 from .checks import check_settings
+from .static_vectors import StaticVectors
 from .sum_outputs import sum_outputs
 
 
