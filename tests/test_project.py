@@ -60,6 +60,52 @@ def test_project_workflow_on_tiny_slice(tmp_path):
 
 
 @pytest.mark.slow
+def test_main_job_vectors_commands_on_tiny_slice(tmp_path):
+    """The main job's steps after the downloads: corpus -> train-vectors ->
+    evaluate-vectors -> score-vectors -> package-vectors, with a tiny table from
+    `spacy init vectors` where the vectors command writes en_core_web_md's."""
+    import numpy
+    from spacy.cli.init_pipeline import init_vectors_cli
+
+    project = copy_project(tmp_path)
+    (project / "corpus").mkdir()
+    shutil.copy(REPO_ROOT / "corpus" / "sample_reviews.txt", project / "corpus" / "sample_reviews.txt")
+    data = tmp_path / "data" / "tiny"
+    data.mkdir(parents=True)
+    for split, (lo, hi) in {"train": (0, 120), "dev": (120, 160)}.items():
+        (data / f"{split}.jsonl").write_text("\n".join(SENTENCE_LINES[lo:hi]) + "\n", encoding="utf8")
+    words = sorted({w for line in SENTENCE_LINES[:160] for w in json.loads(line)["text"].split()})[:200]
+    rng = numpy.random.default_rng(0)
+    text_file = tmp_path / "vectors.txt"
+    text_file.write_text(f"{len(words)} 8\n" + "".join(
+        w + " " + " ".join(f"{v:.3f}" for v in rng.standard_normal(8)) + "\n" for w in words), encoding="utf8")
+    (project / "assets").mkdir()
+    init_vectors_cli("en", text_file, project / "assets" / "vectors_en_md", mode="default", prune=-1, truncate=0,
+                     name=None, verbose=False, jsonl_loc=None, attr="ORTH")
+    overrides = {
+        "vars.data_dir": str(tmp_path / "data"),
+        "vars.corpus": "tiny",
+        "vars.eval_split": "dev",
+        "vars.train_overrides": "--training.max_steps 4 --corpora.dev.limit 20",
+    }
+    for command in ("corpus", "train-vectors", "evaluate-vectors", "score-vectors", "package-vectors"):
+        project_run(project, command, overrides=overrides)
+    metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_long_vectors-dev.json").read_text())
+    assert 0.0 <= metrics["cats_score"] <= 1.0
+    scored = (project / "metrics" / "tiny-sentiment_bilstm_long_vectors-samples.jsonl").read_text().splitlines()
+    assert len(scored) == len((project / "corpus" / "sample_reviews.txt").read_text().splitlines())
+    assert list((project / "packages").glob("*/dist/*.tar.gz"))
+    nlp = spacy.load(project / "training" / "tiny" / "sentiment_bilstm_long_vectors" / "model-best")
+    assert nlp.vocab.vectors.shape == (len(words), 8)  # the table travels with the pipeline
+    # the main job's workflow is exactly these steps after the two downloads
+    import srsly
+
+    workflows = srsly.read_yaml(REPO_ROOT / "project.yml")["workflows"]
+    assert workflows["all"] == ["fetch", "vectors", "corpus", "train-vectors", "evaluate-vectors", "score-vectors"]
+    assert workflows["all-no-vectors"] == ["fetch", "corpus", "train", "evaluate", "score"]
+
+
+@pytest.mark.slow
 def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
     """pretrain-text -> lm-vocab -> pretrain -> lm-eval -> train-pretrained -> evaluate-pretrained."""
     project = copy_project(tmp_path)
