@@ -30,8 +30,9 @@ def copy_project(tmp_path: Path) -> Path:
     return project
 
 
-@pytest.mark.slow
-def test_project_workflow_on_tiny_slice(tmp_path):
+def tiny_sentence_project(tmp_path: Path) -> Path:
+    """A copied project with the sample reviews, and a corpus ``tiny`` (120 train,
+    40 dev one-sentence reviews) under ``tmp_path / "data"``."""
     project = copy_project(tmp_path)
     (project / "corpus").mkdir()
     shutil.copy(REPO_ROOT / "corpus" / "sample_reviews.txt", project / "corpus" / "sample_reviews.txt")
@@ -39,6 +40,12 @@ def test_project_workflow_on_tiny_slice(tmp_path):
     data.mkdir(parents=True)
     for split, (lo, hi) in {"train": (0, 120), "dev": (120, 160)}.items():
         (data / f"{split}.jsonl").write_text("\n".join(SENTENCE_LINES[lo:hi]) + "\n", encoding="utf8")
+    return project
+
+
+@pytest.mark.slow
+def test_project_workflow_on_tiny_slice(tmp_path):
+    project = tiny_sentence_project(tmp_path)
     overrides = {
         "vars.data_dir": str(tmp_path / "data"),
         "vars.corpus": "tiny",
@@ -67,13 +74,7 @@ def test_main_job_vectors_commands_on_tiny_slice(tmp_path):
     import numpy
     from spacy.cli.init_pipeline import init_vectors_cli
 
-    project = copy_project(tmp_path)
-    (project / "corpus").mkdir()
-    shutil.copy(REPO_ROOT / "corpus" / "sample_reviews.txt", project / "corpus" / "sample_reviews.txt")
-    data = tmp_path / "data" / "tiny"
-    data.mkdir(parents=True)
-    for split, (lo, hi) in {"train": (0, 120), "dev": (120, 160)}.items():
-        (data / f"{split}.jsonl").write_text("\n".join(SENTENCE_LINES[lo:hi]) + "\n", encoding="utf8")
+    project = tiny_sentence_project(tmp_path)
     words = sorted({w for line in SENTENCE_LINES[:160] for w in json.loads(line)["text"].split()})[:200]
     rng = numpy.random.default_rng(0)
     text_file = tmp_path / "vectors.txt"
