@@ -84,20 +84,20 @@ SPACY = {
     "spacy_cnn_reduce_vectors": "spaCy TextCatReduce.v1 + HashEmbedCNN + static vectors",
     "spacy_torch_bilstm_vectors": "spaCy TextCatReduce.v1 + TorchBiLSTMEncoder 128 + static vectors",
 }
-# Models that read the pipeline's static vectors: the "vectors" track. The rest
-# are the "no vectors" track; each track has its own baselines.
-VECTORS_MODELS = {"rnn_bilstm_vectors", "spacy_ensemble_vectors", "spacy_cnn_reduce_vectors",
-                  "spacy_torch_bilstm_vectors"}
-# Written by `spacy project run vectors` (en_core_web_md's table, 300 dims, 20k rows).
-VECTORS = ROOT / "assets" / "vectors_en_md"
-TRACKS = {
-    "no vectors": {"default": "rnn_bilstm_attention", "bilstm": "spacy_torch_bilstm", "ensemble": "spacy_ensemble"},
-    "vectors": {"default": "rnn_bilstm_vectors", "bilstm": "spacy_torch_bilstm_vectors",
-                "ensemble": "spacy_ensemble_vectors"},
-}
 DEFAULT_MODEL = "rnn_bilstm_attention"
 BILSTM_BASELINE = "spacy_torch_bilstm"
 ENSEMBLE_BASELINE = "spacy_ensemble"
+# Models that read the pipeline's static vectors, named "*_vectors" (component_block
+# builds spaCy's from the plain ones): the "vectors" track. The rest are the "no
+# vectors" track; each track has its own default and baselines.
+VECTORS_MODELS = {name for name in (*OURS, *SPACY) if name.endswith("_vectors")}
+TRACKS = {
+    "no vectors": {"default": DEFAULT_MODEL, "bilstm": BILSTM_BASELINE, "ensemble": ENSEMBLE_BASELINE},
+    "vectors": {"default": "rnn_bilstm_vectors", "bilstm": f"{BILSTM_BASELINE}_vectors",
+                "ensemble": f"{ENSEMBLE_BASELINE}_vectors"},
+}
+# Written by `spacy project run vectors` (en_core_web_md's table, 300 dims, 20k rows).
+VECTORS = ROOT / "assets" / "vectors_en_md"
 
 # spaCy's TorchBiLSTMEncoder textcat at our encoder's width and depth, as a
 # spaCy user would write it (the docs' Tok2Vec.v2 = MultiHashEmbed + encode):
@@ -134,8 +134,13 @@ def track_of(model: str) -> str:
     return "vectors" if model in VECTORS_MODELS else "no vectors"
 
 
-def base_model(key: str) -> Tuple[str, int]:
+def result_key(model: str, seed: int) -> str:
     """A results key is the model name for seed 0, ``model@seed`` for the others."""
+    return model if seed == 0 else f"{model}@{seed}"
+
+
+def base_model(key: str) -> Tuple[str, int]:
+    """The model and seed of a :func:`result_key`."""
     name, _, seed = key.partition("@")
     return name, int(seed or 0)
 
@@ -593,8 +598,8 @@ def write_report(results: Dict[str, Any], out: Path) -> None:
             "",
         ]
         for track_name in TRACKS:
-            order = [m for m in all_models() + sorted(rows) if m in rows and track_of(m) == track_name]
-            order = list(dict.fromkeys(order))
+            known = [m for m in all_models() if m in rows] + [m for m in rows if m not in all_models()]
+            order = [m for m in known if track_of(m) == track_name]
             if not order:
                 continue
             lines += table_header(track_name) + [table_row(rows, name) for name in order] + [""]
@@ -642,6 +647,13 @@ def plot(results: Dict[str, Any], path: Path) -> None:
 
 # ---------------------------------------------------------------------------
 # Driver
+
+
+def write_outputs(results: Dict[str, Any], out: Path) -> None:
+    """``results.json``, ``RESULTS.md`` and ``accuracy_vs_speed.png`` in ``out``."""
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_report(results, out)
+    plot(results, out / "accuracy_vs_speed.png")
 
 
 def merge_results(paths: List[Path]) -> Dict[str, Any]:
@@ -713,10 +725,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     if args.merge:
         out = args.output_dir or ROOT / "benchmarks"
-        merged = merge_results([out / "results.json"] + args.merge)
-        (out / "results.json").write_text(json.dumps(merged, indent=2) + "\n")
-        write_report(merged, out)
-        plot(merged, out / "accuracy_vs_speed.png")
+        write_outputs(merge_results([out / "results.json"] + args.merge), out)
         print(f"Merged {len(args.merge)} file(s) into {out / 'results.json'}; wrote {out / 'RESULTS.md'}")
         return
     table, data_dir = choose_data(args.quick, args.data_dir)
@@ -777,7 +786,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         n_train, train_words = corpus_size(train)
         rows = results["datasets"].setdefault(dataset, {})
         for model, seed in itertools.product(models, args.seeds):
-            key = model if seed == 0 else f"{model}@{seed}"
+            key = result_key(model, seed)
             if key in rows and not args.force:
                 print(f"= {dataset} / {key}: have it, skipping (--force reruns)", flush=True)
                 continue
@@ -796,11 +805,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             print(f"  acc {row['accuracy']:.3f}  macro-F {row['macro_f']:.3f}  train {row['train_s']:.0f} s "
                   f"({row['epochs']:.2f} epochs)  {row['words_per_s']:,.0f} words/s  "
                   f"RSS {row['peak_rss_mb']:,.0f} MB", flush=True)
-            results_path.write_text(json.dumps(results, indent=2) + "\n")
-            write_report(results, out)
-            plot(results, out / "accuracy_vs_speed.png")
-    write_report(results, out)
-    plot(results, out / "accuracy_vs_speed.png")
+            write_outputs(results, out)
+    write_outputs(results, out)
     print(f"Wrote {out / 'RESULTS.md'}, {results_path} and {out / 'accuracy_vs_speed.png'}")
 
 

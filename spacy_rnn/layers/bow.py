@@ -67,9 +67,10 @@ def _ngrams_forward(model: Model, docs: List[Doc], is_train: bool):
             break
         hashed = ops.ngrams(n, unigrams)
         # the n-gram starting at token i ends at token i + n - 1: keep it if both are in one doc
-        inside = doc_of[: len(hashed)] == doc_of[n - 1:]
+        first_doc = doc_of[: len(hashed)]
+        inside = first_doc == doc_of[n - 1:]
         grams.append(hashed[inside])
-        owners.append(doc_of[: len(hashed)][inside])
+        owners.append(first_doc[inside])
     keys, owner = xp.concatenate(grams), xp.concatenate(owners)
     order = xp.lexsort((keys, owner))
     keys, owner = keys[order], owner[order]
