@@ -1,7 +1,35 @@
-"""spacy-rnn: recurrent networks (RNN, LSTM, GRU) for spaCy text classification."""
-from . import architectures, data, gradient_flow, memory, pipeline, pretraining  # noqa: F401  (registers functions, readers and factories)
-from .layers import RNNEncoder
-from .pipeline import RNNMultiLabelTextCategorizer, RNNTextCategorizer
+"""spacy-rnn: recurrent networks (RNN, LSTM, GRU) for spaCy text classification.
+
+The public names below are imported on first use (see :mod:`._lazy`): spaCy
+finds the factories and registered functions through entry points, and a Ray
+worker that only reads files never imports spaCy or torch.
+"""
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_attributes, lazy_dir
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "RNNEncoder": ".layers",
+    "RNNTextCategorizer": ".pipeline",
+    "RNNMultiLabelTextCategorizer": ".pipeline",
+    # submodules, as `import spacy_rnn; spacy_rnn.pipeline` found them before
+    "architectures": ".architectures",
+    "data": ".data",
+    "gradient_flow": ".gradient_flow",
+    "layers": ".layers",
+    "memory": ".memory",
+    "pipeline": ".pipeline",
+    "pretraining": ".pretraining",
+    "scaling": ".scaling",
+    "scoring": ".scoring",
+}
+__getattr__ = lazy_attributes(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .layers import RNNEncoder
+    from .pipeline import RNNMultiLabelTextCategorizer, RNNTextCategorizer
+
 __all__ = ["RNNEncoder", "RNNTextCategorizer", "RNNMultiLabelTextCategorizer", "__version__"]

@@ -4,11 +4,15 @@ An output is written to a temporary file next to it and moved into place
 (``os.replace``, atomic on one file system) only when the run succeeds. When
 it fails after writing something, what was written is kept under the output's
 name plus ``.partial``; the output itself is left as it was.
+
+:func:`json_line` encodes one JSON Lines record, as every writer of scores
+(local engine and Ray) writes it.
 """
+import json
 import os
 import uuid
 from pathlib import Path
-from typing import IO, Optional, Union
+from typing import IO, Any, Dict, Optional, Union
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -94,3 +98,14 @@ def write_bytes_atomically(path: Union[str, Path], data: bytes) -> None:
         output.abandon(keep=False)
         raise
     output.commit()
+
+
+def json_line(obj: Dict[str, Any]) -> bytes:
+    """One line of JSON Lines, UTF-8 encoded. Python's json, not srsly
+    (ujson): a record is written back whole, and ujson cannot write a lone surrogate (a ``\\ud800`` escape
+    in a field other than the text, e.g. an id) or an integer beyond 64 bits,
+    and rounds the probabilities to 9 decimals (1e-12 becomes 0)."""
+    try:
+        return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: written back as \ud800 escapes
+        return (json.dumps(obj, ensure_ascii=True) + "\n").encode("ascii")

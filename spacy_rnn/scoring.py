@@ -25,7 +25,6 @@ the run ends well, so a failed run never destroys an earlier result; the lines
 a failed run wrote are kept in ``OUTPUT.partial``.
 """
 import itertools
-import json
 import sys
 from collections import deque
 from contextlib import contextmanager
@@ -58,7 +57,7 @@ from .data.sources import (
     source_name,
 )
 from .errors import CorpusError
-from .output_file import AtomicOutput, same_file
+from .output_file import AtomicOutput, json_line, same_file
 
 STDIN = "-"
 
@@ -226,7 +225,7 @@ def _write_results(results: Iterator[Dict[str, Any]], output_path: Optional[Path
         out = getattr(sys.stdout, "buffer", None) or _TextAsBytes(sys.stdout)
         try:
             for result in results:
-                out.write(_dumps(result))
+                out.write(json_line(result))
                 report.n_written += 1
         except CorpusError as e:
             raise _with_note(e, f"{_wrote(report.n_written)} to stdout") from None
@@ -238,7 +237,7 @@ def _write_results(results: Iterator[Dict[str, Any]], output_path: Optional[Path
     stream = output.open()
     try:
         for result in results:
-            stream.write(_dumps(result))
+            stream.write(json_line(result))
             report.n_written += 1
     except BaseException as e:
         report.partial = output.abandon(keep=report.n_written > 0)
@@ -542,17 +541,6 @@ def _record_error(
     except CorpusError as e:
         return e
     return None
-
-
-def _dumps(obj: Dict[str, Any]) -> bytes:
-    """One output line. Python's json, not srsly (ujson): a record is written
-    back whole, and ujson cannot write a lone surrogate (a ``\\ud800`` escape
-    in a field other than the text, e.g. an id) or an integer beyond 64 bits,
-    and rounds the probabilities to 9 decimals (1e-12 becomes 0)."""
-    try:
-        return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: written back as \ud800 escapes
-        return (json.dumps(obj, ensure_ascii=True) + "\n").encode("ascii")
 
 
 class _TextAsBytes:

@@ -10,16 +10,10 @@
 - :mod:`.streaming`: the streamed, shuffled training corpus for corpora
   larger than memory, and the sharded conversion that feeds it.
 """
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes, lazy_dir
 from ..errors import CorpusError
-from .docs import count_labels, make_cats, records_to_docs, write_docbin
-from .readers import (
-    LabelledCorpus,
-    RawTextCorpus,
-    create_labelled_corpus_reader,
-    create_raw_text_reader,
-    iter_raw_texts,
-    raw_text_files,
-)
 from .records import (
     CorpusReport,
     CorpusWarning,
@@ -32,7 +26,6 @@ from .records import (
     read_table_records,
     text_field,
 )
-from .streaming import StreamingCorpus, create_streaming_corpus, steps_for_passes, write_shards
 from .sources import (
     LABELLED_FORMATS,
     RAW_TEXT_FORMATS,
@@ -45,6 +38,29 @@ from .sources import (
     read_text_lines,
     source_name,
 )
+
+# Records and sources need only the standard library; docs, readers and
+# streaming need spaCy, so they are imported on first use (see spacy_rnn._lazy).
+_LAZY = {
+    **dict.fromkeys(["count_labels", "make_cats", "records_to_docs", "write_docbin"], ".docs"),
+    **dict.fromkeys(["LabelledCorpus", "RawTextCorpus", "create_labelled_corpus_reader", "create_raw_text_reader",
+                     "iter_raw_texts", "raw_text_files"], ".readers"),
+    **dict.fromkeys(["StreamingCorpus", "create_streaming_corpus", "steps_for_passes", "write_shards"], ".streaming"),
+}
+__getattr__ = lazy_attributes(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .docs import count_labels, make_cats, records_to_docs, write_docbin
+    from .readers import (
+        LabelledCorpus,
+        RawTextCorpus,
+        create_labelled_corpus_reader,
+        create_raw_text_reader,
+        iter_raw_texts,
+        raw_text_files,
+    )
+    from .streaming import StreamingCorpus, create_streaming_corpus, steps_for_passes, write_shards
 
 __all__ = [
     "CorpusError", "CorpusReport", "CorpusWarning", "Record", "SkippedRecord", "LabelledCorpus",

@@ -14,9 +14,22 @@
 - :mod:`.job`: :func:`score_with_ray`, the whole job (cluster, read, score,
   write), which ``python -m spacy_rnn score ... --engine ray`` calls.
 
-Only :mod:`.job` and :mod:`.datasource` import Ray, and only when used.
+Only :mod:`.job`, :mod:`.datasource` and :mod:`.sinks` import Ray, and only
+when used. The reader and the writers (:mod:`.datasource`, :mod:`.sinks`,
+:mod:`.columns`) do not import spaCy or torch, so that Ray's read and write
+workers stay light; :class:`PipelineScorer` is imported on first use.
 """
-from .scorer import PipelineScorer, label_columns  # noqa: F401
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes, lazy_dir
+from .columns import label_columns
+
+_LAZY = {"PipelineScorer": ".scorer"}
+__getattr__ = lazy_attributes(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .scorer import PipelineScorer
 
 __all__ = ["PipelineScorer", "label_columns", "score_with_ray"]
 

@@ -30,7 +30,7 @@ from ray.data.datasource import FileBasedDatasource
 
 from ..data.sources import DELIMITERS, read_jsonl_objects, read_table_rows
 from ..errors import CorpusError
-from .scorer import READ_ERROR
+from .columns import READ_ERROR
 
 # Ids of file k start at k * FILE_ID_STRIDE: up to a billion rows a file.
 FILE_ID_STRIDE = 1_000_000_000

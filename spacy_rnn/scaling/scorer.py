@@ -20,23 +20,15 @@ types survive: an integer column with nulls stays integer, which pandas would
 turn into floats. It needs pyarrow, not Ray: it can be tested and used
 without a cluster.
 """
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..data.records import clean_html_breaks, text_field
 from ..errors import CorpusError
 from ..scoring import ScoreItem, load_classifier, score_items, scoring_max_length
+from .columns import READ_ERROR, label_columns
 
 # Texts per nlp.pipe batch inside one Ray batch (the local engine's default).
 PIPE_BATCH_SIZE = 256
-# The column that carries a read error (a line that is not JSON, a malformed
-# CSV row) from the reader (.datasource) to the scorer, which moves it to the
-# error field and drops this column.
-READ_ERROR = "__spacy_rnn_read_error"
-
-
-def label_columns(labels: Iterable[str], cats_field: str = "cats") -> List[str]:
-    """The output column of each label: ``{cats_field}.{label}``."""
-    return [f"{cats_field}.{label}" for label in labels]
 
 
 def classifier_labels(nlp: Any) -> List[str]:

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional
 
 from ray.data.datasource.file_datasink import BlockBasedFileDatasink
 
-from ..scoring import _dumps
+from ..output_file import json_line
 
 
 class JsonlSink(BlockBasedFileDatasink):
@@ -20,7 +20,7 @@ class JsonlSink(BlockBasedFileDatasink):
 
     def write_block_to_file(self, block: Any, file: Any) -> None:
         for row in block.to_arrow().to_pylist():
-            file.write(_dumps(row))
+            file.write(json_line(row))
 
 
 # Writing is light next to scoring: write tasks reserve no CPU, so that they
