@@ -31,7 +31,7 @@ def score_cli(
     output_option: Optional[Path] = Opt(None, "--output", "-o", help="JSONL file to write (through a temporary file: a failed run leaves it as it was, and keeps its lines in OUTPUT.partial). Default: stdout", dir_okay=False),
     input_format: Optional[str] = Opt(None, "--format", "-f", help="txt, jsonl, csv or tsv (with --engine ray: jsonl, csv, tsv or parquet). Default: from the suffix; txt for stdin"),
     engine: str = Opt("local", "--engine", "-e", help="local: this process (and --n-process workers); ray: a Ray cluster (pip install 'spacy-rnn[ray]'), see docs/scaling.md"),
-    address: Optional[str] = Opt(None, "--address", help="With --engine ray: the cluster to use (ray://HOST:10001, HOST:6379 or auto). Default: start a local one"),
+    address: Optional[str] = Opt(None, "--address", help="With --engine ray: the cluster to use (ray://HOST:10001, HOST:6379 or auto). Default: $RAY_ADDRESS, else start a local one"),
     actors: Optional[int] = Opt(None, "--actors", min=1, help="With --engine ray: scoring actors, each loads the pipeline once. Default: the cluster's CPUs / --cpus-per-actor"),
     cpus_per_actor: float = Opt(1.0, "--cpus-per-actor", help="With --engine ray: CPUs (and torch threads) per actor"),
     output_format: Optional[str] = Opt(None, "--output-format", help="With --engine ray: jsonl, csv, tsv or parquet. Default: from OUTPUT's suffix, else the input's"),

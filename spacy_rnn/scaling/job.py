@@ -175,8 +175,9 @@ def score_with_ray(
         by default from the suffixes (the output's: of the directory's name,
         e.g. ``scored.parquet``; else the input's format).
     address (Optional[str]): The cluster to connect to (``ray://host:10001``,
-        ``auto``, ``host:6379``); None starts a local cluster, or uses the one
-        this process is already connected to.
+        ``auto``, ``host:6379``); None: the one this process is already
+        connected to, else ``$RAY_ADDRESS``, else a new local cluster, stopped
+        at the end (see :func:`init_args`).
     actors (Optional[int]): Scoring actors (each loads the pipeline once);
         default: the cluster's CPUs / ``cpus_per_actor``.
     cpus_per_actor (float): CPUs Ray reserves for each actor; its torch threads.
@@ -212,7 +213,7 @@ def score_with_ray(
     labels = classifier_labels(load_classifier(str(model)))
     started = False
     if not ray.is_initialized():
-        ray.init(address=address, **{"include_dashboard": False, **(ray_init_args or {})})
+        ray.init(**init_args(address, actors, cpus_per_actor, ray_init_args))
         started = True
     try:
         n_actors = actors or max(1, int(_cluster_cpus(ray) // cpus_per_actor))
@@ -235,10 +236,39 @@ def score_with_ray(
 def io_tasks(actors: int) -> int:
     """Read (and write) tasks at once: one per 4 actors. A read of a batch
     takes milliseconds where scoring it takes seconds, and a task that runs
-    beside others needs a worker process of its own, which costs seconds of
-    CPU to start (importing spaCy and torch): measured on 10,000 reviews,
-    uncapped 0-CPU tasks spent 46 CPU-s in extra workers (docs/scaling.md)."""
+    beside others needs a worker process of its own, which costs about a
+    CPU-second to start: measured on 10,000 reviews, uncapped 0-CPU tasks
+    spent 46 CPU-s in extra workers (docs/scaling.md)."""
     return max(1, actors // 4)
+
+
+def init_args(
+    address: Optional[str], actors: Optional[int], cpus_per_actor: float, ray_init_args: Optional[Dict[str, Any]]
+) -> Dict[str, Any]:
+    """The arguments of ``ray.init``: the cluster at ``address``, else the one
+    in ``$RAY_ADDRESS``, else a new local cluster (``address="local"``, never
+    one that ``ray start`` left running: the job stops what it starts).
+
+    A local cluster keeps an idle worker process for every actor plus the
+    read and write tasks (Ray's ``num_workers_soft_limit``, by default the
+    CPUs): with its default, the actors fill the limit, so Ray kills the read
+    and write tasks' worker after a second idle and starts a new one for the
+    next block, about a CPU-second each time, taken from the actors (19 of
+    143 CPU-s with 2 actors on 20,000 reviews, docs/scaling.md). A cluster
+    that someone else runs has its own setting (``RAY_num_workers_soft_limit``
+    where it starts). ``ray_init_args`` are added last, so they win.
+    """
+    args: Dict[str, Any] = {"include_dashboard": False}
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    args["address"] = address
+    if address == "local":
+        cpus = (ray_init_args or {}).get("num_cpus") or os.cpu_count() or 1
+        n_actors = actors or max(1, int(cpus // cpus_per_actor))
+        args["_system_config"] = {"num_workers_soft_limit": max(int(cpus), n_actors) + 2 * io_tasks(n_actors)}
+    user = dict(ray_init_args or {})
+    if "_system_config" in args and "_system_config" in user:
+        user["_system_config"] = {**args["_system_config"], **user["_system_config"]}
+    return {**args, **user}
 
 
 def build_dataset(

@@ -18,7 +18,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from spacy_rnn.cli import app  # noqa: E402
 from spacy_rnn.scaling import PipelineScorer, score_with_ray  # noqa: E402
-from spacy_rnn.scaling.job import build_dataset  # noqa: E402
+from spacy_rnn.scaling.job import build_dataset, init_args  # noqa: E402
 from spacy_rnn.scaling.sinks import write_dataset  # noqa: E402
 from spacy_rnn.scoring import ScoreError, score_file  # noqa: E402
 
@@ -161,3 +161,24 @@ def test_clear_errors_before_the_cluster_starts(tiny_textcat_dir, tmp_path):
     path.write_text('{"text": "a"}\n', encoding="utf8")
     with pytest.raises(ScoreError, match="already exists"):
         score_with_ray(tiny_textcat_dir, str(path), tmp_path / "out")
+
+
+def test_init_args_local_cluster_keeps_a_worker_for_reads_and_writes(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    args = init_args(None, actors=2, cpus_per_actor=1, ray_init_args={"num_cpus": 2})
+    # 2 actors + a read and a write worker: Ray's default (the CPUs) would kill the I/O worker
+    assert args == {"address": "local", "include_dashboard": False, "num_cpus": 2,
+                    "_system_config": {"num_workers_soft_limit": 4}}
+    # 8 actors from 4 CPUs at 0.5 each, as score_with_ray picks them, and 2 read + 2 write workers
+    assert init_args(None, None, 0.5, {"num_cpus": 4})["_system_config"] == {"num_workers_soft_limit": 8 + 2 * 2}
+    # the caller's settings win, and merge with ours
+    args = init_args(None, 1, 1, {"num_cpus": 1, "_system_config": {"num_workers_soft_limit": 9, "x": 1}})
+    assert args["_system_config"] == {"num_workers_soft_limit": 9, "x": 1}
+
+
+def test_init_args_existing_cluster_gets_no_system_config(monkeypatch):
+    """Ray refuses _system_config when connecting: a running cluster keeps its own settings."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert init_args("ray://head:10001", 8, 1, None) == {"address": "ray://head:10001", "include_dashboard": False}
+    monkeypatch.setenv("RAY_ADDRESS", "head:6379")
+    assert init_args(None, None, 1, None) == {"address": "head:6379", "include_dashboard": False}
