@@ -9,20 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from spacy.util import registry
-from thinc.api import Adam, Model, NumpyOps
+from thinc.api import Adam, Model
 
 from spacy_rnn.errors import ConfigValueError
 from spacy_rnn.layers.encoder import RNNEncoder
 from spacy_rnn.torch import RecurrentEncoder
 from spacy_rnn.torch.batching import LengthBuckets
+from encoder_helpers import N_IN, assert_input_gradients_match_finite_differences, make_inputs, with_param
 
 CELLS = ["rnn", "lstm", "gru"]
-N_IN = 6
-
-
-def make_inputs(lengths, n_in=N_IN, seed=0, dtype="float32"):
-    rng = numpy.random.default_rng(seed)
-    return [rng.standard_normal((n, n_in)).astype(dtype) for n in lengths]
 
 
 def make_encoder(cell="lstm", width=8, depth=1, bidirectional=True, dropout=0.0, X=None):
@@ -151,44 +146,13 @@ def test_gradients_match_finite_differences(cell):
     assert_input_gradients_match_finite_differences(model, Xs)
 
 
-def assert_input_gradients_match_finite_differences(model, Xs, eps=1e-6):
-    """Compare the layer's input gradients for a random linear loss on its
-    output with central differences; use float64 inputs and weights."""
-    weights = [numpy.random.default_rng(9).standard_normal((len(x), model.get_dim("nO"))) for x in Xs]
-
-    def loss(inputs):
-        Ys = model.predict(inputs)
-        return sum(float((y * w).sum()) for y, w in zip(Ys, weights))
-
-    Ys, backprop = model.begin_update(Xs)
-    dXs = backprop([w.copy() for w in weights])
-    for i, X in enumerate(Xs):
-        for index in numpy.ndindex(X.shape):
-            plus = [x.copy() for x in Xs]
-            minus = [x.copy() for x in Xs]
-            plus[i][index] += eps
-            minus[i][index] -= eps
-            numeric = (loss(plus) - loss(minus)) / (2 * eps)
-            assert abs(numeric - dXs[i][index]) < 1e-6 * max(1.0, abs(numeric))
-
-
 def test_parameter_gradients_match_finite_differences():
     torch.manual_seed(0)
     enc = RecurrentEncoder("gru", 3, 4, depth=2, bidirectional=True).double()
     lengths = [2, 3]
     X = torch.randn(5, 3, dtype=torch.float64)
     for param in enc.parameters():
-        assert torch.autograd.gradcheck(lambda p: _with_param(enc, param, p, X, lengths), (param.detach().clone().requires_grad_(),))
-
-
-def _with_param(enc, param, value, X, lengths):
-    original = param.data
-    try:
-        # Route the perturbed tensor through torch.func so gradcheck sees it.
-        name = [n for n, p in enc.named_parameters() if p is param][0]
-        return torch.func.functional_call(enc, {name: value}, (X, lengths))
-    finally:
-        param.data = original
+        assert torch.autograd.gradcheck(lambda p: with_param(enc, param, p, X, lengths), (param.detach().clone().requires_grad_(),))
 
 
 def test_trained_by_thinc_optimizer():

@@ -15,12 +15,7 @@ from spacy.util import registry
 from spacy_rnn.errors import ConfigValueError
 from spacy_rnn.layers.encoder import RNNEncoder
 from spacy_rnn.torch import ClockworkRNN, RecurrentEncoder
-from test_encoder import (
-    N_IN,
-    _with_param,
-    assert_input_gradients_match_finite_differences,
-    make_inputs,
-)
+from encoder_helpers import N_IN, assert_input_gradients_match_finite_differences, make_inputs, with_param
 
 # (cell, depth) pairs: the depth-gated LSTM needs two layers or more.
 CELL_DEPTHS = [("clockwork", 1), ("clockwork", 2), ("dglstm", 2), ("dglstm", 3)]
@@ -314,7 +309,7 @@ def test_parameter_gradients_match_finite_differences(cell):
     X = torch.randn(5, 3, dtype=torch.float64)
     for param in enc.parameters():
         value = param.detach().clone().requires_grad_()
-        assert torch.autograd.gradcheck(lambda p: _with_param(enc, param, p, X, lengths), (value,))
+        assert torch.autograd.gradcheck(lambda p: with_param(enc, param, p, X, lengths), (value,))
 
 
 @pytest.mark.parametrize(
