@@ -102,9 +102,10 @@ def write_bytes_atomically(path: Union[str, Path], data: bytes) -> None:
 
 def json_line(obj: Dict[str, Any]) -> bytes:
     """One line of JSON Lines, UTF-8 encoded. Python's json, not srsly
-    (ujson): a record is written back whole, and ujson cannot write a lone surrogate (a ``\\ud800`` escape
-    in a field other than the text, e.g. an id) or an integer beyond 64 bits,
-    and rounds the probabilities to 9 decimals (1e-12 becomes 0)."""
+    (ujson): a record is written back whole, and ujson cannot write a lone
+    surrogate (a ``\\ud800`` escape in a field other than the text, e.g. an
+    id) or an integer beyond 64 bits, and rounds the probabilities to 9
+    decimals (1e-12 becomes 0)."""
     try:
         return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: written back as \ud800 escapes

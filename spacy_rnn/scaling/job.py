@@ -253,8 +253,10 @@ def init_args(
     read and write tasks (Ray's ``num_workers_soft_limit``, by default the
     CPUs): with its default, the actors fill the limit, so Ray kills the read
     and write tasks' worker after a second idle and starts a new one for the
-    next block, about a CPU-second each time, taken from the actors (19 of
-    143 CPU-s with 2 actors on 20,000 reviews, docs/scaling.md). A cluster
+    next block, about a CPU-second each time, taken from the actors: with 2
+    actors the read and write workers took 19 of 143 CPU-s on 20,000
+    reviews, and 11 of 527 on 100,000 once the limit was raised
+    (docs/scaling.md). A cluster
     that someone else runs has its own setting (``RAY_num_workers_soft_limit``
     where it starts). ``ray_init_args`` are added last, so they win.
     """

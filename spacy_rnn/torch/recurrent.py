@@ -30,6 +30,7 @@ from .batching import DEFAULT_BUCKET_SIZE, LengthBuckets
 from .clockwork import ClockworkRNN, resolve_periods
 from .dglstm import DepthGatedLSTMLayer
 from .threads import (
+    bucket_threads,
     choosing_threads,
     current_limit,
     direction_worker,
@@ -138,9 +139,12 @@ class RecurrentEncoder(nn.Module):
             )
         if len(lengths) == 1 and int(lengths[0]) == X.shape[0] > 0:
             # One document (nlp(text)): its bucket would be the whole input,
-            # unpadded. Unless it wants threads, run it without the plan.
-            threads = plan_threads(self.cell, self.hidden, [(X.shape[0], 1)], self.bidirectional)
-            if threads is None and not (self.bidirectional and parallel_directions(X.shape[0])):
+            # unpadded. Unless it wants threads, run it without the plan
+            # (bucket_threads, unlike plan_threads, counts no probe).
+            wanted = bucket_threads(self.cell, self.hidden, [(X.shape[0], 1)])
+            if (wanted is None or max(wanted) == 1) and not (
+                self.bidirectional and parallel_directions(X.shape[0])
+            ):
                 return self._forward_one_document(X)
         plan = LengthBuckets(lengths, self.bucket_size)
         if plan.n_tokens != X.shape[0]:
