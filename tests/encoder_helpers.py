@@ -23,14 +23,19 @@ def assert_input_gradients_match_finite_differences(model, Xs, eps=1e-6):
 
     Ys, backprop = model.begin_update(Xs)
     dXs = backprop([w.copy() for w in weights])
+    for i, index, numeric in central_differences(loss, Xs, eps):
+        assert abs(numeric - dXs[i][index]) < 1e-6 * max(1.0, abs(numeric))
+
+
+def central_differences(loss, Xs, eps):
+    """``(i, index, d loss / d Xs[i][index])`` for every input entry, by central differences."""
     for i, X in enumerate(Xs):
         for index in numpy.ndindex(X.shape):
             plus = [x.copy() for x in Xs]
             minus = [x.copy() for x in Xs]
             plus[i][index] += eps
             minus[i][index] -= eps
-            numeric = (loss(plus) - loss(minus)) / (2 * eps)
-            assert abs(numeric - dXs[i][index]) < 1e-6 * max(1.0, abs(numeric))
+            yield i, index, (loss(plus) - loss(minus)) / (2 * eps)
 
 
 def with_param(enc, param, value, X, lengths):
