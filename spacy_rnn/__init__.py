@@ -6,7 +6,7 @@ worker that only reads files never imports spaCy or torch.
 """
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_attributes, lazy_dir
+from ._lazy import lazy_module
 
 __version__ = "0.1.0"
 
@@ -25,8 +25,7 @@ _LAZY = {
     "scaling": ".scaling",
     "scoring": ".scoring",
 }
-__getattr__ = lazy_attributes(__name__, _LAZY)
-__dir__ = lazy_dir(globals(), _LAZY)
+__getattr__, __dir__ = lazy_module(globals(), _LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .layers import RNNEncoder

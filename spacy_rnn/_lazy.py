@@ -12,14 +12,19 @@ points (``setup.cfg``), which import the module that registers each one, so
 nothing needs ``import spacy_rnn`` to register anything.
 """
 import importlib
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 
-def lazy_attributes(package: str, attributes: Dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for ``package`` that imports ``attributes[name]``
-    (a submodule relative to the package, e.g. ``".pipeline"``) when ``name`` is
-    first looked up, and returns the submodule's attribute ``name`` or, where
-    ``name`` is the submodule itself, the submodule."""
+def lazy_module(
+    module_globals: Dict[str, Any], attributes: Dict[str, str]
+) -> Tuple[Callable[[str], Any], Callable[[], List[str]]]:
+    """``__getattr__`` and ``__dir__`` for the package whose ``globals()`` are
+    ``module_globals``. ``__getattr__`` imports ``attributes[name]`` (a
+    submodule relative to the package, e.g. ``".pipeline"``) when ``name`` is
+    first looked up and returns the submodule's attribute ``name`` or, where
+    ``name`` is the submodule itself, the submodule; ``__dir__`` lists the
+    lazy names too."""
+    package = module_globals["__name__"]
 
     def __getattr__(name: str) -> Any:
         module_name = attributes.get(name)
@@ -27,12 +32,10 @@ def lazy_attributes(package: str, attributes: Dict[str, str]) -> Callable[[str],
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = importlib.import_module(module_name, package)
         value = module if module_name.lstrip(".") == name else getattr(module, name)
-        setattr(importlib.import_module(package), name, value)  # look it up once
+        module_globals[name] = value  # looked up once
         return value
 
-    return __getattr__
+    def __dir__() -> List[str]:
+        return sorted(set(module_globals) | set(attributes))
 
-
-def lazy_dir(module_globals: Dict[str, Any], attributes: Dict[str, str]) -> Callable[[], List[str]]:
-    """A module ``__dir__`` that lists the lazy attributes too."""
-    return lambda: sorted(set(module_globals) | set(attributes))
+    return __getattr__, __dir__

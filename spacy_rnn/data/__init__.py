@@ -12,7 +12,7 @@
 """
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_attributes, lazy_dir
+from .._lazy import lazy_module
 from ..errors import CorpusError
 from .records import (
     CorpusReport,
@@ -47,8 +47,7 @@ _LAZY = {
                      "iter_raw_texts", "raw_text_files"], ".readers"),
     **dict.fromkeys(["StreamingCorpus", "create_streaming_corpus", "steps_for_passes", "write_shards"], ".streaming"),
 }
-__getattr__ = lazy_attributes(__name__, _LAZY)
-__dir__ = lazy_dir(globals(), _LAZY)
+__getattr__, __dir__ = lazy_module(globals(), _LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .docs import count_labels, make_cats, records_to_docs, write_docbin

@@ -21,12 +21,11 @@ workers stay light; :class:`PipelineScorer` is imported on first use.
 """
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_attributes, lazy_dir
+from .._lazy import lazy_module
 from .columns import label_columns
 
 _LAZY = {"PipelineScorer": ".scorer"}
-__getattr__ = lazy_attributes(__name__, _LAZY)
-__dir__ = lazy_dir(globals(), _LAZY)
+__getattr__, __dir__ = lazy_module(globals(), _LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .scorer import PipelineScorer
