@@ -34,7 +34,6 @@ from spacy.training import Example
 from thinc.api import Config
 from torch.nn.utils.rnn import pack_padded_sequence
 
-import spacy_rnn  # noqa: F401
 from spacy_rnn.torch.chars import CharRNN, encode_words
 
 REPO = Path(__file__).resolve().parents[1]

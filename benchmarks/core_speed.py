@@ -23,10 +23,10 @@ import spacy
 import thinc
 import torch
 from spacy.training import Example
+from spacy.training.initialize import load_vectors_into_model
 from thinc.api import Config
 from torch.nn.utils.rnn import PackedSequence
 
-import spacy_rnn
 from spacy_rnn.torch import RecurrentEncoder
 
 BASELINE = """
@@ -61,8 +61,12 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def build(factory, config, records):
+def build(factory, config, records, vectors=None):
+    """A blank English pipeline with ``factory``, initialized on the first 200
+    ``records``; ``vectors`` (a path or package) is loaded into its vocab first."""
     nlp = spacy.blank("en")
+    if vectors is not None:
+        load_vectors_into_model(nlp, vectors)
     nlp.add_pipe(factory, config=config)
     labels = sorted({r["label"] for r in records})
     examples = [

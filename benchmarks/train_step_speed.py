@@ -35,7 +35,6 @@ from spacy.util import registry
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import textcat_benchmark as bench  # noqa: E402
 
-import spacy_rnn  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parents[1]
 

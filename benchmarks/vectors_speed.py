@@ -25,7 +25,6 @@ from typing import Any, Dict
 
 import spacy
 import torch
-from spacy.training.initialize import load_vectors_into_model
 from thinc.api import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,24 +51,6 @@ VARIANTS = {
 }
 
 
-def build_with_vectors(factory: str, config: Dict[str, Any], records, vectors: str, load: bool):
-    """``core_speed.build`` with the vectors table loaded before the pipe is added."""
-    if not load:
-        return build(factory, config, records)
-    original = spacy.blank
-
-    def blank_with_vectors(lang):
-        nlp = original(lang)
-        load_vectors_into_model(nlp, vectors)
-        return nlp
-
-    spacy.blank = blank_with_vectors
-    try:
-        return build(factory, config, records)
-    finally:
-        spacy.blank = original
-
-
 def profile(nlp, texts, top: int) -> str:
     list(nlp.pipe(texts, batch_size=1000))
     profiler = cProfile.Profile()
@@ -92,7 +73,7 @@ def main() -> None:
     records = read_jsonl(args.data)
     texts = [r["text"] for r in records] * args.repeat
     n_words = sum(len(doc) for doc in spacy.blank("en").tokenizer.pipe(texts))
-    pipelines = {name: build_with_vectors(factory, config(), records, args.vectors, load)
+    pipelines = {name: build(factory, config(), records, args.vectors if load else None)
                  for name, (factory, config, load) in VARIANTS.items()}
     result: Dict[str, Any] = {
         "data": args.data, "repeat": args.repeat, "n_words": n_words, "vectors": args.vectors,
