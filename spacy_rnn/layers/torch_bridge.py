@@ -67,6 +67,22 @@ class ThreadScopedShim(PyTorchShim):
 
         return output, backprop
 
+    def predict(self, inputs: ArgsKwargs) -> Any:
+        """Thinc's ``predict`` without its two walks over the module tree:
+        Thinc's sets eval mode before every call and training mode after it,
+        which cost about 0.1 ms of a 1.3 ms ``nlp(text)`` of a sentence. Here
+        the module is switched to eval mode only when it is in training mode,
+        and stays there until ``begin_update`` switches it back, as Thinc's
+        does at every training call."""
+        module = self._model
+        if module.training:
+            module.eval()
+        with torch.no_grad():
+            if self._mixed_precision:
+                with torch.autocast(device_type="cuda", enabled=True):
+                    return module(*inputs.args, **inputs.kwargs)
+            return module(*inputs.args, **inputs.kwargs)
+
     # A spacy_rnn.gradient_flow.GradientFlow, set by attach_gradient_flow:
     # it sees each parameter gradient just before the optimizer clips it.
     gradient_flow = None

@@ -155,6 +155,27 @@ def test_parameter_gradients_match_finite_differences():
         assert torch.autograd.gradcheck(lambda p: with_param(enc, param, p, X, lengths), (param.detach().clone().requires_grad_(),))
 
 
+def test_predict_runs_in_eval_mode_and_training_in_train_mode():
+    """The shim switches the module to eval mode only when it is in training
+    mode and leaves it there; a training call switches it back. So dropout
+    between layers applies in training calls only, however the calls mix."""
+    model = make_encoder("lstm", 8, 3, True, dropout=0.5)
+    module = model.shims[0]._model
+    X = make_inputs([3, 5])
+    first = model.predict(X)
+    assert not module.training
+    assert all(not m.training for m in module.modules())
+    for a, b in zip(first, model.predict(X)):
+        assert_allclose(a, b)
+    trained, _ = model.begin_update(X)
+    assert module.training and all(m.training for m in module.modules())
+    # dropout 0.5 between three layers: a training pass differs from predict
+    assert any(not numpy.allclose(a, b) for a, b in zip(first, trained))
+    for a, b in zip(first, model.predict(X)):
+        assert_allclose(a, b)
+    assert not module.training
+
+
 def test_trained_by_thinc_optimizer():
     """The torch weights are updated through Thinc's optimizer, so its
     settings (grad_clip, L2, learn rate schedules) apply to them."""
