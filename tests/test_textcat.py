@@ -93,6 +93,19 @@ def test_pooling_gradients_match_finite_differences(pooling):
         assert abs(numeric - dXs[i][index]) < tolerance, (pooling, i, index)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_attention_tanh_is_numpys_in_place(dtype):
+    from thinc.api import NumpyOps
+    from spacy_rnn.layers.pooling import _tanh_
+
+    rng = numpy.random.default_rng(0)
+    Z = numpy.concatenate([rng.standard_normal((50, 8)) * s for s in (1e-4, 1.0, 30.0, 1e4)]).astype(dtype)
+    U = Z.copy()
+    assert _tanh_(NumpyOps(), U) is U
+    assert numpy.isfinite(U).all() and U.dtype == Z.dtype
+    assert_allclose(U, numpy.tanh(Z), rtol=0, atol=3e-7 if dtype == "float32" else 1e-12)
+
+
 def test_last_pooling_takes_each_direction_where_it_ends():
     X = numpy.arange(3 * 4, dtype="f").reshape(3, 4)
     bi = build_pooling("last", bidirectional=True).predict([X])
