@@ -177,17 +177,10 @@ class RecurrentEncoder(nn.Module):
         if self.bidirectional:
             bwd_gather = torch.from_numpy(plan.backward_gather).to(device)
             directions.append((self.backward_layers, 1, bwd_gather))
-        # dglstm only: each direction's cells of the layer below, in token order.
-        cells: Optional[List[torch.Tensor]] = None
-        # Each direction's input to the current layer: the same tensor for
-        # both unless the directions are kept separate.
-        inputs = [X]
-        for i in range(self.depth):
-            padded_inputs = []
-            for X_side in inputs:
-                if i > 0 and self.dropout > 0.0:
-                    X_side = nn.functional.dropout(X_side, p=self.dropout, training=self.training)
-                padded_inputs.append(_append_zero_row(X_side))
+
+        def run_layer(i: int, inputs: List[torch.Tensor], cells: Optional[List[torch.Tensor]]):
+            # each distinct input padded once, then shared by the directions
+            padded_inputs = [_append_zero_row(x) for x in inputs]
             if len(padded_inputs) < len(directions):
                 padded_inputs = padded_inputs * len(directions)
             calls = []
@@ -206,15 +199,11 @@ class RecurrentEncoder(nn.Module):
                 results = [future.result(), backward]
             else:
                 results = [self._run_direction(*call) for call in calls]
-            outputs = [Y for Y, _, _ in results]
-            next_cells = [C for _, C, _ in results if C is not None]
-            seconds = [s for _, _, s in results]
             if threads is not None and i == 0:
-                threads.record(seconds)
-            X = torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
-            inputs = outputs if self.separate_directions else [X]
-            cells = next_cells or None
-        return X
+                threads.record([s for _, _, s in results])
+            return [Y for Y, _, _ in results], [C for _, C, _ in results if C is not None]
+
+        return self._stack(X, run_layer)
 
     def _forward_one_document(self, X: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` for one document on the thread count as it is: the
@@ -224,11 +213,8 @@ class RecurrentEncoder(nn.Module):
         gathers, which cost a short sentence about as much as its two
         recurrent calls' fixed overhead."""
         directions = [self.forward_layers, self.backward_layers] if self.bidirectional else [self.forward_layers]
-        inputs = [X]
-        cells: Optional[List[torch.Tensor]] = None
-        for i in range(self.depth):
-            if i > 0 and self.dropout > 0.0:
-                inputs = [nn.functional.dropout(x, p=self.dropout, training=self.training) for x in inputs]
+
+        def run_layer(i: int, inputs: List[torch.Tensor], cells: Optional[List[torch.Tensor]]):
             if len(inputs) < len(directions):
                 inputs = inputs * len(directions)
             outputs: List[torch.Tensor] = []
@@ -245,6 +231,25 @@ class RecurrentEncoder(nn.Module):
                     h = layers[i](x)[0]
                 h = h.reshape(-1, self.hidden)
                 outputs.append(h.flip(0) if reverse else h)
+            return outputs, next_cells
+
+        return self._stack(X, run_layer)
+
+    def _stack(self, X: torch.Tensor, run_layer) -> torch.Tensor:
+        """The layers from the bottom up, as both forward paths share them:
+        dropout between layers; one input for both directions, or with
+        ``separate_directions`` each direction's own; the directions' outputs
+        concatenated. ``run_layer(i, inputs, cells)`` runs layer ``i`` of
+        every direction on ``inputs`` (one tensor shared by the directions, or
+        one each) and, for dglstm, ``cells`` (each direction's cells of the
+        layer below, in token order), and returns each direction's outputs
+        and (dglstm only) cells, ``(n_tokens, hidden)`` each."""
+        inputs = [X]
+        cells: Optional[List[torch.Tensor]] = None
+        for i in range(self.depth):
+            if i > 0 and self.dropout > 0.0:
+                inputs = [nn.functional.dropout(x, p=self.dropout, training=self.training) for x in inputs]
+            outputs, next_cells = run_layer(i, inputs, cells)
             X = torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
             inputs = outputs if self.separate_directions else [X]
             cells = next_cells or None
