@@ -21,7 +21,7 @@ each layer after the first also reads the cells of the same direction's layer
 below, which the encoder carries from layer to layer in token order).
 """
 import time
-from typing import Dict, List, Optional, Sequence, Tuple, Type
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 import torch
 from torch import nn
@@ -39,6 +39,11 @@ from .threads import (
     scope_of,
     set_threads,
 )
+
+# run_layer(i, inputs, cells) -> (outputs, cells) of layer i, one per direction: see RecurrentEncoder._stack
+LayerRunner = Callable[
+    [int, List[torch.Tensor], Optional[List[torch.Tensor]]], Tuple[List[torch.Tensor], List[torch.Tensor]]
+]
 
 CELLS: Dict[str, Type[nn.Module]] = {
     "rnn": nn.RNN,
@@ -178,7 +183,9 @@ class RecurrentEncoder(nn.Module):
             bwd_gather = torch.from_numpy(plan.backward_gather).to(device)
             directions.append((self.backward_layers, 1, bwd_gather))
 
-        def run_layer(i: int, inputs: List[torch.Tensor], cells: Optional[List[torch.Tensor]]):
+        def run_layer(
+            i: int, inputs: List[torch.Tensor], cells: Optional[List[torch.Tensor]]
+        ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
             # each distinct input padded once, then shared by the directions
             padded_inputs = [_append_zero_row(x) for x in inputs]
             if len(padded_inputs) < len(directions):
@@ -214,7 +221,9 @@ class RecurrentEncoder(nn.Module):
         recurrent calls' fixed overhead."""
         directions = [self.forward_layers, self.backward_layers] if self.bidirectional else [self.forward_layers]
 
-        def run_layer(i: int, inputs: List[torch.Tensor], cells: Optional[List[torch.Tensor]]):
+        def run_layer(
+            i: int, inputs: List[torch.Tensor], cells: Optional[List[torch.Tensor]]
+        ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
             if len(inputs) < len(directions):
                 inputs = inputs * len(directions)
             outputs: List[torch.Tensor] = []
@@ -235,7 +244,7 @@ class RecurrentEncoder(nn.Module):
 
         return self._stack(X, run_layer)
 
-    def _stack(self, X: torch.Tensor, run_layer) -> torch.Tensor:
+    def _stack(self, X: torch.Tensor, run_layer: LayerRunner) -> torch.Tensor:
         """The layers from the bottom up, as both forward paths share them:
         dropout between layers; one input for both directions, or with
         ``separate_directions`` each direction's own; the directions' outputs
