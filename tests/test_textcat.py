@@ -6,11 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from spacy.training import Example
-from thinc.api import Config
+from thinc.api import Config, NumpyOps
 
 from encoder_helpers import central_differences
 from spacy_rnn.errors import ConfigValueError
 from spacy_rnn.layers import POOLINGS, build_pooling
+from spacy_rnn.layers.pooling import _tanh_
 from spacy_rnn.pipeline import DEFAULT_RNN_TEXTCAT_CONFIG
 
 TEXTS = ["This movie was great!", "", "   ", "terrible 😡😡", "ok", "a " * 60]
@@ -95,9 +96,6 @@ def test_pooling_gradients_match_finite_differences(pooling):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_attention_tanh_is_numpys_in_place(dtype):
-    from thinc.api import NumpyOps
-    from spacy_rnn.layers.pooling import _tanh_
-
     rng = numpy.random.default_rng(0)
     Z = numpy.concatenate([rng.standard_normal((50, 8)) * s for s in (1e-4, 1.0, 30.0, 1e4)]).astype(dtype)
     U = Z.copy()

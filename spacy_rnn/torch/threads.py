@@ -101,7 +101,7 @@ class thread_scope:
     def __enter__(self) -> int:
         self.caller = caller = torch.get_num_threads()
         limit = 1 if _process.forked else max(1, min(caller, _process.cpus))
-        self.outer = getattr(_local, "limit", None)
+        self.outer = _limit()
         _local.limit = limit
         # Every op runs on one thread unless its work asks for more (the
         # recurrent calls, large matrix products): gathers and concatenations
