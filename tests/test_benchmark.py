@@ -171,6 +171,19 @@ def test_quick_falls_back_to_the_fixture_corpora(monkeypatch, tmp_path, capsys):
     assert bench.choose_data(True, tmp_path) == (bench.QUICK, tmp_path)
 
 
+def test_quick_runs_every_model_on_sentences_and_ours_on_reviews():
+    models = bench.all_models()
+    assert bench.models_for(bench.QUICK["sst2"], models, None) == models
+    reviews = bench.models_for(bench.QUICK["reviews2k"], models, None)
+    assert reviews == [m for m in models if m in bench.OURS]
+    assert bench.DEFAULT_MODEL in reviews and "rnn_bilstm_vectors" in reviews
+    assert bench.QUICK_FIXTURE["reviews"]["models"] == "ours"
+    # --models is obeyed on every corpus, and the full run runs every model everywhere
+    assert bench.models_for(bench.QUICK["reviews2k"], ["spacy_bow_bigram"], ["spacy_bow_bigram"]) == ["spacy_bow_bigram"]
+    for settings in bench.DATASETS.values():
+        assert bench.models_for(settings, models, None) == models
+
+
 def test_report_says_when_it_ran_on_the_fixture_corpora(tmp_path):
     bench.write_report(dict(results(), fixture_data=True), tmp_path)
     assert "Corpora: the made-up reviews of `tests/fixtures/data`" in (tmp_path / "RESULTS.md").read_text()
