@@ -11,6 +11,8 @@
   "output_layer", probabilities as output, a resizable output layer).
 - ``spacy_rnn.RNNTextCat.v2``: the same, plus concatenated poolings and an
   optional bag-of-n-grams branch whose scores are added to the recurrent ones.
+- ``spacy_rnn.RNNTextCat.v3``: v2, plus ``bow_counts``: how an n-gram's count
+  enters the bag-of-n-grams branch ("count", "log" or "binary").
 """
 from functools import partial
 from typing import Callable, List, Optional, Tuple
@@ -24,7 +26,7 @@ from thinc.layers.resizable import resizable, resize_linear_weighted
 from thinc.types import Floats2d
 
 from .layers import RNNEncoder, build_pooling, find_encoders
-from .layers.bow import BagOfNgrams, softmax_scores
+from .layers.bow import COUNTS, BagOfNgrams, Counts, softmax_scores
 from .layers.sum_outputs import sum_outputs
 from .layers.pooling import pooled_width
 from .layers.char_embed import CharRNNEmbed, concatenate_embeds
@@ -285,8 +287,48 @@ def build_rnn_textcat_v2(
         (rounded up to a power of two).
     nO (Optional[int]): The number of labels, set by the component.
     """
-    where = "spacy_rnn.RNNTextCat.v2"
+    return _rnn_textcat(tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
+                        "count", nO, "spacy_rnn.RNNTextCat.v2")
+
+
+@registry.architectures("spacy_rnn.RNNTextCat.v3")
+def build_rnn_textcat_v3(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    pooling: str = "attention",
+    dropout: float = 0.0,
+    exclusive_classes: bool = True,
+    bow_ngram_size: int = 0,
+    bow_length: int = 262144,
+    bow_counts: Counts = "binary",
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """``spacy_rnn.RNNTextCat.v2`` with a choice of how each n-gram's count in a
+    doc enters the bag-of-n-grams branch. v2 always uses the count, as spaCy's
+    ``TextCatBOW`` does; on long reviews that lets one word repeated ten times
+    outweigh the rest, and a binary bag (NBSVM's choice) does better.
+
+    tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
+        nO: as in ``spacy_rnn.RNNTextCat.v2``.
+    bow_counts (str): "binary" (1 for each n-gram present, the default),
+        "log" (log(1 + count)) or "count" (v2's and spaCy's choice).
+    """
+    return _rnn_textcat(tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
+                        bow_counts, nO, "spacy_rnn.RNNTextCat.v3")
+
+
+def _rnn_textcat(
+    tok2vec: Model[List[Doc], List[Floats2d]], pooling: str, dropout: float, exclusive_classes: bool,
+    bow_ngram_size: int, bow_length: int, bow_counts: Counts, nO: Optional[int], where: str,
+) -> Model[List[Doc], Floats2d]:
+    """The classifier of ``spacy_rnn.RNNTextCat.v2`` and ``.v3``."""
     check_textcat_args(dropout, bow_ngram_size, bow_length, nO, where)
+    if bow_counts not in COUNTS:
+        raise ConfigValueError(
+            Errors.E002.format(
+                name="bow_counts", value=bow_counts, where=where,
+                reason=f"use one of {', '.join(repr(c) for c in COUNTS)}.",
+            )
+        )
     layers, pool = _pooling_layers(tok2vec, pooling, dropout, where)
     scores_layer = Linear(nO=nO, nI=pooled_width(pooling, tok2vec.maybe_get_dim("nO")))
     fill_defaults = {"b": NEG_VALUE if exclusive_classes else 0, "W": 0}
@@ -296,7 +338,7 @@ def build_rnn_textcat_v2(
     scores = chain(*layers, resizable_scores)
     resizables = [resizable_scores]
     if bow_ngram_size:
-        bow, resizable_bow = BagOfNgrams(bow_ngram_size, bow_length, nO=nO)
+        bow, resizable_bow = BagOfNgrams(bow_ngram_size, bow_length, nO=nO, counts=bow_counts)
         scores = sum_outputs("sum_scores", scores, bow)
         resizables.append(resizable_bow)
     model = chain(scores, softmax_scores() if exclusive_classes else Logistic())

@@ -1,15 +1,17 @@
-"""The bag-of-n-grams branch of ``spacy_rnn.RNNTextCat.v2``.
+"""The bag-of-n-grams branch of ``spacy_rnn.RNNTextCat.v2`` and ``.v3``.
 
 A linear model over hashed n-gram counts (spaCy's ``extract_ngrams`` and
 Thinc's ``SparseLinear_v2``, the pieces of ``spacy.TextCatBOW.v3``) gives one
-score per label. The classifier adds those scores to the recurrent branch's
+score per label. Each n-gram enters with its count (spaCy's choice), or with
+``log(1 + count)`` or 1 ("binary", as in NBSVM): on long reviews, raw counts
+let a word repeated ten times outweigh everything else. The classifier adds those scores to the recurrent branch's
 before the softmax or logistic output, so the two branches form one log-linear
 model over recurrent features and n-gram counts (a "wide and deep" model).
 On long documents from few examples, n-gram counts are strong evidence that a
 recurrent network learns slowly; on sentences they mostly add speed cost.
 """
 from functools import partial
-from typing import List, Optional, Tuple
+from typing import List, Literal, Optional, Tuple
 
 import numpy
 
@@ -20,28 +22,38 @@ from thinc.layers.resizable import resize_linear_weighted
 from thinc.types import Floats2d
 
 
+# How an n-gram's count in a doc becomes its feature value.
+Counts = Literal["count", "log", "binary"]
+COUNTS = ("count", "log", "binary")
+
+
 def BagOfNgrams(
-    ngram_size: int, length: int, nO: Optional[int] = None
+    ngram_size: int, length: int, nO: Optional[int] = None, counts: Counts = "count"
 ) -> Tuple[Model[List[Doc], Floats2d], Model]:
     """A linear scorer over the hashed 1..``ngram_size``-grams of each doc's
     lower-cased tokens, with ``length`` weight rows per label (rounded up to a
-    power of two). Returns the model and its resizable output layer."""
+    power of two), each n-gram valued as ``counts`` says (see
+    :func:`hashed_ngrams`). Returns the model and its resizable output layer."""
     length = 2 ** (length - 1).bit_length()
     sparse_linear = SparseLinear_v2(nO=nO, length=length)
     resizable_layer = resizable(
         sparse_linear,
         resize_layer=partial(resize_linear_weighted, fill_defaults={"b": 0, "W": 0}),
     )
-    model = chain(hashed_ngrams(ngram_size), resizable_layer)
+    model = chain(hashed_ngrams(ngram_size, counts=counts), resizable_layer)
     return with_cpu(model, model.ops), resizable_layer
 
 
-def hashed_ngrams(ngram_size: int, attr: int = LOWER) -> Model:
+def hashed_ngrams(ngram_size: int, attr: int = LOWER, counts: Counts = "count") -> Model:
     """spaCy's ``extract_ngrams`` (unique n-gram keys and their counts per
     doc, in SparseLinear's input layout), for docs of any length: spaCy's
-    version fails on a doc shorter than ``ngram_size``, an empty one included."""
+    version fails on a doc shorter than ``ngram_size``, an empty one included.
+    ``counts``: "count" gives the counts as spaCy does, "log" gives
+    ``log(1 + count)`` and "binary" gives 1 for every n-gram present."""
+    if counts not in COUNTS:
+        raise ValueError(f"counts must be one of {', '.join(COUNTS)}, not {counts!r}")
     return Model(
-        "hashed_ngrams", _ngrams_forward, attrs={"ngram_size": ngram_size, "attr": attr}
+        "hashed_ngrams", _ngrams_forward, attrs={"ngram_size": ngram_size, "attr": attr, "counts": counts}
     )
 
 
@@ -77,9 +89,14 @@ def _ngrams_forward(model: Model, docs: List[Doc], is_train: bool):
     first = xp.ones(len(keys), dtype=bool)
     first[1:] = (keys[1:] != keys[:-1]) | (owner[1:] != owner[:-1])
     starts = xp.flatnonzero(first)
-    counts = xp.diff(xp.append(starts, len(keys)))
     lengths = xp.bincount(owner[starts], minlength=len(docs)).astype("int32")
-    return (keys[starts], ops.asarray(counts, dtype="f"), lengths), lambda dY: []
+    if model.attrs["counts"] == "binary":
+        values = ops.alloc1f(len(starts)) + 1
+    else:
+        values = ops.asarray(xp.diff(xp.append(starts, len(keys))), dtype="f")
+        if model.attrs["counts"] == "log":
+            values = xp.log1p(values, out=values)
+    return (keys[starts], values, lengths), lambda dY: []
 
 
 def softmax_scores() -> Model[Floats2d, Floats2d]:

@@ -52,6 +52,35 @@ def test_batched_ngrams_are_spacys(batch, ngram_size):
     assert_array_equal(vals, want_vals)
 
 
+@settings(max_examples=40, deadline=None)
+@given(batch=st.lists(doc_words, max_size=6), ngram_size=st.integers(1, 3))
+def test_ngram_values_are_counts_their_log_or_ones(batch, ngram_size):
+    """Every ``counts`` choice keeps spaCy's keys and lengths and changes only the values."""
+    nlp = spacy.blank("en")
+    docs = [spacy.tokens.Doc(nlp.vocab, words=words) for words in batch]
+    (keys, counts, lengths), _ = hashed_ngrams(ngram_size)(docs, is_train=False)
+    for choice, want in [("log", numpy.log1p(counts)), ("binary", numpy.ones_like(counts))]:
+        (k, values, n), _ = hashed_ngrams(ngram_size, counts=choice)(docs, is_train=False)
+        assert_array_equal(k, keys)
+        assert_array_equal(n, lengths)
+        assert values.dtype == numpy.float32
+        assert_allclose(values, want, rtol=1e-6)
+
+
+def test_ngram_values_of_a_repeated_word():
+    nlp = spacy.blank("en")
+    doc = nlp("bad bad bad film")
+    values = {}
+    for choice in ("count", "log", "binary"):
+        (keys, vals, _), _ = hashed_ngrams(1, counts=choice)([doc], is_train=False)
+        values[choice] = dict(zip(keys.tolist(), vals.tolist()))
+    bad = nlp.vocab.strings["bad"]
+    assert values["count"][bad] == 3 and values["binary"][bad] == 1
+    assert values["log"][bad] == pytest.approx(numpy.log(4))
+    with pytest.raises(ValueError, match="count, log, binary"):
+        hashed_ngrams(1, counts="tfidf")
+
+
 def test_batched_ngrams_never_cross_documents():
     nlp = spacy.blank("en")
     docs = [nlp("good film"), nlp("bad plot")]

@@ -23,10 +23,13 @@ DATA = [
 TEXTS = ["good fun", "", "dull", "a bad bad film 😡", "unseen words only"]
 
 
-def textcat_config(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True):
+def textcat_config(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True, bow_counts=None):
+    """RNNTextCat.v2's config, or v3's with ``bow_counts``."""
+    version = {} if bow_counts is None else {"@architectures": "spacy_rnn.RNNTextCat.v3", "bow_counts": bow_counts}
     return {
         "model": {
             "@architectures": "spacy_rnn.RNNTextCat.v2",
+            **version,
             "pooling": pooling,
             "dropout": 0.1,
             "exclusive_classes": exclusive,
@@ -54,13 +57,14 @@ def add_vectors(nlp, seed=0, dims=8):
     return table
 
 
-def trained_pipeline(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True, steps=5):
+def trained_pipeline(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True, steps=5,
+                     bow_counts=None):
     fix_random_seed(0)  # initial weights and dropout masks: the same run every time
     nlp = spacy.blank("en")
     if include_vectors:
         add_vectors(nlp)
     factory = "rnn_textcat" if exclusive else "rnn_textcat_multilabel"
-    nlp.add_pipe(factory, config=textcat_config(include_vectors, bow_ngram_size, pooling, exclusive))
+    nlp.add_pipe(factory, config=textcat_config(include_vectors, bow_ngram_size, pooling, exclusive, bow_counts))
     examples = [
         Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
         for t, l in DATA
@@ -106,10 +110,11 @@ def test_asking_for_vectors_without_a_table_is_a_clear_error():
         nlp.initialize(lambda: examples)
 
 
-@pytest.mark.parametrize("bow", [0, 1, 3])
+@pytest.mark.parametrize("bow, bow_counts", [(0, None), (1, None), (3, None), (2, "binary"), (2, "log")])
 @pytest.mark.parametrize("exclusive", [True, False])
-def test_bow_branch_trains_serializes_and_resizes(tmp_path, bow, exclusive):
-    nlp = trained_pipeline(bow_ngram_size=bow, pooling="max+mean", exclusive=exclusive, steps=20)
+def test_bow_branch_trains_serializes_and_resizes(tmp_path, bow, bow_counts, exclusive):
+    nlp = trained_pipeline(bow_ngram_size=bow, pooling="max+mean", exclusive=exclusive, steps=20,
+                           bow_counts=bow_counts)
     model = nlp.get_pipe(nlp.pipe_names[0]).model
     assert model.attrs["multi_label"] is (not exclusive)
     has_bow = any(n.name == "sparse_linear" for n in model.walk())
@@ -145,6 +150,19 @@ def test_bow_branch_scores_add_to_the_recurrent_scores():
     assert_allclose(before[1], after[1], atol=1e-6)  # no n-grams, no change
 
 
+def test_textcat_v3_with_counts_is_v2():
+    """v3 only adds the choice: with "count" it is v2, and its other choices
+    change the scores of a doc that repeats an n-gram."""
+    texts = ["a bad bad bad film", "good fun"]
+    v2 = scores(trained_pipeline(bow_ngram_size=2, steps=3), texts)
+    assert_allclose(scores(trained_pipeline(bow_ngram_size=2, steps=3, bow_counts="count"), texts), v2, atol=1e-7)
+    binary = scores(trained_pipeline(bow_ngram_size=2, steps=3, bow_counts="binary"), texts)
+    assert not numpy.allclose(binary[0], v2[0])
+    nlp = trained_pipeline(bow_ngram_size=2, steps=0, bow_counts="log")
+    assert nlp.get_pipe("rnn_textcat").model.attrs["multi_label"] is False
+    assert nlp.config["components"]["rnn_textcat"]["model"]["bow_counts"] == "log"
+
+
 @pytest.mark.parametrize("pooling", ["max+max", "max+avg", "mean+"])
 def test_bad_concatenated_pooling_is_refused(pooling):
     with pytest.raises(ConfigValueError, match="E003"):
@@ -157,11 +175,26 @@ def test_bad_concatenated_pooling_is_refused(pooling):
      ({"bow_length": 0}, "bow_length"), ({"dropout": 1.5}, "dropout"), ({"dropout": -0.1}, "dropout")],
 )
 def test_textcat_v2_range_checks(change, name):
+    """(v3 checks the same settings; see test_textcat_v3_refuses_unknown_counts.)"""
     cfg = textcat_config(include_vectors=False)
     cfg["model"].update(change)
     nlp = spacy.blank("en")
     with pytest.raises(ConfigValueError, match=f"{name} = "):
         nlp.add_pipe("rnn_textcat", config=cfg)
+
+
+def test_textcat_v3_refuses_unknown_counts():
+    from confection import ConfigValidationError
+    from spacy_rnn.architectures import build_rnn_textcat_v3
+
+    cfg = textcat_config(include_vectors=False, bow_ngram_size=2, bow_counts="tfidf")
+    # from a config, the registry names the setting and the choices
+    with pytest.raises(ConfigValidationError, match=r"bow_counts.*'tfidf'.*'count', 'log', 'binary'"):
+        spacy.blank("en").add_pipe("rnn_textcat", config=cfg)
+    # from Python, the architecture does
+    tok2vec = spacy.util.registry.resolve({"t": cfg["model"]["tok2vec"]})["t"]
+    with pytest.raises(ConfigValueError, match="bow_counts = 'tfidf' in spacy_rnn.RNNTextCat.v3.*'binary'"):
+        build_rnn_textcat_v3(tok2vec, bow_ngram_size=2, bow_counts="tfidf")
 
 
 @pytest.mark.parametrize("change", [{"vectors_dropout": 1.0}, {"dropout": -0.5}, {"rows": [100, 0]}, {"width": 0}])
