@@ -4,9 +4,10 @@ A linear model over hashed n-gram counts (spaCy's ``extract_ngrams`` and
 Thinc's ``SparseLinear_v2``, the pieces of ``spacy.TextCatBOW.v3``) gives one
 score per label. Each n-gram enters with its count (spaCy's choice), or with
 ``log(1 + count)`` or 1 ("binary", as in NBSVM): on long reviews, raw counts
-let a word repeated ten times outweigh everything else. The classifier adds those scores to the recurrent branch's
-before the softmax or logistic output, so the two branches form one log-linear
-model over recurrent features and n-gram counts (a "wide and deep" model).
+let a word repeated ten times outweigh everything else. The classifier adds
+those scores to the recurrent branch's before the softmax or logistic output,
+so the two branches form one log-linear model over recurrent features and
+n-grams (a "wide and deep" model).
 On long documents from few examples, n-gram counts are strong evidence that a
 recurrent network learns slowly; on sentences they mostly add speed cost.
 """
