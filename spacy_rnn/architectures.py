@@ -321,14 +321,7 @@ def _rnn_textcat(
     bow_ngram_size: int, bow_length: int, bow_counts: Counts, nO: Optional[int], where: str,
 ) -> Model[List[Doc], Floats2d]:
     """The classifier of ``spacy_rnn.RNNTextCat.v2`` and ``.v3``."""
-    check_textcat_args(dropout, bow_ngram_size, bow_length, nO, where)
-    if bow_counts not in COUNTS:
-        raise ConfigValueError(
-            Errors.E002.format(
-                name="bow_counts", value=bow_counts, where=where,
-                reason=f"use one of {', '.join(repr(c) for c in COUNTS)}.",
-            )
-        )
+    check_textcat_args(dropout, bow_ngram_size, bow_length, bow_counts, nO, where)
     layers, pool = _pooling_layers(tok2vec, pooling, dropout, where)
     scores_layer = Linear(nO=nO, nI=pooled_width(pooling, tok2vec.maybe_get_dim("nO")))
     fill_defaults = {"b": NEG_VALUE if exclusive_classes else 0, "W": 0}
@@ -375,7 +368,7 @@ def _textcat_model(
 
 
 def check_textcat_args(
-    dropout: float, bow_ngram_size: int, bow_length: int, nO: Optional[int], where: str
+    dropout: float, bow_ngram_size: int, bow_length: int, bow_counts: Counts, nO: Optional[int], where: str
 ) -> None:
     """Raise a :class:`ConfigValueError` that names the bad setting."""
     check_settings(where, rates={"dropout": dropout}, ints={"bow_length": bow_length, **({} if nO is None else {"nO": nO})})
@@ -384,6 +377,13 @@ def check_textcat_args(
             Errors.E002.format(
                 name="bow_ngram_size", value=bow_ngram_size, where=where,
                 reason="use an int from 0 (no bag-of-words branch) to 5.",
+            )
+        )
+    if bow_counts not in COUNTS:
+        raise ConfigValueError(
+            Errors.E002.format(
+                name="bow_counts", value=bow_counts, where=where,
+                reason=f"use one of {', '.join(repr(c) for c in COUNTS)}.",
             )
         )
 

@@ -12,7 +12,7 @@ On long documents from few examples, n-gram counts are strong evidence that a
 recurrent network learns slowly; on sentences they mostly add speed cost.
 """
 from functools import partial
-from typing import List, Literal, Optional, Tuple
+from typing import List, Literal, Optional, Tuple, get_args
 
 import numpy
 
@@ -25,7 +25,7 @@ from thinc.types import Floats2d
 
 # How an n-gram's count in a doc becomes its feature value.
 Counts = Literal["count", "log", "binary"]
-COUNTS = ("count", "log", "binary")
+COUNTS = get_args(Counts)
 
 
 def BagOfNgrams(
@@ -92,7 +92,7 @@ def _ngrams_forward(model: Model, docs: List[Doc], is_train: bool):
     starts = xp.flatnonzero(first)
     lengths = xp.bincount(owner[starts], minlength=len(docs)).astype("int32")
     if model.attrs["counts"] == "binary":
-        values = ops.alloc1f(len(starts)) + 1
+        values = xp.ones(len(starts), dtype="float32")
     else:
         values = ops.asarray(xp.diff(xp.append(starts, len(keys))), dtype="f")
         if model.attrs["counts"] == "log":
