@@ -7,6 +7,17 @@ although the live data does not (benchmarks/memory_profile.py: the traced
 Python heap stays flat while RSS climbs). ``malloc_trim(0)`` returns the free
 pages to the system. The callback does it every ``every`` updates; where the
 C library has no ``malloc_trim`` (not glibc), it does nothing.
+
+Trimming every 10 updates still lets the heap grow between two trims: with
+the main job's recipe, by up to 1.1 GB in the 10 updates after an
+evaluation. The v2 callback can also stop the growth at its source. glibc
+serves a large block from its heap once a freed block of that size has
+raised its dynamic ``mmap`` threshold (up to 32 MB). With the threshold fixed
+(``mallopt``), each larger block is mapped on its own and unmapped when
+freed, at the price of fresh, kernel-zeroed pages for every such tensor.
+Over 40 updates of that recipe, RSS peaked at 1,366 MB with glibc's dynamic
+threshold, 1,221 MB with 16 MB, 904 MB with 4 MB and 856 MB with 1 MB; the
+updates took 0.43, 0.41, 0.53 and 0.65 s.
 """
 import ctypes
 import ctypes.util
@@ -18,12 +29,26 @@ from spacy.util import registry
 from .errors import ConfigValueError
 
 
-def _malloc_trim() -> Optional[Callable[[int], int]]:
-    name = ctypes.util.find_library("c")
+# mallopt's parameter number for the mmap threshold (glibc's malloc.h)
+M_MMAP_THRESHOLD = -3
+# glibc refuses thresholds above HEAP_MAX_SIZE / 2 on 64-bit systems
+MAX_MMAP_THRESHOLD = 32 * 2**20
+
+
+def _libc_function(name: str) -> Optional[Callable[..., int]]:
+    path = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
+        return getattr(ctypes.CDLL(path), name) if path else None
     except (OSError, AttributeError):
         return None
+
+
+def _malloc_trim() -> Optional[Callable[[int], int]]:
+    return _libc_function("malloc_trim")
+
+
+def _mallopt() -> Optional[Callable[[int, int], int]]:
+    return _libc_function("mallopt")
 
 
 @registry.callbacks("spacy_rnn.trim_memory.v1")
@@ -44,17 +69,67 @@ def create_trim_memory(every: int = 10, eval_frequency: int = 0) -> Callable[[La
         of this ([training] eval_frequency); 0: trim on ``every`` only.
     RETURNS (Callable[[Language, Dict[str, Any]], None]): The callback.
     """
+    return _trim_memory(every, eval_frequency, "spacy_rnn.trim_memory.v1")
+
+
+@registry.callbacks("spacy_rnn.trim_memory.v2")
+def create_trim_memory_v2(
+    every: int = 10, eval_frequency: int = 0, mmap_threshold: int = 0
+) -> Callable[[Language, Dict[str, Any]], None]:
+    """``spacy_rnn.trim_memory.v1``, which also trims before the update that
+    follows each evaluation (the evaluation's freed docs would otherwise stay
+    in the heap until the next trim); and with ``mmap_threshold`` a fixed
+    glibc mmap threshold for the whole training process, set when the
+    callback is created: blocks of at least this many bytes are mapped on
+    their own and returned to the system as soon as they are freed.
+
+    [training.before_update]
+    @callbacks = "spacy_rnn.trim_memory.v2"
+    every = 10
+    eval_frequency = ${training.eval_frequency}
+    # 4 MB: the main job's spacy train peaked at 1.54 GB instead of 2.47 GB, but took 9:52 instead of 7:52
+    mmap_threshold = 4194304
+
+    every (int): Updates between trims, 1 or more.
+    eval_frequency (int): As in v1; 0: trim on ``every`` only.
+    mmap_threshold (int): Bytes, at most 32 MB; 0 keeps glibc's dynamic
+        threshold (v1's behaviour). Ignored without glibc.
+    RETURNS (Callable[[Language, Dict[str, Any]], None]): The callback.
+    """
+    where = "spacy_rnn.trim_memory.v2"
+    if (isinstance(mmap_threshold, bool) or not isinstance(mmap_threshold, int)
+            or not 0 <= mmap_threshold <= MAX_MMAP_THRESHOLD):
+        raise ConfigValueError(
+            f"{where}: mmap_threshold must be an integer from 0 to {MAX_MMAP_THRESHOLD} (32 MB), "
+            f"not {mmap_threshold!r}"
+        )
+    callback = _trim_memory(every, eval_frequency, where, after_evaluations=True)
+    mallopt = _mallopt() if mmap_threshold else None
+    if mallopt is not None and mallopt(M_MMAP_THRESHOLD, mmap_threshold) != 1:
+        raise ConfigValueError(f"{where}: the C library refused mmap_threshold = {mmap_threshold}")
+    return callback
+
+
+def _trim_memory(
+    every: int, eval_frequency: int, where: str, after_evaluations: bool = False
+) -> Callable[[Language, Dict[str, Any]], None]:
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ConfigValueError(f"spacy_rnn.trim_memory.v1: every must be an integer of 1 or more, not {every!r}")
+        raise ConfigValueError(f"{where}: every must be an integer of 1 or more, not {every!r}")
     if isinstance(eval_frequency, bool) or not isinstance(eval_frequency, int) or eval_frequency < 0:
         raise ConfigValueError(
-            f"spacy_rnn.trim_memory.v1: eval_frequency must be an integer of 0 or more, not {eval_frequency!r}"
+            f"{where}: eval_frequency must be an integer of 0 or more, not {eval_frequency!r}"
         )
     trim = _malloc_trim()
 
+    # spaCy evaluates after update N when N % eval_frequency == 0: trim before N, and with
+    # after_evaluations before N + 1 too
+    around_evaluations = (0, 1) if after_evaluations else (0,)
+
     def before_update(nlp: Language, info: Dict[str, Any]) -> None:
         step = info["step"]
-        if trim is not None and (step % every == 0 or (eval_frequency and step % eval_frequency == 0)):
+        if trim is not None and (
+            step % every == 0 or (eval_frequency and step % eval_frequency in around_evaluations)
+        ):
             trim(0)
 
     return before_update
