@@ -85,7 +85,7 @@ def test_v2_refused_threshold_is_an_error(monkeypatch):
 
 
 RELEASE_CHECK = """
-import ctypes, ctypes.util, numpy, sys
+import numpy, sys
 from pathlib import Path
 from spacy_rnn import memory
 
