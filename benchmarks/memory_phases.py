@@ -23,14 +23,9 @@ from spacy.cli._util import parse_config_overrides
 from spacy.cli.train import train
 from spacy.language import Language
 
+from memory_profile import rss_mb
+
 PHASES = ("initialize", "update", "evaluate", "to_disk")
-
-
-def rss_mb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) // 1024
-    return -1
 
 
 class PhaseSampler:
@@ -38,13 +33,13 @@ class PhaseSampler:
 
     def __init__(self, interval: float = 0.1) -> None:
         self.phase = "start"
-        self.series: List[Tuple[float, str, int]] = []
+        self.series: List[Tuple[float, str, float]] = []
         self.interval = interval
         self.start = time.perf_counter()
 
     def run(self) -> None:
         while True:
-            self.series.append((round(time.perf_counter() - self.start, 1), self.phase, rss_mb()))
+            self.series.append((round(time.perf_counter() - self.start, 1), self.phase, round(rss_mb(), 1)))
             time.sleep(self.interval)
 
     def tag(self, name: str) -> None:
@@ -60,8 +55,8 @@ class PhaseSampler:
 
         setattr(Language, name, tagged)
 
-    def peaks(self) -> Dict[str, int]:
-        peaks: Dict[str, int] = {}
+    def peaks(self) -> Dict[str, float]:
+        peaks: Dict[str, float] = {}
         for _, phase, mb in self.series:
             peaks[phase] = max(peaks.get(phase, 0), mb)
         return peaks

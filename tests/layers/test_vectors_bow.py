@@ -249,7 +249,7 @@ def test_fetch_vectors_leaves_out_the_key_strings_unless_asked(tmp_path):
         doc = nlp("great awful")
         assert_allclose(doc[0].vector, table[WORDS.index("great")])
         assert doc[0].has_vector and doc[1].has_vector
-    # a classifier trained on either computes the same scores
+    # a classifier initialized on either computes the same scores
     scores = []
     for folder in ("lean", "full"):
         fix_random_seed(0)
