@@ -31,7 +31,7 @@ benchmark: install
 
 # the same on tiny slices, for CI (writes to training/benchmark_quick/)
 benchmark-quick: install
-	$(BIN)/python benchmarks/textcat_benchmark.py --quick
+	$(BIN)/python benchmarks/textcat_benchmark.py --quick --jobs 2
 
 # Everything the workflow (project.yml), the benchmarks and the tests write,
 # except the downloads in assets/: the sha256-checked wheels that `fetch` and

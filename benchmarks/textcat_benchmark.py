@@ -9,7 +9,7 @@ optimizer, dropout, seed, evaluation frequency), for the same number of epochs
 and under the same wall-clock cap, so a slow model stops early rather than
 getting more time. The dataset's budget is written next to its table.
 
-Each (dataset, model) pair runs in its own process, which reports:
+Each (dataset, model) pair runs in its own process (``--jobs`` of them at once), which reports:
 
 - dev accuracy (argmax of ``doc.cats`` against the gold label) and macro-F
   (spaCy's ``cats_macro_f``), of the checkpoint with the best dev score, as
@@ -40,7 +40,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from core_speed import BASELINE, words_per_second  # benchmarks/ is on sys.path when run as a script
 
@@ -702,6 +702,35 @@ def choose_data(quick: bool, data_dir: Optional[Path]) -> Tuple[Dict[str, Dict[s
 
 
 
+def child_command(job: Dict[str, Any]) -> List[str]:
+    """The command that runs one pair: this script with ``--child``."""
+    return [sys.executable, __file__, "--child", json.dumps(job)]
+
+
+def run_children(
+    jobs: List[Tuple[str, Dict[str, Any]]], n_parallel: int = 1, quiet: bool = False, prefix: str = ""
+) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """Run each ``(key, job)`` with :func:`run_pair` in a child process of its
+    own (:func:`child_command`), ``n_parallel`` at a time, and yield ``(key, result)`` as each ends, in
+    the order of ``jobs``. A child that fails stops the run."""
+    if n_parallel < 1:
+        raise SystemExit(f"--jobs must be at least 1, not {n_parallel}")
+    pending = list(jobs)
+    running: List[Tuple[str, Dict[str, Any], subprocess.Popen]] = []
+    while pending or running:
+        while pending and len(running) < n_parallel:
+            key, job = pending.pop(0)
+            print(f"> {prefix}{key} ...", flush=True)
+            child = subprocess.Popen(child_command(job), stdout=subprocess.DEVNULL if quiet else None)
+            running.append((key, job, child))
+        key, job, child = running.pop(0)
+        if child.wait() != 0:
+            for _, _, other in running:
+                other.kill()
+            raise subprocess.CalledProcessError(child.returncode, child.args)
+        yield key, json.loads(Path(job["result"]).read_text())
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -727,6 +756,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--merge", nargs="+", type=Path, metavar="RESULTS_JSON",
                         help="add the rows of other runs' results.json (e.g. two --models lists run side by side "
                              "with their own --output-dir) to --output-dir's, rewrite the report and exit")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="pairs trained at once, each in its own process. Keep 1 for timings: pairs that "
+                             "share the cores slow each other (the quick mode in CI runs 2)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -796,25 +828,23 @@ def main(argv: Optional[List[str]] = None) -> None:
         results["budgets"][dataset] = settings
         n_train, train_words = corpus_size(train)
         rows = results["datasets"].setdefault(dataset, {})
+        jobs = []
         for model, seed in itertools.product(models_for(settings, models, args.models), args.seeds):
             key = result_key(model, seed)
             if key in rows and not args.force:
                 print(f"= {dataset} / {key}: have it, skipping (--force reruns)", flush=True)
                 continue
-            print(f"> {dataset} / {key} ...", flush=True)
             job_dir = work / dataset / key.replace("@", "-seed")
             job_dir.mkdir(parents=True, exist_ok=True)
-            job = {"model": model, "settings": settings, "train": str(train), "dev": str(dev),
-                   "work_dir": str(job_dir), "result": str(job_dir / "result.json"),
-                   "max_timing_words": args.max_timing_words, "n_train": n_train, "train_words": train_words,
-                   "pretrained": pretrained, "seed": seed,
-                   "vectors": vectors if model in VECTORS_MODELS else None}
-            subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], check=True,
-                           stdout=subprocess.DEVNULL if args.quick else None)
-            rows[key] = json.loads((job_dir / "result.json").read_text())
-            row = rows[key]
-            print(f"  acc {row['accuracy']:.3f}  macro-F {row['macro_f']:.3f}  train {row['train_s']:.0f} s "
-                  f"({row['epochs']:.2f} epochs)  {row['words_per_s']:,.0f} words/s  "
+            jobs.append((key, {"model": model, "settings": settings, "train": str(train), "dev": str(dev),
+                               "work_dir": str(job_dir), "result": str(job_dir / "result.json"),
+                               "max_timing_words": args.max_timing_words, "n_train": n_train,
+                               "train_words": train_words, "pretrained": pretrained, "seed": seed,
+                               "vectors": vectors if model in VECTORS_MODELS else None}))
+        for key, row in run_children(jobs, args.jobs, quiet=args.quick, prefix=f"{dataset} / "):
+            rows[key] = row
+            print(f"  {dataset} / {key}: acc {row['accuracy']:.3f}  macro-F {row['macro_f']:.3f}  "
+                  f"train {row['train_s']:.0f} s ({row['epochs']:.2f} epochs)  {row['words_per_s']:,.0f} words/s  "
                   f"RSS {row['peak_rss_mb']:,.0f} MB", flush=True)
             write_outputs(results, out)
     write_outputs(results, out)

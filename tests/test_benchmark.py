@@ -2,6 +2,8 @@
 
 The full run and ``--quick`` train real models (CI runs ``--quick``); these
 tests check the pieces on their own, fast."""
+import json
+import subprocess
 import sys
 
 import pytest
@@ -211,3 +213,37 @@ def test_merge_adds_rows_of_runs_made_side_by_side(tmp_path):
     bench.main(["--output-dir", str(out), "--merge", str(tmp_path / "b.json")])
     assert "### With static vectors" in (out / "RESULTS.md").read_text()
     assert "sst2" in json.loads((out / "results.json").read_text())["datasets"]
+
+
+def _fake_child(monkeypatch, script):
+    """Make run_children start ``python -c script job_json`` instead of a real pair."""
+    monkeypatch.setattr(bench, "child_command", lambda job: [sys.executable, "-c", script, json.dumps(job)])
+
+
+def test_jobs_run_side_by_side_and_report_in_order(monkeypatch, tmp_path):
+    # each child records when it ran; "slow" sleeps long enough that "fast" must
+    # start and finish while it still runs when two run at once
+    _fake_child(monkeypatch, (
+        "import json, sys, time\n"
+        "job = json.loads(sys.argv[1]); start = time.time(); time.sleep(job['sleep'])\n"
+        "open(job['result'], 'w').write(json.dumps({'start': start, 'end': time.time()}))\n"
+    ))
+    jobs = [(name, {"sleep": sleep, "result": str(tmp_path / f"{name}.json")})
+            for name, sleep in (("slow", 3.0), ("fast", 0.0))]
+    got = list(bench.run_children(jobs, n_parallel=2, quiet=True))
+    assert [key for key, _ in got] == ["slow", "fast"]
+    slow, fast = (row for _, row in got)
+    assert fast["end"] < slow["end"]
+    got = list(bench.run_children(jobs, n_parallel=1, quiet=True))
+    slow, fast = (row for _, row in got)
+    assert fast["start"] >= slow["end"]
+
+
+def test_a_failing_child_stops_the_run(monkeypatch, tmp_path):
+    _fake_child(monkeypatch, "import sys; sys.exit(3)")
+    jobs = [("broken", {"result": str(tmp_path / "broken.json")})]
+    with pytest.raises(subprocess.CalledProcessError) as err:
+        list(bench.run_children(jobs, n_parallel=2, quiet=True))
+    assert err.value.returncode == 3
+    with pytest.raises(SystemExit, match="--jobs must be at least 1"):
+        list(bench.run_children(jobs, n_parallel=0))
