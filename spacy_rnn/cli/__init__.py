@@ -1,4 +1,4 @@
-"""The ``python -m spacy_rnn`` command line: ``convert``, ``score``, ``explain``, ``fetch-imdb``, ``fetch-vectors``, ``lm-vocab``, ``lm-eval``, ``next-words``.
+"""The ``python -m spacy_rnn`` command line: ``convert``, ``evaluate``, ``score``, ``explain``, ``fetch-imdb``, ``fetch-vectors``, ``lm-vocab``, ``lm-eval``, ``next-words``.
 
 Each command is a module of this package that registers itself on ``app``
 (``@app.command``) when imported; to add a command, add a module and import it
@@ -7,6 +7,7 @@ here. The library behind the commands (:mod:`spacy_rnn.data`,
 """
 from ._util import app, setup_cli  # noqa: F401
 from .convert import convert_corpus  # noqa: F401
+from .evaluate import evaluate_cli  # noqa: F401
 from .explain import explain_cli, format_explanation  # noqa: F401
 from .imdb import extract_splits  # noqa: F401
 from .lm import lm_eval_cli, next_words_cli  # noqa: F401
@@ -15,6 +16,6 @@ from .vectors import fetch_vectors_cli  # noqa: F401
 from .score import score_cli  # noqa: F401
 
 __all__ = [
-    "app", "setup_cli", "convert_corpus", "explain_cli", "format_explanation", "score_cli", "lm_vocab_cli", "lm_eval_cli",
+    "app", "setup_cli", "convert_corpus", "evaluate_cli", "explain_cli", "format_explanation", "score_cli", "lm_vocab_cli", "lm_eval_cli",
     "next_words_cli",
 ]

@@ -1,0 +1,74 @@
+"""``python -m spacy_rnn evaluate``: ``spacy evaluate`` for text classifiers, streamed.
+
+The corpus is read shard by shard and run a chunk at a time
+(:func:`spacy_rnn.evaluation.evaluate_stream`), so memory does not grow with
+it; the scores, the printed tables and the JSON keys are ``spacy evaluate``'s
+for ``doc.cats``.
+"""
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import srsly
+from spacy.cli._util import setup_gpu
+from spacy.cli.evaluate import handle_scores_per_type
+from spacy.util import fix_random_seed, load_model
+from wasabi import Printer
+
+from ..errors import CorpusError
+from ._util import Arg, Opt, app, fail, good
+
+
+@app.command("evaluate", no_args_is_help=True)
+def evaluate_cli(
+    # fmt: off
+    model: str = Arg(..., help="Pipeline with a text classifier: a path or an installed package name"),
+    data_path: Path = Arg(..., help="Labelled corpus: a .spacy file (as spacy evaluate takes), a .jsonl/.csv/.tsv file, or a folder of them (shards, read in name order)", exists=True),
+    output: Optional[Path] = Opt(None, "--output", "-o", help="JSON file for the scores (spacy evaluate's keys)", dir_okay=False),
+    gpu_id: int = Opt(-1, "--gpu-id", "-g", help="GPU ID or -1 for CPU"),
+    batch_size: Optional[int] = Opt(None, "--batch-size", "-b", min=1, help="Docs per nlp.pipe batch. Default: the pipeline's nlp.batch_size, as spacy evaluate"),
+    chunk_size: int = Opt(1000, "--chunk-size", min=1, help="Docs read and run before they are dropped: memory is one chunk plus two cats dicts a doc"),
+    text_key: str = Opt("text", "--text-key", help="JSONL field or CSV column of the text (record files only)"),
+    label_key: str = Opt("label", "--label-key", help="JSONL field or CSV column of the label (record files only)"),
+    # fmt: on
+) -> None:
+    """Evaluate a pipeline's text classifiers on a labelled corpus, as
+    `python -m spacy evaluate` does, in memory that does not grow with the
+    corpus. Only doc.cats are scored: use spacy evaluate for other components
+    and for the tokenization scores."""
+    from ..data.streaming import StreamingCorpus
+    from ..evaluation import EvaluationReport, evaluate_stream
+
+    fix_random_seed()
+    setup_gpu(gpu_id, silent=True)
+    nlp = load_model(model)
+    report = EvaluationReport()
+    try:
+        corpus = StreamingCorpus(data_path, shuffle=False, text_key=text_key, label_key=label_key)
+        scores = evaluate_stream(nlp, corpus(nlp), batch_size=batch_size, chunk_size=chunk_size, report=report)
+    except (CorpusError, ValueError) as e:
+        fail(str(e))
+    print_scores(scores)
+    if output is not None:
+        # spacy evaluate writes every score too (its handle_scores_per_type returns them all)
+        srsly.write_json(output, scores)
+        good(f"Saved results to {output}")
+    good(f"Evaluated {', '.join(report.components)} on {report.n_docs} docs ({report.n_words} words) "
+         f"in {report.seconds:.1f} s")
+
+
+def print_scores(scores: Dict[str, Any]) -> None:
+    """Print the Results table and the per-label tables as ``spacy evaluate`` does."""
+    msg = Printer()
+    results: Dict[str, str] = {}
+    for metric, key in (("TEXTCAT", "cats_score"), ("SPEED", "speed")):
+        if key not in scores:
+            continue
+        if key == "cats_score":
+            metric = f"{metric} ({scores.get('cats_score_desc', 'unk')})"
+        value = scores[key]
+        if isinstance(value, (int, float)):
+            results[metric] = f"{value:.0f}" if key == "speed" else f"{value * 100:.2f}"
+        else:
+            results[metric] = "-"
+    msg.table(results, title="Results")
+    handle_scores_per_type(scores, {})

@@ -1,0 +1,108 @@
+"""Evaluate text classifiers over a corpus of any size, in bounded memory.
+
+spaCy's ``Language.evaluate`` (and with it ``spacy evaluate``) lists the whole
+corpus as ``Example`` objects, copies their predicted docs and keeps every doc
+until it has scored them: evaluating the main job's pipeline on the 25,000
+IMDB test reviews peaked at 5.9 GB RSS. Its text-classification scores need
+only each document's predicted and gold ``doc.cats``, so
+:func:`evaluate_stream` runs the pipeline over the examples a chunk at a
+time, keeps those two dicts per document, and hands them to each text
+classifier's own scorer (``Pipe.score``, the scorer of its config): the same
+``cats_*`` scores as ``spacy evaluate``, computed by the same code.
+
+Only text classifiers are scored. A pipeline's other components still run,
+but their scores (and the tokenization scores, ``token_acc`` and friends)
+need the docs themselves: use ``spacy evaluate`` for them.
+"""
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional
+
+from spacy.language import Language
+from spacy.pipeline import TextCategorizer
+from spacy.training import Example
+from spacy.util import minibatch
+
+
+@dataclass
+class _Cats:
+    """What a text-classification scorer reads of a doc: its ``cats``."""
+
+    cats: Dict[str, float]
+
+
+@dataclass
+class _ScoredExample:
+    """What a text-classification scorer reads of an example."""
+
+    predicted: _Cats
+    reference: _Cats
+
+
+@dataclass
+class EvaluationReport:
+    """Counts of one :func:`evaluate_stream` run."""
+
+    n_docs: int = 0
+    n_words: int = 0
+    seconds: float = 0.0
+    components: List[str] = field(default_factory=list)
+
+
+def text_classifiers(nlp: Language) -> List[str]:
+    """The names of the pipeline's text classifiers (spaCy's ``textcat``,
+    ``textcat_multilabel`` and ours): the components whose scores need only
+    ``doc.cats``."""
+    return [name for name, proc in nlp.pipeline if isinstance(proc, TextCategorizer)]
+
+
+def evaluate_stream(
+    nlp: Language,
+    examples: Iterable[Example],
+    *,
+    batch_size: Optional[int] = None,
+    chunk_size: int = 1000,
+    report: Optional[EvaluationReport] = None,
+) -> Dict[str, Any]:
+    """Score the pipeline's text classifiers on ``examples``, reading them
+    ``chunk_size`` at a time: only the chunk's docs and, per document, its
+    predicted and gold ``cats`` are held.
+
+    nlp (Language): A pipeline with at least one text classifier.
+    examples (Iterable[Example]): Read once, lazily; each predicted doc is
+        run through the pipeline (as ``Language.evaluate`` runs a copy of it).
+    batch_size (Optional[int]): Docs per ``nlp.pipe`` batch; default
+        ``nlp.batch_size``, as ``Language.evaluate``.
+    chunk_size (int): Examples read before their docs are run and dropped.
+    report (Optional[EvaluationReport]): Filled with the counts, if given.
+    RETURNS (Dict[str, Any]): Each text classifier's scores (``cats_score``,
+        ``cats_macro_auc``, ...) and ``speed`` (words per second of the
+        pipeline), the keys of ``Language.evaluate``.
+    RAISES (ValueError): The pipeline has no text classifier, or ``chunk_size``
+        is not 1 or more.
+    """
+    names = text_classifiers(nlp)
+    if not names:
+        raise ValueError(
+            f"The pipeline ({', '.join(nlp.pipe_names) or 'no components'}) has no text classifier to "
+            "evaluate: this evaluation scores doc.cats only. Use `python -m spacy evaluate` for other components."
+        )
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be 1 or more, not {chunk_size}")
+    report = report if report is not None else EvaluationReport()
+    report.components = names
+    batch_size = batch_size or nlp.batch_size
+    scored: List[_ScoredExample] = []
+    for chunk in minibatch(examples, size=chunk_size):
+        start = time.perf_counter()
+        docs = list(nlp.pipe((eg.predicted for eg in chunk), batch_size=batch_size))
+        report.seconds += time.perf_counter() - start
+        for eg, doc in zip(chunk, docs):
+            scored.append(_ScoredExample(_Cats(dict(doc.cats)), _Cats(dict(eg.reference.cats))))
+            report.n_docs += 1
+            report.n_words += len(doc)
+    scores: Dict[str, Any] = {}
+    for name in names:
+        scores.update(nlp.get_pipe(name).score(scored))
+    scores["speed"] = report.n_words / report.seconds if report.seconds else 0.0
+    return scores
