@@ -24,6 +24,10 @@ from spacy.training import Example
 from spacy.util import minibatch
 
 
+class EvaluationError(ValueError):
+    """The pipeline or the settings cannot be evaluated this way."""
+
+
 @dataclass
 class _Cats:
     """What a text-classification scorer reads of a doc: its ``cats``."""
@@ -78,17 +82,17 @@ def evaluate_stream(
     RETURNS (Dict[str, Any]): Each text classifier's scores (``cats_score``,
         ``cats_macro_auc``, ...) and ``speed`` (words per second of the
         pipeline), the keys of ``Language.evaluate``.
-    RAISES (ValueError): The pipeline has no text classifier, or ``chunk_size``
-        is not 1 or more.
+    RAISES (EvaluationError): The pipeline has no text classifier, or
+        ``chunk_size`` is not 1 or more.
     """
     names = text_classifiers(nlp)
     if not names:
-        raise ValueError(
+        raise EvaluationError(
             f"The pipeline ({', '.join(nlp.pipe_names) or 'no components'}) has no text classifier to "
             "evaluate: this evaluation scores doc.cats only. Use `python -m spacy evaluate` for other components."
         )
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be 1 or more, not {chunk_size}")
+        raise EvaluationError(f"chunk_size must be 1 or more, not {chunk_size}")
     report = report if report is not None else EvaluationReport()
     report.components = names
     batch_size = batch_size or nlp.batch_size

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import FIXTURE_DATA, read_jsonl
 from spacy_rnn.cli import app
-from spacy_rnn.evaluation import EvaluationReport, evaluate_stream
+from spacy_rnn.evaluation import EvaluationError, EvaluationReport, evaluate_stream
 
 runner = CliRunner()
 LABELS = ["negative", "positive"]
@@ -59,12 +59,12 @@ def test_multilabel_scores_are_those_of_language_evaluate(dev_records):
 def test_a_pipeline_without_text_classifier_is_refused():
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
-    with pytest.raises(ValueError, match="no text classifier.*spacy evaluate"):
+    with pytest.raises(EvaluationError, match="no text classifier.*spacy evaluate"):
         evaluate_stream(nlp, [])
 
 
 def test_chunk_size_must_be_positive(tiny_textcat_dir):
-    with pytest.raises(ValueError, match="chunk_size must be 1 or more"):
+    with pytest.raises(EvaluationError, match="chunk_size must be 1 or more"):
         evaluate_stream(spacy.load(tiny_textcat_dir), [], chunk_size=0)
 
 
@@ -134,3 +134,10 @@ def test_cli_names_the_problem(tiny_textcat_dir, tmp_path):
     result = runner.invoke(app, ["evaluate", str(tiny_textcat_dir), str(bad)])
     assert result.exit_code == 1
     assert "bad.jsonl" in result.output and "line 2" in result.output
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.to_disk(tmp_path / "no_textcat")
+    (tmp_path / "dev.jsonl").write_text('{"text": "fine", "label": "positive"}\n')
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "no_textcat"), str(tmp_path / "dev.jsonl")])
+    assert result.exit_code == 1
+    assert "(sentencizer) has no text classifier" in result.output and "spacy evaluate" in result.output

@@ -36,7 +36,7 @@ def evaluate_cli(
     corpus. Only doc.cats are scored: use spacy evaluate for other components
     and for the tokenization scores."""
     from ..data.streaming import StreamingCorpus
-    from ..evaluation import EvaluationReport, evaluate_stream
+    from ..evaluation import EvaluationError, EvaluationReport, evaluate_stream
 
     fix_random_seed()
     setup_gpu(gpu_id, silent=True)
@@ -45,7 +45,7 @@ def evaluate_cli(
     try:
         corpus = StreamingCorpus(data_path, shuffle=False, text_key=text_key, label_key=label_key)
         scores = evaluate_stream(nlp, corpus(nlp), batch_size=batch_size, chunk_size=chunk_size, report=report)
-    except (CorpusError, ValueError) as e:
+    except (CorpusError, EvaluationError) as e:
         fail(str(e))
     print_scores(scores)
     if output is not None:
