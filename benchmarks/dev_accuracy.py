@@ -4,8 +4,9 @@
 
 Runs the project's ``train-evaluate`` workflow (corpus -> train -> evaluate ->
 score) for each corpus, with ``sentiment_bilstm`` for sentence corpora and
-``sentiment_bilstm_long`` for whole reviews, and collects the metrics spaCy's
-evaluate wrote. For exclusive classes spaCy's micro-F equals accuracy (each doc
+``sentiment_bilstm_long`` for whole reviews, and collects the metrics that
+``python -m spacy_rnn evaluate`` wrote (spaCy's textcat scorer, the keys of
+``spacy evaluate``). For exclusive classes spaCy's micro-F equals accuracy (each doc
 has one gold and one predicted label), so ``accuracy`` below is ``cats_micro_f``.
 """
 import argparse
