@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
 from spacy.language import Language
-from spacy.pipeline import TextCategorizer
 from spacy.training import Example
 from spacy.util import minibatch
+
+from .scoring import text_classifiers
 
 
 class EvaluationError(ValueError):
@@ -53,13 +54,6 @@ class EvaluationReport:
     components: List[str] = field(default_factory=list)
 
 
-def text_classifiers(nlp: Language) -> List[str]:
-    """The names of the pipeline's text classifiers (spaCy's ``textcat``,
-    ``textcat_multilabel`` and ours): the components whose scores need only
-    ``doc.cats``."""
-    return [name for name, proc in nlp.pipeline if isinstance(proc, TextCategorizer)]
-
-
 def evaluate_stream(
     nlp: Language,
     examples: Iterable[Example],
@@ -85,7 +79,8 @@ def evaluate_stream(
     RAISES (EvaluationError): The pipeline has no text classifier, or
         ``chunk_size`` is not 1 or more.
     """
-    names = text_classifiers(nlp)
+    # the text classifiers Language.evaluate would score: those with a scorer
+    names = [name for name in text_classifiers(nlp) if hasattr(nlp.get_pipe(name), "score")]
     if not names:
         raise EvaluationError(
             f"The pipeline ({', '.join(nlp.pipe_names) or 'no components'}) has no text classifier to "

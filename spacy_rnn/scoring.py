@@ -280,6 +280,13 @@ def score_format(input_path: Union[str, Path], input_format: Optional[str] = Non
     return file_format(input_path, input_format, SCORE_FORMATS)
 
 
+def text_classifiers(nlp: Language) -> List[str]:
+    """The names of the pipeline's text classifiers: the components whose
+    factory says they set ``doc.cats`` (spaCy's ``textcat``,
+    ``textcat_multilabel``, ours)."""
+    return [name for name in nlp.pipe_names if "doc.cats" in nlp.get_pipe_meta(name).assigns]
+
+
 def load_classifier(model: Union[str, Path]) -> Language:
     """Load a pipeline with ``spacy.load`` and check that it sets ``doc.cats``.
 
@@ -290,8 +297,7 @@ def load_classifier(model: Union[str, Path]) -> Language:
     except OSError as e:
         raise ScoreError(f"Cannot load the pipeline {str(model)!r}: {e}\nGive the path of a pipeline "
                          "directory (e.g. training/model-best) or the name of an installed pipeline package.")
-    classifiers = [name for name in nlp.pipe_names if "doc.cats" in nlp.get_pipe_meta(name).assigns]
-    if not classifiers:
+    if not text_classifiers(nlp):
         raise ScoreError(f"The pipeline {str(model)!r} has no text classifier (no component sets doc.cats); "
              f"its components are: {', '.join(nlp.pipe_names) or 'none'}. Train one with "
              "rnn_textcat or rnn_textcat_multilabel.")

@@ -4,12 +4,12 @@ import tracemalloc
 
 import pytest
 import spacy
-from spacy.tokens import DocBin
 from spacy.training import Example
 from typer.testing import CliRunner
 
 from conftest import FIXTURE_DATA, read_jsonl
 from spacy_rnn.cli import app
+from spacy_rnn.data import Record, write_shards
 from spacy_rnn.evaluation import EvaluationError, EvaluationReport, evaluate_stream
 
 runner = CliRunner()
@@ -96,19 +96,12 @@ def rounded(value):
     return round(value, 10) if isinstance(value, float) else value
 
 
-def write_shards(nlp, records, folder, size):
-    folder.mkdir()
-    for n, start in enumerate(range(0, len(records), size)):
-        doc_bin = DocBin()
-        for eg in examples_of(nlp, records[start:start + size]):
-            doc_bin.add(eg.reference)
-        doc_bin.to_disk(folder / f"shard-{n:03d}.spacy")
-
-
 def test_cli_reads_shards_and_records_and_writes_spacy_evaluates_keys(tiny_textcat_dir, dev_records, tmp_path):
     nlp = spacy.load(tiny_textcat_dir)
     expected = without_speed(nlp.evaluate(examples_of(nlp, dev_records)))
-    write_shards(nlp, dev_records, tmp_path / "dev", size=25)
+    records = [Record(r["text"], [r["label"]], line) for line, r in enumerate(dev_records, 1)]
+    _, n_shards = write_shards(nlp, lambda: records, tmp_path / "dev", LABELS, shard_size=25)
+    assert n_shards == 3
     jsonl = tmp_path / "dev.jsonl"
     jsonl.write_text("".join(json.dumps({"review": r["text"], "label": r["label"]}) + "\n" for r in dev_records))
     for data, extra in ((tmp_path / "dev", []), (jsonl, ["--text-key", "review"])):
