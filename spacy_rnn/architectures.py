@@ -140,10 +140,16 @@ def build_sum_hash_embed_v2(
     width (int): The width of every table and of the output.
     attrs (List[str]): Token attributes to hash-embed, e.g. NORM, PREFIX, SUFFIX, SHAPE.
     rows (List[int]): Rows of each attribute's hash table, one per attr.
-    dropout (float): Dropout on the hash embedding rows during training, in [0, 1).
+    dropout (float): Dropout on the hash embedding rows during training, in [0, 1);
+        0 adds no dropout layer.
     include_static_vectors (bool): Add the projected static vectors.
-    vectors_dropout (float): Dropout on the projected vectors' columns during
-        training (spaCy's StaticVectors dropout), in [0, 1).
+    vectors_dropout (float): Dropout on the projected vectors' columns
+        (spaCy's StaticVectors dropout), in [0, 1).
+
+    As with spaCy's own layers, ``Language.update`` (and so ``spacy train``)
+    sets every layer's dropout rate to its ``drop``, ``[training] dropout``:
+    while training, the projected vectors and, where ``dropout`` is not 0,
+    the hash rows are dropped at that rate, whatever the values above.
     """
     return SumHashEmbed(
         width, attrs, rows, dropout, include_static_vectors, vectors_dropout,

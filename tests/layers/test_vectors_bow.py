@@ -102,6 +102,19 @@ def test_vectors_are_frozen_and_the_projection_learns():
     assert not numpy.allclose(projection.get_param("W"), W)
 
 
+def test_training_dropout_sets_the_vectors_dropout_as_in_spacy():
+    """``vectors_dropout`` is the rate outside ``Language.update``; an update
+    sets every layer's ``dropout_rate`` to its ``drop`` (``[training] dropout``
+    in ``spacy train``), the projected vectors included, as spaCy's own
+    ``StaticVectors`` gets it."""
+    nlp = trained_pipeline(steps=0)
+    projection = [n for n in nlp.get_pipe("rnn_textcat").model.walk() if n.name == "static_vectors"][0]
+    assert projection.attrs["dropout_rate"] is None  # vectors_dropout 0.0: none configured
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"pos": 1.0, "neg": 0.0}}) for t, _ in DATA]
+    nlp.update(examples, sgd=nlp.resume_training(), drop=0.3)
+    assert projection.attrs["dropout_rate"] == 0.3
+
+
 def test_asking_for_vectors_without_a_table_is_a_clear_error():
     nlp = spacy.blank("en")
     nlp.add_pipe("rnn_textcat", config=textcat_config(include_vectors=True))
