@@ -12,7 +12,8 @@ of ``torch.autograd.backward``. So each layer writes only its conversions, as
 spacy-transformers does, and Thinc's optimizer, ``grad_clip`` and
 serialization apply as to any ``PyTorchWrapper``.
 """
-from typing import Any, Callable, List, Sequence, Tuple
+import contextlib
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import torch
 from thinc.api import ArgsKwargs, Ops, PyTorchShim, torch2xp, xp2torch
@@ -82,6 +83,33 @@ class ThreadScopedShim(PyTorchShim):
                 with torch.autocast(device_type="cuda", enabled=True):
                     return module(*inputs.args, **inputs.kwargs)
             return module(*inputs.args, **inputs.kwargs)
+
+    @contextlib.contextmanager
+    def use_params(self, params: Dict[Any, Any]) -> Iterator[None]:
+        """Use ``params`` (e.g. ``optimizer.averages``) as the module's weights
+        inside the block. Thinc's ``finish_update`` hands each torch parameter
+        to the optimizer under the key ``(shim.id, name)``, but Thinc's
+        ``use_params`` looks for ``"pytorch_{id}_{name}"`` only, so with
+        ``use_averages = true`` the averaged torch weights were never used:
+        ``spacy train`` evaluated and saved averaged Thinc weights (embeddings,
+        output layer) beside the raw recurrent ones. Both key forms are taken."""
+        prefix = f"pytorch_{self.id}_"
+        state = {}
+        for key, value in params.items():
+            if isinstance(key, tuple) and len(key) == 2 and key[0] == self.id:
+                state[key[1]] = value
+            elif isinstance(key, str) and key.startswith(prefix):
+                state[key[len(prefix):]] = value
+        if not state:
+            yield
+            return
+        module = self._model
+        backup = {name: tensor.clone() for name, tensor in module.state_dict().items()}
+        module.load_state_dict({name: xp2torch(value, device=self.device) for name, value in state.items()}, strict=False)
+        try:
+            yield
+        finally:
+            module.load_state_dict(backup)
 
     # A spacy_rnn.gradient_flow.GradientFlow, set by attach_gradient_flow:
     # it sees each parameter gradient just before the optimizer clips it.

@@ -198,6 +198,33 @@ def test_trained_by_thinc_optimizer():
     assert all(not torch.equal(before[k], after[k]) for k in before)
 
 
+def test_optimizer_averages_are_used_for_the_torch_weights():
+    """With ``use_averages``, ``model.use_params(optimizer.averages)`` (how
+    ``spacy train`` evaluates and saves) swaps in the averaged torch weights,
+    not only the Thinc ones, and puts the trained ones back afterwards."""
+    model = make_encoder("lstm", 8, 1, True)
+    adam = Adam(0.05, use_averages=True)
+    Xs = make_inputs([3, 5])
+    for _ in range(3):
+        Ys, backprop = model.begin_update(Xs)
+        backprop([numpy.ones_like(y) for y in Ys])
+        model.finish_update(adam)
+    module = model.shims[0]._model
+    trained = {k: v.clone() for k, v in module.state_dict().items()}
+    averaged = {name: adam.averages[(shim_id, name)] for shim_id, name in adam.averages}
+    assert set(averaged) == set(trained)
+    raw_output = model.predict(Xs)
+    with model.use_params(adam.averages):
+        for name, tensor in module.state_dict().items():
+            assert_allclose(tensor.numpy(), averaged[name])
+            assert not torch.equal(tensor, trained[name])
+        averaged_output = model.predict(Xs)
+    assert not numpy.allclose(averaged_output[1], raw_output[1])
+    assert all(torch.equal(trained[k], v) for k, v in module.state_dict().items())
+    with model.use_params({}):  # nothing for this shim: the weights stay
+        assert all(torch.equal(trained[k], v) for k, v in module.state_dict().items())
+
+
 def test_grad_clip_bounds_the_update():
     """With SGD and grad_clip, the first step's norm is at most lr * clip."""
     from thinc.api import SGD
