@@ -13,9 +13,11 @@
   optional bag-of-n-grams branch whose scores are added to the recurrent ones.
 - ``spacy_rnn.RNNTextCat.v3``: v2, plus ``bow_counts``: how an n-gram's count
   enters the bag-of-n-grams branch ("count", "log" or "binary").
+- ``spacy_rnn.RNNTextCat.v4``: v3, plus ``bow_combine``: add the branches'
+  scores ("sum", v3's) or average their probabilities ("mean", an ensemble).
 """
 from functools import partial
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Literal, Optional, Tuple, get_args
 
 from spacy.ml.models.textcat import resize_and_set_ref
 from spacy.tokens import Doc
@@ -27,7 +29,12 @@ from thinc.types import Floats2d
 
 from .layers import RNNEncoder, build_pooling, find_encoders
 from .layers.bow import COUNTS, BagOfNgrams, Counts, softmax_scores
+from .layers.mean_probabilities import mean_probabilities
 from .layers.sum_outputs import sum_outputs
+
+# How RNNTextCat.v4 combines its recurrent and bag-of-n-grams branches.
+Combine = Literal["sum", "mean"]
+COMBINE = get_args(Combine)
 from .layers.pooling import pooled_width
 from .layers.char_embed import CharRNNEmbed, concatenate_embeds
 from .errors import ConfigValueError, Errors
@@ -322,12 +329,41 @@ def build_rnn_textcat_v3(
                         bow_counts, nO, "spacy_rnn.RNNTextCat.v3")
 
 
+@registry.architectures("spacy_rnn.RNNTextCat.v4")
+def build_rnn_textcat_v4(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    pooling: str = "attention",
+    dropout: float = 0.0,
+    exclusive_classes: bool = True,
+    bow_ngram_size: int = 0,
+    bow_length: int = 262144,
+    bow_counts: Counts = "binary",
+    bow_combine: Combine = "sum",
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """``spacy_rnn.RNNTextCat.v3`` with a choice of how the bag-of-n-grams
+    branch joins the recurrent one.
+
+    tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
+        bow_counts, nO: as in ``spacy_rnn.RNNTextCat.v3``.
+    bow_combine (str): "sum" adds the two branches' scores before one softmax
+        (or logistic), one log-linear model, as v3 does; "mean" gives each
+        branch its own softmax (or logistic) and outputs the mean of the two
+        probabilities, each branch trained with its own cross-entropy: an
+        ensemble of two models (see ``spacy_rnn.layers.mean_probabilities``).
+        Without the branch (``bow_ngram_size = 0``) both are the same model.
+    """
+    return _rnn_textcat(tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
+                        bow_counts, nO, "spacy_rnn.RNNTextCat.v4", bow_combine)
+
+
 def _rnn_textcat(
     tok2vec: Model[List[Doc], List[Floats2d]], pooling: str, dropout: float, exclusive_classes: bool,
     bow_ngram_size: int, bow_length: int, bow_counts: Counts, nO: Optional[int], where: str,
+    bow_combine: Combine = "sum",
 ) -> Model[List[Doc], Floats2d]:
-    """The classifier of ``spacy_rnn.RNNTextCat.v2`` and ``.v3``."""
-    check_textcat_args(dropout, bow_ngram_size, bow_length, bow_counts, nO, where)
+    """The classifier of ``spacy_rnn.RNNTextCat.v2``, ``.v3`` and ``.v4``."""
+    check_textcat_args(dropout, bow_ngram_size, bow_length, bow_counts, nO, where, bow_combine)
     layers, pool = _pooling_layers(tok2vec, pooling, dropout, where)
     scores_layer = Linear(nO=nO, nI=pooled_width(pooling, tok2vec.maybe_get_dim("nO")))
     fill_defaults = {"b": NEG_VALUE if exclusive_classes else 0, "W": 0}
@@ -337,10 +373,17 @@ def _rnn_textcat(
     scores = chain(*layers, resizable_scores)
     resizables = [resizable_scores]
     if bow_ngram_size:
-        bow, resizable_bow = BagOfNgrams(bow_ngram_size, bow_length, nO=nO, counts=bow_counts)
-        scores = sum_outputs("sum_scores", scores, bow)
+        # in "mean", the branch has its own softmax: a label added later must start improbable there too
+        own_softmax = exclusive_classes and bow_combine == "mean"
+        bow, resizable_bow = BagOfNgrams(bow_ngram_size, bow_length, nO=nO, counts=bow_counts,
+                                         new_label_bias=NEG_VALUE if own_softmax else 0.0)
         resizables.append(resizable_bow)
-    model = chain(scores, softmax_scores() if exclusive_classes else Logistic())
+    if bow_ngram_size and bow_combine == "mean":
+        model = mean_probabilities(scores, bow, exclusive_classes=exclusive_classes)
+    else:
+        if bow_ngram_size:
+            scores = sum_outputs("sum_scores", scores, bow)
+        model = chain(scores, softmax_scores() if exclusive_classes else Logistic())
     resize = partial(_resize_all, resizables=resizables)
     return _textcat_model(model, tok2vec, pool, scores_layer, resize, exclusive_classes, nO)
 
@@ -374,7 +417,8 @@ def _textcat_model(
 
 
 def check_textcat_args(
-    dropout: float, bow_ngram_size: int, bow_length: int, bow_counts: Counts, nO: Optional[int], where: str
+    dropout: float, bow_ngram_size: int, bow_length: int, bow_counts: Counts, nO: Optional[int], where: str,
+    bow_combine: Combine = "sum",
 ) -> None:
     """Raise a :class:`ConfigValueError` that names the bad setting."""
     check_settings(where, rates={"dropout": dropout}, ints={"bow_length": bow_length, **({} if nO is None else {"nO": nO})})
@@ -390,6 +434,13 @@ def check_textcat_args(
             Errors.E002.format(
                 name="bow_counts", value=bow_counts, where=where,
                 reason=f"use one of {', '.join(repr(c) for c in COUNTS)}.",
+            )
+        )
+    if bow_combine not in COMBINE:
+        raise ConfigValueError(
+            Errors.E002.format(
+                name="bow_combine", value=bow_combine, where=where,
+                reason=f"use one of {', '.join(repr(c) for c in COMBINE)}.",
             )
         )
 

@@ -29,17 +29,20 @@ COUNTS = get_args(Counts)
 
 
 def BagOfNgrams(
-    ngram_size: int, length: int, nO: Optional[int] = None, counts: Counts = "count"
+    ngram_size: int, length: int, nO: Optional[int] = None, counts: Counts = "count", new_label_bias: float = 0.0
 ) -> Tuple[Model[List[Doc], Floats2d], Model]:
     """A linear scorer over the hashed 1..``ngram_size``-grams of each doc's
     lower-cased tokens, with ``length`` weight rows per label (rounded up to a
     power of two), each n-gram valued as ``counts`` says (see
-    :func:`hashed_ngrams`). Returns the model and its resizable output layer."""
+    :func:`hashed_ngrams`). A label added after training starts with bias
+    ``new_label_bias`` (very negative where the branch has its own softmax,
+    so that the new label starts improbable). Returns the model and its
+    resizable output layer."""
     length = 2 ** (length - 1).bit_length()
     sparse_linear = SparseLinear_v2(nO=nO, length=length)
     resizable_layer = resizable(
         sparse_linear,
-        resize_layer=partial(resize_linear_weighted, fill_defaults={"b": 0, "W": 0}),
+        resize_layer=partial(resize_linear_weighted, fill_defaults={"b": new_label_bias, "W": 0}),
     )
     model = chain(hashed_ngrams(ngram_size, counts=counts), resizable_layer)
     return with_cpu(model, model.ops), resizable_layer

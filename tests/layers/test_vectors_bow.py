@@ -23,9 +23,13 @@ DATA = [
 TEXTS = ["good fun", "", "dull", "a bad bad film 😡", "unseen words only"]
 
 
-def textcat_config(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True, bow_counts=None):
-    """RNNTextCat.v2's config, or v3's with ``bow_counts``."""
+def textcat_config(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True, bow_counts=None,
+                   bow_combine=None):
+    """RNNTextCat.v2's config, v3's with ``bow_counts``, v4's with ``bow_combine``."""
     version = {} if bow_counts is None else {"@architectures": "spacy_rnn.RNNTextCat.v3", "bow_counts": bow_counts}
+    if bow_combine is not None:
+        version = {"@architectures": "spacy_rnn.RNNTextCat.v4", "bow_counts": bow_counts or "binary",
+                   "bow_combine": bow_combine}
     return {
         "model": {
             "@architectures": "spacy_rnn.RNNTextCat.v2",
@@ -58,13 +62,14 @@ def add_vectors(nlp, seed=0, dims=8):
 
 
 def trained_pipeline(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True, steps=5,
-                     bow_counts=None):
+                     bow_counts=None, bow_combine=None):
     fix_random_seed(0)  # initial weights and dropout masks: the same run every time
     nlp = spacy.blank("en")
     if include_vectors:
         add_vectors(nlp)
     factory = "rnn_textcat" if exclusive else "rnn_textcat_multilabel"
-    nlp.add_pipe(factory, config=textcat_config(include_vectors, bow_ngram_size, pooling, exclusive, bow_counts))
+    nlp.add_pipe(factory, config=textcat_config(include_vectors, bow_ngram_size, pooling, exclusive, bow_counts,
+                                                 bow_combine))
     examples = [
         Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
         for t, l in DATA
@@ -123,11 +128,14 @@ def test_asking_for_vectors_without_a_table_is_a_clear_error():
         nlp.initialize(lambda: examples)
 
 
-@pytest.mark.parametrize("bow, bow_counts", [(0, None), (1, None), (3, None), (2, "binary"), (2, "log")])
+@pytest.mark.parametrize("bow, bow_counts, bow_combine", [
+    (0, None, None), (1, None, None), (3, None, None), (2, "binary", None), (2, "log", None), (2, "binary", "mean"),
+    (0, "binary", "mean"),
+])
 @pytest.mark.parametrize("exclusive", [True, False])
-def test_bow_branch_trains_serializes_and_resizes(tmp_path, bow, bow_counts, exclusive):
+def test_bow_branch_trains_serializes_and_resizes(tmp_path, bow, bow_counts, bow_combine, exclusive):
     nlp = trained_pipeline(bow_ngram_size=bow, pooling="max+mean", exclusive=exclusive, steps=20,
-                           bow_counts=bow_counts)
+                           bow_counts=bow_counts, bow_combine=bow_combine)
     model = nlp.get_pipe(nlp.pipe_names[0]).model
     assert model.attrs["multi_label"] is (not exclusive)
     has_bow = any(n.name == "sparse_linear" for n in model.walk())
@@ -174,6 +182,67 @@ def test_textcat_v3_with_counts_is_v2():
     nlp = trained_pipeline(bow_ngram_size=2, steps=0, bow_counts="log")
     assert nlp.get_pipe("rnn_textcat").model.attrs["multi_label"] is False
     assert nlp.config["components"]["rnn_textcat"]["model"]["bow_counts"] == "log"
+
+
+def test_textcat_v4_sum_is_v3_and_mean_averages_the_branches():
+    """v4 with "sum" is v3; with "mean" the output is the mean of the two
+    branches' softmax probabilities."""
+    texts = ["a bad bad bad film", "good fun", ""]
+    v3 = scores(trained_pipeline(bow_ngram_size=2, steps=3, bow_counts="binary"), texts)
+    v4_sum = scores(trained_pipeline(bow_ngram_size=2, steps=3, bow_counts="binary", bow_combine="sum"), texts)
+    assert_allclose(v4_sum, v3, atol=1e-7)
+    nlp = trained_pipeline(bow_ngram_size=2, steps=3, bow_combine="mean")
+    model = nlp.get_pipe("rnn_textcat").model
+    assert model.name == "mean_probabilities"
+    docs = [nlp.make_doc(t) for t in texts]
+    branches = [layer.predict(docs) for layer in model.layers]
+    expected = sum(model.ops.softmax(model.ops.asarray(b)) for b in branches) / 2
+    assert_allclose(model.predict(docs), expected, atol=1e-6)
+    assert_allclose(scores(nlp, texts), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_mean_probabilities_gives_each_branch_its_own_cross_entropy_gradient(exclusive):
+    """Handed spaCy's textcat gradient P - truth, each branch gets p_i - truth
+    (the cross-entropy gradient of its own scores), and zero where the
+    gradient was zero (a missing label)."""
+    from thinc.api import Model
+    from spacy_rnn.layers.mean_probabilities import mean_probabilities
+
+    rng = numpy.random.default_rng(0)
+    outputs = [rng.standard_normal((3, 4)).astype("f") for _ in range(2)]
+    seen = [None, None]
+
+    def fixed(i):
+        def forward(model, docs, is_train):
+            def backprop(d):
+                seen[i] = d
+                return []
+            return outputs[i].copy(), backprop
+        return Model(f"fixed{i}", forward)
+
+    layer = mean_probabilities(fixed(0), fixed(1), exclusive_classes=exclusive)
+    P, backprop = layer([None] * 3, is_train=True)
+    normalize = layer.ops.softmax if exclusive else layer.ops.sigmoid
+    probabilities = [normalize(o) for o in outputs]
+    assert_allclose(P, (probabilities[0] + probabilities[1]) / 2, atol=1e-6)
+    truth = numpy.zeros((3, 4), dtype="f")
+    truth[[0, 1, 2], [1, 3, 0]] = 1.0
+    d_P = P - truth
+    d_P[2, :] = 0  # a doc whose labels are missing: spaCy zeroes its gradient
+    backprop(d_P)
+    for p, d in zip(probabilities, seen):
+        assert_allclose(d[:2], (p - truth)[:2], atol=1e-6)
+        assert not d[2].any()
+
+
+def test_textcat_v4_refuses_unknown_combine():
+    from spacy_rnn.architectures import build_rnn_textcat_v4
+
+    cfg = textcat_config(include_vectors=False, bow_ngram_size=2, bow_combine="max")
+    tok2vec = spacy.util.registry.resolve({"t": cfg["model"]["tok2vec"]})["t"]
+    with pytest.raises(ConfigValueError, match="bow_combine = 'max' in spacy_rnn.RNNTextCat.v4.*'sum', 'mean'"):
+        build_rnn_textcat_v4(tok2vec, bow_ngram_size=2, bow_combine="max")
 
 
 @pytest.mark.parametrize("pooling", ["max+max", "max+avg", "mean+"])

@@ -1,0 +1,60 @@
+"""Average the label probabilities of several scorers, each trained as if alone.
+
+``RNNTextCat.v4`` with ``bow_combine = "mean"`` uses it for its two branches
+(the recurrent scorer and the bag of n-grams): each branch's scores go through
+their own softmax (exclusive classes) or logistic (multilabel), and the
+classifier outputs the mean of those probabilities, an ensemble of two models.
+
+Adding the branches' scores before one softmax ("sum") trains one log-linear
+model, in which each branch only has to correct the other; on IMDB dev a bag
+of bigrams trained alone scored about as well as the whole summed model, and
+averaging the two models' probabilities scored higher than either.
+
+The backward pass gives every branch the cross-entropy gradient of its own
+probabilities, ``p_i - truth``, as if it were the only model. The layer never
+sees the truth, but spaCy's textcat hands the output the gradient ``P -
+truth`` (``TextCategorizer.get_loss``; Thinc's ``Softmax`` and ``Logistic``
+layers assume the same when they pass it straight to the scores), so
+``truth = P - dP`` and ``p_i - truth = p_i - P + dP``. Where spaCy zeroes the
+gradient of a missing label, the branches get zero too.
+"""
+from typing import Callable, List, Optional, Tuple
+
+from spacy.tokens import Doc
+from thinc.api import Model
+from thinc.types import Floats2d
+
+
+def mean_probabilities(*branches: Model[List[Doc], Floats2d], exclusive_classes: bool) -> Model[List[Doc], Floats2d]:
+    """The mean of the branches' softmax (``exclusive_classes``) or logistic
+    probabilities; ``branches`` give unnormalized scores of the same shape."""
+    return Model(
+        "mean_probabilities", _forward, init=_init, layers=list(branches), dims={"nO": None},
+        attrs={"exclusive_classes": exclusive_classes},
+    )
+
+
+def _init(model: Model, X: Optional[List[Doc]] = None, Y: Optional[Floats2d] = None) -> None:
+    for layer in model.layers:
+        layer.initialize(X=X, Y=Y)
+    if not model.has_dim("nO") and model.layers[0].has_dim("nO"):
+        model.set_dim("nO", model.layers[0].get_dim("nO"))
+
+
+def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Floats2d, Callable]:
+    ops = model.ops
+    normalize = ops.softmax if model.attrs["exclusive_classes"] else ops.sigmoid
+    outputs, callbacks = zip(*(layer(docs, is_train) for layer in model.layers))
+    probabilities = [normalize(ops.asarray(scores)) for scores in outputs]
+    mean = probabilities[0].copy()
+    for p in probabilities[1:]:
+        mean += p
+    mean /= len(probabilities)
+
+    def backprop(d_mean: Floats2d) -> List[Doc]:
+        known = d_mean != 0
+        for p, callback in zip(probabilities, callbacks):
+            callback(ops.xp.where(known, p - mean + d_mean, 0).astype("float32"))
+        return []
+
+    return mean, backprop
