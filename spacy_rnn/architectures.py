@@ -31,10 +31,6 @@ from .layers import RNNEncoder, build_pooling, find_encoders
 from .layers.bow import COUNTS, BagOfNgrams, Counts, softmax_scores
 from .layers.mean_probabilities import mean_probabilities
 from .layers.sum_outputs import sum_outputs
-
-# How RNNTextCat.v4 combines its recurrent and bag-of-n-grams branches.
-Combine = Literal["sum", "mean"]
-COMBINE = get_args(Combine)
 from .layers.pooling import pooled_width
 from .layers.char_embed import CharRNNEmbed, concatenate_embeds
 from .errors import ConfigValueError, Errors
@@ -44,6 +40,10 @@ from .layers.embed import SumHashEmbed
 # Bias given to a label added after training, so that it starts improbable
 # (the value spaCy's own textcat architectures use).
 NEG_VALUE = -5000
+
+# How RNNTextCat.v4 combines its recurrent and bag-of-n-grams branches.
+Combine = Literal["sum", "mean"]
+COMBINE = get_args(Combine)
 
 
 @registry.architectures("spacy_rnn.RNNEncoder.v1")
