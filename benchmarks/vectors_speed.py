@@ -9,7 +9,8 @@ vectors table loaded into its vocab and timed with ``nlp.pipe`` (batch size
 1000) over the same texts: median of 5 runs after a warm-up. Speed does not
 depend on trained weights, so nothing is trained. The variants separate the
 costs: our default without vectors, with vectors only, with the bag-of-bigrams
-branch only, and the recipe (both); spaCy's TorchBiLSTMEncoder textcat with
+branch only, the recipe (both, their probabilities averaged) and the recipe
+with the branches' scores summed instead; spaCy's TorchBiLSTMEncoder textcat with
 and without the vectors. A cProfile of the recipe's ``nlp.pipe`` says where its
 time goes, by function (``--profile-top``).
 """
@@ -21,7 +22,7 @@ import platform
 import pstats
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import spacy
 import torch
@@ -32,12 +33,15 @@ from core_speed import build, read_jsonl, words_per_second  # noqa: E402
 from textcat_benchmark import CONFIG_DIR, component_block  # noqa: E402
 
 
-def ours(vectors: bool, bigrams: bool) -> Dict[str, Any]:
-    """Our recipe's model block with vectors and the bag-of-bigrams branch on or off."""
+def ours(vectors: bool, bigrams: bool, combine: Optional[str] = None) -> Dict[str, Any]:
+    """Our recipe's model block with vectors and the bag-of-bigrams branch on
+    or off, and the branches combined as the recipe does or as ``combine`` says."""
     model = Config().from_disk(CONFIG_DIR / "sentiment_bilstm_vectors.cfg", interpolate=False)
     model = model["components"]["rnn_textcat"]["model"]
     model["tok2vec"]["embed"]["include_static_vectors"] = vectors
     model["bow_ngram_size"] = 2 if bigrams else 0
+    if combine is not None:
+        model["bow_combine"] = combine
     return {"model": model}
 
 
@@ -46,6 +50,8 @@ VARIANTS = {
     "ours_vectors_only": ("rnn_textcat", lambda: ours(True, False), True),
     "ours_bigrams_only": ("rnn_textcat", lambda: ours(False, True), False),
     "ours_vectors_recipe": ("rnn_textcat", lambda: ours(True, True), True),
+    # the recipe with its branches' scores summed (RNNTextCat.v3's way) instead of averaged
+    "ours_vectors_recipe_summed": ("rnn_textcat", lambda: ours(True, True, combine="sum"), True),
     "torch_bilstm": ("textcat", lambda: {"model": component_block("spacy_torch_bilstm")["model"]}, False),
     "torch_bilstm_vectors": ("textcat", lambda: {"model": component_block("spacy_torch_bilstm_vectors")["model"]}, True),
 }
