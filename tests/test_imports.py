@@ -86,6 +86,7 @@ def test_spacy_finds_everything_without_import_spacy_rnn():
         registry.readers.get("spacy_rnn.StreamingCorpus.v1")
         registry.callbacks.get("spacy_rnn.trim_memory.v1")
         registry.callbacks.get("spacy_rnn.trim_memory.v2")
+        registry.callbacks.get("spacy_rnn.trim_memory.v3")
         print(type(textcat).__module__)
     """)
     assert out == "spacy_rnn.pipeline"

@@ -1,4 +1,4 @@
-"""spacy_rnn.trim_memory.v1/v2: a before_update callback that returns freed heap pages."""
+"""spacy_rnn.trim_memory.v1/v2/v3: a before_update callback that returns freed heap pages (v3: and bounds oneDNN's cache)."""
 import pytest
 import spacy
 from spacy.util import registry
@@ -21,6 +21,7 @@ def test_trims_every_n_updates(monkeypatch):
     ("spacy_rnn.trim_memory.v1", [0, 10, 15, 20, 30]),
     # v2 also trims before the update after each evaluation (spaCy evaluates after updates 0, 15, 30)
     ("spacy_rnn.trim_memory.v2", [0, 1, 10, 15, 16, 20, 30, 31]),
+    ("spacy_rnn.trim_memory.v3", [0, 1, 10, 15, 16, 20, 30, 31]),
 ])
 def test_also_trims_around_the_updates_that_evaluations_follow(monkeypatch, version, expected):
     steps = []
@@ -117,3 +118,84 @@ def test_v2_threshold_returns_large_blocks_at_once():
     given_back = kept_mb("v2")
     assert given_back < 2  # all 64 MB unmapped when freed
     assert kept_mb("dynamic") > given_back + 8  # glibc's default keeps some in its heap (16 MB here)
+
+
+@pytest.fixture
+def no_onednn_capacity(monkeypatch):
+    for name in memory.ONEDNN_CACHE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_v3_sets_onednn_cache_capacity_when_created(no_onednn_capacity):
+    import os
+
+    registry.callbacks.get("spacy_rnn.trim_memory.v3")(every=10, primitive_cache=16)
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "16"
+
+
+def test_v3_default_leaves_onednn_alone(no_onednn_capacity):
+    import os
+
+    memory.create_trim_memory_v3(every=10)
+    assert not any(name in os.environ for name in memory.ONEDNN_CACHE_VARIABLES)
+
+
+@pytest.mark.parametrize("name", memory.ONEDNN_CACHE_VARIABLES)
+def test_v3_a_capacity_in_the_environment_wins(no_onednn_capacity, monkeypatch, name):
+    import os
+
+    monkeypatch.setenv(name, "256")
+    memory.create_trim_memory_v3(every=10, primitive_cache=0)
+    assert os.environ[name] == "256"
+    assert sum(n in os.environ for n in memory.ONEDNN_CACHE_VARIABLES) == 1
+
+
+@pytest.mark.parametrize("capacity", [-2, 1.5, True, "16"])
+def test_v3_primitive_cache_must_be_an_integer(no_onednn_capacity, capacity):
+    with pytest.raises(ConfigValueError, match="trim_memory.v3: primitive_cache must be an integer of 0 or more"):
+        memory.create_trim_memory_v3(primitive_cache=capacity)
+
+
+def test_v3_checks_v2s_settings_under_its_own_name(no_onednn_capacity):
+    import os
+
+    with pytest.raises(ConfigValueError, match="trim_memory.v3: mmap_threshold"):
+        memory.create_trim_memory_v3(mmap_threshold=-1, primitive_cache=16)
+    with pytest.raises(ConfigValueError, match="trim_memory.v3: every"):
+        memory.create_trim_memory_v3(every=0, primitive_cache=16)
+    assert "ONEDNN_PRIMITIVE_CACHE_CAPACITY" not in os.environ  # nothing set by a refused config
+
+
+CACHE_CHECK = """
+import sys, torch
+from pathlib import Path
+from spacy_rnn import memory
+
+def rss_mb():
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024
+
+memory.create_trim_memory_v3(every=10, primitive_cache=int(sys.argv[1]))
+torch.manual_seed(0)
+torch.set_num_threads(1)
+lstm = torch.nn.LSTM(32, 64, bidirectional=True, batch_first=True)
+lstm(torch.zeros(8, 10, 32))[0].sum().backward()
+before = rss_mb()
+for length in range(200, 1400, 10):  # 120 shapes that never repeat, as long documents' batches
+    lstm(torch.zeros(8, length, 32))[0].sum().backward()
+print(rss_mb() - before)
+"""
+
+
+@pytest.mark.slow
+def test_v3_primitive_cache_bounds_memory_in_a_fresh_process(no_onednn_capacity):
+    # a fresh process: oneDNN reads the capacity once, at its first primitive
+    import subprocess
+    import sys
+
+    def grew_mb(capacity):
+        out = subprocess.run([sys.executable, "-c", CACHE_CHECK, str(capacity)], capture_output=True, text=True, check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    bounded, default = grew_mb(0), grew_mb(-1)
+    assert default > bounded + 30, (default, bounded)
