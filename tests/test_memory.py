@@ -122,8 +122,11 @@ def test_v2_threshold_returns_large_blocks_at_once():
 
 @pytest.fixture
 def no_onednn_capacity(monkeypatch):
+    # setenv first, so that monkeypatch restores each variable (absent, or its value) afterwards,
+    # also when the callback under test sets it: the capacity must not leak into later tests
     for name in memory.ONEDNN_CACHE_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "0")
+        monkeypatch.delenv(name)
 
 
 def test_v3_sets_onednn_cache_capacity_when_created(no_onednn_capacity):
