@@ -34,7 +34,7 @@ from .layers.sum_outputs import sum_outputs
 from .layers.pooling import pooled_width
 from .layers.char_embed import CharRNNEmbed, concatenate_embeds
 from .errors import ConfigValueError, Errors
-from .layers.checks import check_settings
+from .layers.checks import check_choice, check_settings
 from .layers.embed import SumHashEmbed
 
 # Bias given to a label added after training, so that it starts improbable
@@ -429,20 +429,8 @@ def check_textcat_args(
                 reason="use an int from 0 (no bag-of-words branch) to 5.",
             )
         )
-    if bow_counts not in COUNTS:
-        raise ConfigValueError(
-            Errors.E002.format(
-                name="bow_counts", value=bow_counts, where=where,
-                reason=f"use one of {', '.join(repr(c) for c in COUNTS)}.",
-            )
-        )
-    if bow_combine not in COMBINE:
-        raise ConfigValueError(
-            Errors.E002.format(
-                name="bow_combine", value=bow_combine, where=where,
-                reason=f"use one of {', '.join(repr(c) for c in COMBINE)}.",
-            )
-        )
+    check_choice(where, "bow_counts", bow_counts, COUNTS)
+    check_choice(where, "bow_combine", bow_combine, COMBINE)
 
 
 def _resize_all(model: Model, new_nO: int, resizables: List[Model]) -> Model:

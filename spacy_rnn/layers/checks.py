@@ -12,7 +12,7 @@ silently (a dropout of 1.5 zeroes every value it touches).
 """
 import math
 from numbers import Integral, Real
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from ..errors import ConfigValueError, Errors
 
@@ -54,6 +54,12 @@ def check_positive(where: str, name: str, value: Any) -> None:
     """A finite number above 0."""
     if not _is_number(value) or value <= 0:
         raise _error(where, name, value, "use a finite number above 0.")
+
+
+def check_choice(where: str, name: str, value: Any, choices: Sequence[str]) -> None:
+    """One of ``choices``."""
+    if value not in choices:
+        raise _error(where, name, value, f"use one of {', '.join(repr(choice) for choice in choices)}.")
 
 
 def check_settings(
