@@ -37,7 +37,7 @@ from spacy.util import registry
 
 from ..errors import CorpusError
 from ..output_file import write_bytes_atomically
-from .docs import make_cats, records_to_docs
+from .docs import make_cats, new_docbin, records_to_docs
 from .records import CorpusReport, CorpusWarning, Record, read_records
 from .sources import LABELLED_FORMATS, suffixes_for
 
@@ -366,13 +366,13 @@ def write_shards(
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
     n_shards = 0
     try:
-        doc_bin = DocBin(store_user_data=False)
+        doc_bin = new_docbin()
 
         def flush() -> None:
             nonlocal doc_bin, n_shards
             write_bytes_atomically(tmp / f"{output_dir.name}-{n_shards:05d}{DOCBIN_SUFFIX}", doc_bin.to_bytes())
             n_shards += 1
-            doc_bin = DocBin(store_user_data=False)
+            doc_bin = new_docbin()
 
         def counted(stream: Iterable[Record]) -> Iterator[Record]:
             for record in stream:

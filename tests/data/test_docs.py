@@ -12,6 +12,7 @@ from spacy_rnn.data import (
     records_to_docs,
     write_docbin,
 )
+from spacy_rnn.data.streaming import write_shards
 
 
 # ---------------------------------------------------------------------------
@@ -49,6 +50,21 @@ def test_write_docbin_and_label_counts(tmp_path):
     assert list(counts.items()) == [("pos", 2), ("neutral", 0), ("neg", 1)]
     docs = list(DocBin().from_disk(tmp_path / "b.spacy").get_docs(nlp.vocab))
     assert docs[0].cats == {"pos": 1.0, "neutral": 0.0, "neg": 0.0}
+
+
+def test_write_docbin_stores_only_what_records_carry(tmp_path):
+    """Tokens (ORTH, and spaces, which DocBin always keeps) and cats: no
+    columns of zeros for tags, lemmas or entities."""
+    nlp = spacy.blank("en")
+    write_docbin(nlp, [Record("Not bad at all!  Really.", ["pos"], 1)], tmp_path / "a.spacy")
+    doc_bin = DocBin().from_disk(tmp_path / "a.spacy")
+    assert doc_bin.attrs == [spacy.attrs.ORTH]
+    doc = next(doc_bin.get_docs(nlp.vocab))
+    expected = nlp.make_doc("Not bad at all!  Really.")
+    assert doc.text == expected.text and [t.text for t in doc] == [t.text for t in expected]
+    assert [t.norm_ for t in doc] == [t.norm_ for t in expected]
+    write_shards(nlp, lambda: iter([Record("Fine.", ["pos"], 1)] * 3), tmp_path / "shards", shard_size=2)
+    assert [DocBin().from_disk(p).attrs for p in sorted((tmp_path / "shards").iterdir())] == [[spacy.attrs.ORTH]] * 2
 
 
 def test_count_labels_multi_label():
