@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.util import registry
+from spacy.vocab import Vocab
 
 from ..errors import CorpusError
 from ..output_file import write_bytes_atomically
@@ -71,12 +72,39 @@ def list_shards(path: PathLike) -> List[Path]:
     return shards
 
 
-def read_docbin(path: Path, nlp: Language) -> Iterator[Doc]:
-    """The docs of one ``.spacy`` shard. Only this shard's bytes are held.
+def read_docbin_rows(path: Path, nlp: Language) -> Iterator[DocBin]:
+    """The docs of one ``.spacy`` shard, each as a one-doc DocBin (see
+    ``docbin_rows``). Only this shard's bytes are held while it is read.
 
     RAISES (CorpusError): The file is not a readable DocBin, or holds no doc.
     """
-    return load_docbin(path).get_docs(nlp.vocab)
+    return docbin_rows(load_docbin(path), nlp.vocab)
+
+
+def docbin_rows(doc_bin: DocBin, vocab: Vocab) -> Iterator[DocBin]:
+    """The docs of ``doc_bin`` one at a time, still serialized: each is a
+    one-doc DocBin holding copies of its row (token attributes, spaces, cats,
+    flags, span groups, user data), so it keeps nothing of the shard alive,
+    and ``row.get_docs(vocab)`` makes the same doc as ``doc_bin.get_docs``.
+
+    The mixing buffer holds these rather than docs. An IMDB review of 263
+    tokens is about 4 KB as a row of ``convert``'s DocBins (ORTH only) and
+    33 KB as a ``Doc``. The shard's strings go into ``vocab`` first, as
+    ``DocBin.get_docs`` does, so a row needs none of its own.
+    """
+    for string in doc_bin.strings:
+        vocab[string]
+    for i in range(len(doc_bin)):
+        row = DocBin(store_user_data=doc_bin.store_user_data)
+        row.attrs = doc_bin.attrs  # the file's columns, in the file's order
+        # the loaded arrays are views of the whole shard's buffer: copy this doc's part
+        row.tokens = [doc_bin.tokens[i].copy()]
+        row.spaces = [doc_bin.spaces[i].copy()]
+        row.cats = [doc_bin.cats[i]]
+        row.flags = [doc_bin.flags[i]]
+        row.span_groups = [doc_bin.span_groups[i]]
+        row.user_data = doc_bin.user_data[i:i + 1]  # get_docs reads it whatever store_user_data says
+        yield row
 
 
 def load_docbin(path: Path) -> DocBin:
@@ -177,10 +205,10 @@ class StreamingCorpus:
         """The examples of pass ``pass_number``, in its order.
 
         The buffer mixes what the shards hold, not examples: a ``.spacy``
-        shard's reference docs and a record shard's records. Each example is
-        made as it leaves the buffer, so the buffer holds one doc per
-        ``.spacy`` example (not an example's two) and only text and labels
-        per record."""
+        shard's docs still serialized (``docbin_rows``) and a record shard's
+        records. Each example is made as it leaves the buffer, so the buffer
+        holds no ``Doc``: a row of token attributes per ``.spacy`` example
+        and only text and labels per record."""
         rng = self.rng(pass_number)
         order = self._shard_order(rng)
         items = chain.from_iterable(self.shard_items(nlp, shard) for shard in order)
@@ -192,11 +220,11 @@ class StreamingCorpus:
         """The examples of one shard, in file order."""
         return (self.make_example(nlp, item) for item in self.shard_items(nlp, shard))
 
-    def shard_items(self, nlp: Language, shard: Path) -> Iterator[Union[Doc, Record]]:
-        """What one shard holds, in file order: its reference docs (``.spacy``)
-        or its valid records (JSONL/CSV/TSV)."""
+    def shard_items(self, nlp: Language, shard: Path) -> Iterator[Union[DocBin, Record]]:
+        """What one shard holds, in file order: its reference docs as one-doc
+        DocBins (``.spacy``) or its valid records (JSONL/CSV/TSV)."""
         if shard.suffix.lower() == DOCBIN_SUFFIX:
-            yield from read_docbin(shard, nlp)
+            yield from read_docbin_rows(shard, nlp)
             return
         report = CorpusReport(path=str(shard))
         yield from self.records(shard, report, max_length=nlp.max_length)
@@ -204,10 +232,11 @@ class StreamingCorpus:
             raise CorpusError(str(shard), None, "the shard holds no valid records",
                               "Remove the empty shard, or fix its records.")
 
-    def make_example(self, nlp: Language, item: Union[Doc, Record]) -> Example:
-        """The training example of a reference doc or a record."""
-        if isinstance(item, Doc):
-            return Example(nlp.make_doc(item.text), item)
+    def make_example(self, nlp: Language, item: Union[DocBin, Record]) -> Example:
+        """The training example of a reference doc's row or a record."""
+        if isinstance(item, DocBin):
+            reference = next(item.get_docs(nlp.vocab))
+            return Example(nlp.make_doc(reference.text), reference)
         return Example.from_dict(nlp.make_doc(item.text), {"cats": make_cats(item.labels, self.get_labels())})
 
     def records(self, shard: Path, report: CorpusReport, max_length: Optional[int] = None) -> Iterator[Record]:

@@ -11,7 +11,13 @@ from spacy.util import registry
 from thinc.api import Config
 
 from spacy_rnn.data import CorpusError, Record
-from spacy_rnn.data.streaming import StreamingCorpus, shuffle_through_buffer, steps_for_passes, write_shards
+from spacy_rnn.data.streaming import (
+    StreamingCorpus,
+    docbin_rows,
+    shuffle_through_buffer,
+    steps_for_passes,
+    write_shards,
+)
 
 LABELS = ["neg", "pos"]
 
@@ -84,6 +90,35 @@ def test_reference_docs_keep_their_cats(shards, nlp):
         i = int(eg.reference.text.split()[1])
         assert eg.reference.cats == {"neg": float(i % 2 == 0), "pos": float(i % 2 == 1)}
         assert eg.predicted.text == eg.reference.text and not eg.predicted.cats
+
+
+def test_docbin_rows_make_the_docs_get_docs_makes():
+    """The buffer holds a shard's docs as one-doc DocBins: each makes the same
+    doc as the shard would, annotations, spans, unknown spaces and user data
+    included, and owns its arrays, so the shard's buffer can be freed."""
+    nlp = spacy.blank("en")
+    docs = []
+    for i, text in enumerate(["A fine film .", "Dull , slow ; flat", "emoji 😀 here"]):
+        doc = nlp.make_doc(text)
+        doc.cats = {"pos": float(i % 2), "neg": float(1 - i % 2)}
+        doc[0].tag_, doc[0].lemma_, doc[1].pos_ = "DT", "a", "ADJ"
+        doc.ents = [doc.char_span(0, len(doc[0].text), label="THING")]
+        doc.spans["sc"] = [doc[1:3]]
+        doc.user_data["n"] = i
+        docs.append(doc)
+    docs.append(spacy.tokens.Doc(nlp.vocab, words=["no", "spaces", "known"]))
+    doc_bin = DocBin(store_user_data=True, docs=docs)
+    loaded = DocBin().from_bytes(doc_bin.to_bytes())
+    vocab = spacy.blank("en").vocab
+    rows = list(docbin_rows(loaded, vocab))
+    assert all(len(row) == 1 and all(a.flags.owndata for a in (*row.tokens, *row.spaces)) for row in rows)
+    expected = list(DocBin().from_bytes(doc_bin.to_bytes()).get_docs(spacy.blank("en").vocab))
+    made = [next(row.get_docs(vocab)) for row in rows]
+    for a, b in zip(made, expected):
+        assert a.to_json() == b.to_json() and a.user_data == b.user_data
+        assert [(s.start, s.end) for s in a.spans.get("sc", [])] == [(s.start, s.end) for s in b.spans.get("sc", [])]
+        assert [t.whitespace_ for t in a] == [t.whitespace_ for t in b] and a.has_unknown_spaces == b.has_unknown_spaces
+    assert len(made) == 4
 
 
 def test_reads_jsonl_shards_and_a_single_file(tmp_path, nlp):
