@@ -388,8 +388,9 @@ def test_pretrain_resumes(pretrained, data):
     assert "starting at epoch 1" in result.stdout
 
 
-def test_pretraining_composes_with_static_vectors(data, texts, tmp_path):
-    """The vectors recipe pretrains as a language model with its static vectors
+@pytest.mark.parametrize("recipe", ["sentiment_bilstm_long_vectors.cfg", "sentiment_bilstm_vectors.cfg"])
+def test_pretraining_composes_with_static_vectors(recipe, data, texts, tmp_path):
+    """Each vectors recipe pretrains as a language model with its static vectors
     (``spacy pretrain`` with ``--paths.vectors``), and its weights load back into
     the same recipe for fine-tuning: the table stays frozen, the projection
     and the recurrent weights come from pretraining."""
@@ -403,12 +404,12 @@ def test_pretraining_composes_with_static_vectors(data, texts, tmp_path):
         encoding="utf8",
     )
     run("spacy", "init", "vectors", "en", str(vectors_txt), str(tmp_path / "vectors"))
-    config_path = REPO / "configs" / "sentiment_bilstm_long_vectors.cfg"
+    config_path = REPO / "configs" / recipe
     out = tmp_path / "pretrain_out"
     run(
         "spacy", "pretrain", str(config_path), str(out), "--paths.raw_text", str(data / "raw.jsonl"),
         "--paths.lm_vocab", str(data / "lm_vocab.json"), "--paths.vectors", str(tmp_path / "vectors"),
-        # the recipe's [training.max_steps] counts the training corpus, which spacy pretrain resolves too
+        # the long recipe's [training.max_steps] counts the training corpus, which spacy pretrain resolves too
         "--paths.train", str(data / "train.spacy"), "--pretraining.max_epochs", "1", "--pretraining.objective.log_every", "2000", *TINY,
     )
     weights = out / "model0.bin"
