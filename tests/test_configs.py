@@ -17,6 +17,22 @@ from spacy_rnn.torch import CELLS
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.cfg"))
 
 
+
+def test_pretraining_blocks_are_one_copy():
+    """spaCy configs cannot include one another, so each recipe that spacy pretrain
+    reads carries its own [pretraining] block and [corpora.pretrain] reader: the
+    copies must stay the same (a change to one is a change to all)."""
+    blocks = {}
+    for path in CONFIGS:
+        config = Config().from_disk(path, interpolate=False)
+        if config["pretraining"]:
+            blocks[path.stem] = (config["pretraining"], config["corpora"].get("pretrain"))
+    assert {"pretrain_bilstm", "sentiment_bilstm_long", "sentiment_bilstm_long_vectors",
+            "sentiment_bilstm_vectors"} <= set(blocks)
+    first = next(iter(blocks.values()))
+    for name, block in blocks.items():
+        assert block == first, f"configs/{name}.cfg: its [pretraining] or [corpora.pretrain] differs"
+
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
     path = tmp_path_factory.mktemp("corpus")
