@@ -132,6 +132,12 @@ class Errors:
         "spacy-rnn can load: {reason}. Pretrain again with "
         "[pretraining.objective] lm_dir set."
     )
+    E032 = (
+        "[spacy_rnn E032] [pretraining.objective] init_head = {path!r} cannot "
+        "start this objective's output layer: {reason}. Resume with the same "
+        "[pretraining.objective] settings and vocab_path as the saved run, or "
+        "set init_head = null to start a fresh output layer."
+    )
 
 
 class ConfigValueError(ValueError):

@@ -42,6 +42,7 @@ def create_pretrain_rnn_lm(
     predict_boundaries: bool = True,
     log_every: int = 100000,
     lm_dir: Optional[str] = None,
+    init_head: Optional[str] = None,
 ) -> Callable[[Vocab, Model], Model]:
     """Pretrain a recurrent tok2vec as a language model (``[pretraining.objective]``).
 
@@ -112,6 +113,13 @@ def create_pretrain_rnn_lm(
         is; then ``python -m spacy_rnn lm-eval`` and ``next-words`` load the
         language model from there. null: the output layer is discarded, as
         spaCy does.
+    init_head (Optional[str]): Start the output layer from the one saved in
+        this directory (an earlier run's ``lm_dir``) instead of random
+        weights. ``spacy pretrain --resume-path`` restores only the tok2vec,
+        so resume with ``--pretraining.objective.init_head`` set to the same
+        directory, or the resumed epoch starts with an untrained output
+        layer. The saved vocabulary and output-layer settings must equal
+        this objective's (else E032). null: a fresh output layer.
     RETURNS (Callable[[Vocab, Model], Model]): The objective, for
         ``spacy pretrain``.
     """
@@ -139,7 +147,7 @@ def create_pretrain_rnn_lm(
         return build_rnn_lm(
             tok2vec, encoder, lm_vocab, output_layer=output_layer, cutoffs=cutoffs,
             div_value=div_value, predict_boundaries=predict_boundaries, log_every=log_every,
-            lm_dir=lm_dir,
+            lm_dir=lm_dir, init_head=init_head,
         )
 
     return create_objective
@@ -262,6 +270,7 @@ def build_rnn_lm(
     predict_boundaries: bool = True,
     log_every: int = 0,
     lm_dir: Optional[str] = None,
+    init_head: Optional[str] = None,
 ) -> Model:
     """The pretraining model: ``tok2vec`` (ref "tok2vec") whose output is
     scored by a shared language-model output layer (ref "output_layer") in
@@ -278,6 +287,10 @@ def build_rnn_lm(
     def lm_init(model: Model, X=None, Y=None) -> None:
         tok2vec.initialize(X=X)
         head.initialize()
+        if init_head is not None:
+            from .saved_lm import restore_head  # it reads lm_targets from here
+
+            restore_head(head, vocab, init_head)
 
     def get_loss(ops, docs: List[Doc], prediction: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         fwd_rows, fwd_targets, bwd_rows, bwd_targets = lm_targets(vocab, docs, predict_boundaries)

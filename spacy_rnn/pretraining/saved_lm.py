@@ -97,6 +97,48 @@ def save_lm_parts(model: Model, lm_dir: Union[str, Path]) -> None:
     _write_atomic(meta_path, srsly.json_dumps(meta, indent=2).encode("utf8"))
 
 
+def restore_head(head: Model, vocab, lm_dir: Union[str, Path]) -> None:
+    """Load the output layer saved in ``lm_dir`` (:func:`save_lm_parts`)
+    into ``head``, an initialized output layer built for the target
+    vocabulary ``vocab`` (an :class:`~spacy_rnn.pretraining.vocab.LMVocab`).
+    The objective does this with ``[pretraining.objective] init_head``, for
+    ``spacy pretrain --resume-path``, which restores only the tok2vec.
+
+    RAISES (ConfigValueError): E030 (a file is missing), E031 (not such a
+        model), E032 (a saved setting or the vocabulary differs).
+    """
+    lm_dir = Path(lm_dir)
+    for needed in (lm_dir / META_FILE, lm_dir / HEAD_FILE, lm_dir / VOCAB_FILE):
+        if not needed.is_file():
+            raise ConfigValueError(Errors.E030.format(path=str(lm_dir), missing=str(needed)))
+    meta = srsly.read_json(lm_dir / META_FILE)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ConfigValueError(Errors.E031.format(path=str(lm_dir / META_FILE), reason=f"it has no \"format\": \"{FORMAT}\""))
+    saved = meta["head"]
+    ours = {
+        "nI": head.get_dim("nI"),
+        "n_classes": head.get_dim("nO"),
+        "output_layer": head.attrs["output_layer"],
+        "cutoffs": list(head.shims[0]._model.cutoffs),
+        "div_value": head.attrs["div_value"],
+    }
+    for name, value in ours.items():
+        if saved.get(name) != value:
+            raise ConfigValueError(
+                Errors.E032.format(path=str(lm_dir), reason=f"its output layer has {name} {saved.get(name)!r}, this one {value!r}")
+            )
+    saved_words = read_lm_vocab(lm_dir / VOCAB_FILE, str(lm_dir / VOCAB_FILE)).words
+    if saved_words != vocab.words:
+        differ = next((i for i, (a, b) in enumerate(zip(saved_words, vocab.words)) if a != b), min(len(saved_words), len(vocab.words)))
+        raise ConfigValueError(
+            Errors.E032.format(
+                path=str(lm_dir),
+                reason=f"its {VOCAB_FILE} differs from {vocab.path!r} at target {differ} (the words and their order must be the same)",
+            )
+        )
+    head.from_bytes((lm_dir / HEAD_FILE).read_bytes())
+
+
 def tok2vec_file(path: Union[str, Path]) -> Tuple[Path, Path]:
     """The directory and the tok2vec weights of a saved language model.
 

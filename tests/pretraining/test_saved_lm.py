@@ -133,3 +133,60 @@ def test_lm_eval_refuses_a_tok2vec_without_its_head(abc_lm, tmp_path):
     (tmp_path / "model-last.bin").write_bytes((abc_lm[0] / "model-last.bin").read_bytes())
     result = CliRunner().invoke(app, ["lm-eval", str(tmp_path), str(abc_lm[1])])
     assert result.exit_code == 1 and "E030" in result.output and "lm_dir" in result.output
+
+
+def _resumed_model(out, **objective):
+    """What ``spacy pretrain --resume-path out/model-last.bin`` builds: the
+    saved run's config with ``[pretraining.objective]`` overrides, the
+    pretraining model initialized, then the tok2vec weights loaded (spaCy's
+    ``_resume_model``). Returns the pipeline and the model."""
+    overrides = {f"pretraining.objective.{k}": v for k, v in objective.items()}
+    config = Config().from_disk(out / "config.cfg", overrides={"paths.lm_dir": None, **overrides})
+    nlp = load_model_from_config(config)
+    P = registry.resolve(nlp.config.interpolate()["pretraining"], schema=ConfigSchemaPretrain)
+    model = create_pretraining_model(nlp, P)
+    model.get_ref("tok2vec").from_bytes((out / "model-last.bin").read_bytes())
+    return nlp, model
+
+
+def _heldout_scores(abc_lm, nlp, model):
+    _, heldout, _ = abc_lm
+    meta = {"bidirectional": True, "predict_boundaries": True}
+    lm = PretrainedLM(nlp, model.get_ref("tok2vec"), model.get_ref("output_layer"), model.attrs["lm_vocab"], meta)
+    return lm.evaluate(nlp.tokenizer.pipe(heldout.read_text().splitlines()))
+
+
+def test_init_head_resumes_the_whole_language_model(abc_lm):
+    """--resume-path restores the tok2vec only; with init_head the output
+    layer comes back too, and the resumed model scores held-out text as the
+    saved one did. Without it the output layer starts untrained."""
+    out, _, expected = abc_lm
+    nlp, model = _resumed_model(out, init_head=str(out))
+    got = _heldout_scores(abc_lm, nlp, model)
+    for key in ("perplexity", "forward", "backward"):
+        assert_allclose(got[key], expected[key], rtol=1e-5)
+    nlp, model = _resumed_model(out)
+    fresh = _heldout_scores(abc_lm, nlp, model)
+    assert fresh["perplexity"] > 2 * expected["perplexity"], (fresh, expected)
+
+
+def test_init_head_refuses_another_vocabulary(abc_lm, tmp_path):
+    out, _, _ = abc_lm
+    saved = json.loads((out / "lm-vocab.json").read_text())
+    words = saved["words"]
+    saved["words"] = [words[1], words[0]] + words[2:]
+    (tmp_path / "swapped.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"E032.*lm-vocab.json differs .* at target 0"):
+        _resumed_model(out, init_head=str(out), vocab_path=str(tmp_path / "swapped.json"))
+
+
+def test_init_head_refuses_another_output_layer(abc_lm):
+    out, _, _ = abc_lm
+    with pytest.raises(ValueError, match=r"E032.*output_layer 'adaptive', this one 'full'"):
+        _resumed_model(out, init_head=str(out), output_layer="full")
+
+
+def test_init_head_names_the_missing_file(abc_lm, tmp_path):
+    out, _, _ = abc_lm
+    with pytest.raises(ValueError, match=r"E030.*lm.json"):
+        _resumed_model(out, init_head=str(tmp_path))
