@@ -132,6 +132,14 @@ class Errors:
         "spacy-rnn can load: {reason}. Pretrain again with "
         "[pretraining.objective] lm_dir set."
     )
+    E033 = (
+        "[spacy_rnn E033] The static-vectors layer was built for {nM}-wide "
+        "word vectors, but the pipeline's table is {shape}. Load the table the "
+        "model was trained with: in a training config, [initialize] vectors "
+        "(e.g. --paths.vectors assets/vectors_en_md), also when the config "
+        "sources a trained component (spaCy does not copy the source's vectors "
+        "then); from Python, load it into nlp.vocab first."
+    )
     E032 = (
         "[spacy_rnn E032] [pretraining.objective] init_head = {path!r} cannot "
         "start this objective's output layer: {reason}. Resume with the same "

@@ -14,7 +14,8 @@ from thinc.api import Config
 
 from spacy_rnn.torch import CELLS
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.cfg"))
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = sorted(CONFIG_DIR.glob("*.cfg"))
 
 
 
@@ -57,19 +58,21 @@ def test_there_is_a_recipe_per_cell_and_task():
     assert set(CELLS) <= used, set(CELLS) - used
 
 
-# `python -m spacy debug config` for each path in argv[2:], in one process: spaCy's
-# own command line, each run's exit code and output, as JSON.
+# `python -m spacy debug config` for each path in argv[3:], in one process: spaCy's
+# own command line with the overrides in argv[1] and, per path, those in argv[2]
+# (a JSON object); each run's exit code and output, as JSON.
 DEBUG_CONFIGS = """
 import contextlib, io, json, sys, traceback
 from typer.main import get_command
 from spacy.cli import app
 command = get_command(app)
 results = {}
-for path in sys.argv[2:]:
+extra = json.loads(sys.argv[2])
+for path in sys.argv[3:]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         try:
-            code = command.main(["debug", "config", path, *json.loads(sys.argv[1])], prog_name="spacy",
+            code = command.main(["debug", "config", path, *json.loads(sys.argv[1]), *extra.get(path, [])], prog_name="spacy",
                                 standalone_mode=False) or 0
         except SystemExit as exit:
             code = exit.code
@@ -81,14 +84,63 @@ print(json.dumps(results))
 """
 
 
+TINY_WORDS = ["good", "bad", "film", "fine", "dull", "great", "awful"]
+
+
+def tiny_vectors(vocab):
+    """An 8-wide table for a few words, standing in for en_core_web_md's."""
+    table = numpy.random.default_rng(0).standard_normal((len(TINY_WORDS), 8)).astype("f")
+    vocab.vectors = Vectors(strings=vocab.strings, data=table, keys=TINY_WORDS)
+
+
+def is_finetune(path):
+    return "source = ${paths.source}" in path.read_text()
+
+
 @pytest.fixture(scope="module")
-def debug_config(tiny_corpus):
+def trained_source(tmp_path_factory, tiny_corpus):
+    """What a fine-tune recipe sources: the sentence vectors recipe trained a
+    few steps with the tiny table, saved (``source/``), and that table alone
+    as a pipeline for [initialize] vectors (``vectors/``)."""
+    from spacy.training import Example
+
+    path = tmp_path_factory.mktemp("source")
+    vectors_nlp = spacy.blank("en")
+    tiny_vectors(vectors_nlp.vocab)
+    vectors_nlp.to_disk(path / "vectors")
+    config = Config().from_disk(CONFIG_DIR / "sentiment_bilstm_vectors.cfg")
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    tiny_vectors(nlp.vocab)
+    examples = [
+        Example.from_dict(nlp.make_doc(t), {"cats": {"negative": float(i % 2), "positive": float(1 - i % 2)}})
+        for i, t in enumerate(["good film", "bad film", "a great one", "awful and dull"])
+    ]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer)
+    nlp.to_disk(path / "source")
+    return path
+
+
+def source_overrides(path, trained_source):
+    """The fine-tune recipes' extra overrides: the source and its table."""
+    if not is_finetune(path):
+        return {}
+    return {"paths.source": str(trained_source / "source"), "paths.vectors": str(trained_source / "vectors")}
+
+
+@pytest.fixture(scope="module")
+def debug_config(tiny_corpus, trained_source):
     """{config path: (exit code, output)} of `spacy debug config` on every recipe,
     run in one fresh process that never imports spacy_rnn itself (the entry
     points must find it): one Python start-up rather than one per recipe."""
     overrides = ["--paths.train", str(tiny_corpus / "train.spacy"), "--paths.dev", str(tiny_corpus / "dev.spacy")]
+    extra = {
+        str(path): [arg for key, value in source_overrides(path, trained_source).items() for arg in (f"--{key}", value)]
+        for path in CONFIGS
+    }
     result = subprocess.run(
-        [sys.executable, "-c", DEBUG_CONFIGS, json.dumps(overrides), *map(str, CONFIGS)],
+        [sys.executable, "-c", DEBUG_CONFIGS, json.dumps(overrides), json.dumps(extra), *map(str, CONFIGS)],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -96,11 +148,11 @@ def debug_config(tiny_corpus):
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_config_is_valid_and_builds(path, debug_config):
+def test_config_is_valid_and_builds(path, debug_config, trained_source):
     returncode, output = debug_config[str(path)]
     assert returncode == 0, output[-4000:]
     assert "Config is valid" in output
-    config = Config().from_disk(path)
+    config = Config().from_disk(path, overrides=source_overrides(path, trained_source))
     nlp = spacy.util.load_model_from_config(config, auto_fill=False, validate=True)
     assert nlp.pipe_names == config["nlp"]["pipeline"]
     # a config reads like documentation: every recipe says what it is on line 1
@@ -108,10 +160,11 @@ def test_config_is_valid_and_builds(path, debug_config):
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_config_trains_a_step(path, tiny_corpus):
+def test_config_trains_a_step(path, tiny_corpus, trained_source):
     # the streamed *_long recipes count the training corpus for max_steps and the
     # learning-rate schedule, which nlp.initialize resolves with the optimizer
-    config = Config().from_disk(path, overrides={"paths.train": str(tiny_corpus / "train.spacy")})
+    overrides = {"paths.train": str(tiny_corpus / "train.spacy"), **source_overrides(path, trained_source)}
+    config = Config().from_disk(path, overrides=overrides)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
     from spacy.training import Example
 
@@ -120,11 +173,35 @@ def test_config_trains_a_step(path, tiny_corpus):
         Example.from_dict(nlp.make_doc(t), {"cats": {"negative": float(i % 2), "positive": float(1 - i % 2)}})
         for i, t in enumerate(["good", "bad film", "a fine one", "dull"])
     ]
-    if "include_static_vectors = true" in path.read_text():
+    if "include_static_vectors = true" in path.read_text() or is_finetune(path):
         # [initialize] vectors would load a real table; a tiny one does here
-        words = ["good", "bad", "film", "fine", "dull"]
-        table = numpy.random.default_rng(0).standard_normal((len(words), 8)).astype("f")
-        nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=table, keys=words)
+        tiny_vectors(nlp.vocab)
     optimizer = nlp.initialize(lambda: examples)
     losses = nlp.update(examples, sgd=optimizer)
     assert losses[name] > 0
+
+
+def test_finetune_recipe_starts_from_the_source(tiny_corpus, trained_source):
+    """spacy train's initialization (init_nlp) of the fine-tune recipe keeps
+    the sourced component's weights and labels: before any update it predicts
+    as the source does. Without [initialize] vectors the sourced layer's table
+    is empty, and the first prediction says so (E033) instead of indexing it."""
+    from spacy.training.initialize import init_nlp
+
+    path = CONFIG_DIR / "sentiment_bilstm_vectors_finetune.cfg"
+    overrides = {
+        "paths.train": str(tiny_corpus / "train.spacy"), "paths.dev": str(tiny_corpus / "dev.spacy"),
+        **source_overrides(path, trained_source),
+    }
+    nlp = init_nlp(Config().from_disk(path, overrides=overrides))
+    source = spacy.load(trained_source / "source")
+    assert nlp.get_pipe("rnn_textcat").labels == source.get_pipe("rnn_textcat").labels == ("negative", "positive")
+    texts = ["good film", "awful and dull", "a film we never saw"]
+    for ours, theirs in zip(nlp.pipe(texts), source.pipe(texts)):
+        assert ours.cats == pytest.approx(theirs.cats, abs=1e-6)
+    assert len({round(doc.cats["positive"], 6) for doc in source.pipe(texts)}) > 1
+    overrides["paths.vectors"] = None
+    with pytest.warns(UserWarning, match="W113"):  # spaCy's own warning: the source's vectors differ
+        nlp = init_nlp(Config().from_disk(path, overrides=overrides))
+    with pytest.raises(ValueError, match=r"E033.*8-wide.*0 x 0.*--paths.vectors"):
+        nlp("good film")

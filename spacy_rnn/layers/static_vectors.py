@@ -28,6 +28,8 @@ from spacy.vectors import Mode, Vectors
 from thinc.api import Model, NumpyOps, glorot_uniform_init
 from thinc.types import Ragged
 
+from ..errors import Errors
+
 
 def StaticVectors(nO: Optional[int] = None, *, dropout: Optional[float] = None) -> Model[List[Doc], Ragged]:
     """Embed docs with their vocab's vectors table through a learned linear
@@ -45,6 +47,8 @@ def StaticVectors(nO: Optional[int] = None, *, dropout: Optional[float] = None) 
 
 def forward(model: Model[List[Doc], Ragged], docs: List[Doc], is_train: bool):
     vectors = docs[0].vocab.vectors if docs else None
+    if vectors is not None and model.has_dim("nM") and vectors.shape[1] != model.get_dim("nM"):
+        raise ValueError(Errors.E033.format(nM=model.get_dim("nM"), shape=" x ".join(map(str, vectors.shape))))
     if not (isinstance(vectors, Vectors) and vectors.mode == Mode.default and isinstance(model.ops, NumpyOps)):
         return spacy_static_vectors.forward(model, docs, is_train)
     lengths = [len(doc) for doc in docs]
