@@ -140,6 +140,15 @@ class Errors:
         "sources a trained component (spaCy does not copy the source's vectors "
         "then); from Python, load it into nlp.vocab first."
     )
+    E034 = (
+        "[spacy_rnn E034] {name!r} was given a training example with the "
+        "label(s) {unknown}, which it does not have (its labels: {labels}); "
+        "the example's text starts {text!r}. spaCy would train that example "
+        "toward none of its labels. A component sourced from a trained "
+        "pipeline keeps the source's labels: train it on a corpus with those "
+        "labels, or train a new component (with --paths.init_tok2vec to keep "
+        "the source's tok2vec) when the labels differ."
+    )
     E032 = (
         "[spacy_rnn E032] [pretraining.objective] init_head = {path!r} cannot "
         "start this objective's output layer: {reason}. Resume with the same "

@@ -147,6 +147,31 @@ class _AttentionExplanations:
             doc._.set(ATTENTION_EXTENSION, doc_weights.tolist())
 
 
+class _KnownLabelsOnly:
+    """Refuse training examples with labels the component does not have.
+
+    spaCy's textcat builds each example's target from its own labels only, so
+    an example whose label the component lacks (a corpus with other labels
+    than a sourced component's) would be trained toward none of them, with no
+    message. ``update``, ``rehearse`` and ``get_loss`` all validate through
+    ``_validate_categories``; this adds the check there (E034)."""
+
+    def _validate_categories(self, examples: Iterable[Example]) -> None:
+        super()._validate_categories(examples)
+        labels = set(self.labels)
+        if not labels:
+            return
+        for eg in examples:
+            unknown = set(eg.reference.cats) - labels
+            if unknown:
+                raise ValueError(
+                    Errors.E034.format(
+                        name=self.name, unknown=", ".join(sorted(map(repr, unknown))),
+                        labels=", ".join(map(repr, self.labels)), text=eg.reference.text[:60],
+                    )
+                )
+
+
 class _BatchInvariantPredict:
     """spaCy's textcat returns all-zero scores when *every* doc in a batch is
     empty, but model scores when an empty doc is batched with others, so an
@@ -178,7 +203,7 @@ def check_init_tok2vec(nlp: Optional[Language]) -> None:
         raise ConfigValueError(Errors.E016.format(path=init_tok2vec))
 
 
-class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, TextCategorizer):
+class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, TextCategorizer):
     """Single-label text classification with a recurrent model."""
 
     def initialize(
@@ -195,7 +220,7 @@ class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, TextCat
 
 
 class RNNMultiLabelTextCategorizer(
-    _AttentionExplanations, _BatchInvariantPredict, MultiLabel_TextCategorizer
+    _AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, MultiLabel_TextCategorizer
 ):
     """Multi-label text classification with a recurrent model."""
 

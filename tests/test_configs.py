@@ -205,3 +205,66 @@ def test_finetune_recipe_starts_from_the_source(tiny_corpus, trained_source):
         nlp = init_nlp(Config().from_disk(path, overrides=overrides))
     with pytest.raises(ValueError, match=r"E033.*8-wide.*0 x 0.*--paths.vectors"):
         nlp("good film")
+
+
+def test_finetune_recipe_refuses_labels_the_source_lacks(tiny_corpus, trained_source):
+    """spaCy's textcat would train an example whose label it lacks toward none
+    of its labels; a sourced component keeps the source's labels, so a corpus
+    with other labels must stop with E034, naming the label and the text."""
+    from spacy.training import Example
+    from spacy.training.initialize import init_nlp
+
+    path = CONFIG_DIR / "sentiment_bilstm_vectors_finetune.cfg"
+    overrides = {
+        "paths.train": str(tiny_corpus / "train.spacy"), "paths.dev": str(tiny_corpus / "dev.spacy"),
+        **source_overrides(path, trained_source),
+    }
+    nlp = init_nlp(Config().from_disk(path, overrides=overrides))
+    known = Example.from_dict(nlp.make_doc("good film"), {"cats": {"negative": 0.0, "positive": 1.0}})
+    other = Example.from_dict(nlp.make_doc("so so film"), {"cats": {"negative": 0.0, "neutral": 1.0, "positive": 0.0}})
+    assert nlp.update([known])["rnn_textcat"] > 0
+    with pytest.raises(ValueError, match=r"E034.*'neutral'.*'negative', 'positive'.*'so so film'"):
+        nlp.update([known, other])
+
+
+@pytest.mark.parametrize("factory", ["rnn_textcat", "rnn_textcat_multilabel"])
+def test_components_refuse_unknown_labels(factory):
+    from spacy.training import Example
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe(factory)
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"a": float(i % 2), "b": float(1 - i % 2)}})
+                for i, t in enumerate(["x y", "y z", "z"])]
+    nlp.initialize(lambda: examples)
+    extra = Example.from_dict(nlp.make_doc("w"), {"cats": {"a": 0.0, "b": 0.0, "c": 1.0}})
+    with pytest.raises(ValueError, match=r"E034.*'c'"):
+        nlp.update([extra])
+    with pytest.raises(ValueError, match=r"E034.*'c'"):
+        nlp.get_pipe(factory).get_loss([extra], nlp.get_pipe(factory).predict([extra.predicted]))
+
+
+def test_export_tok2vec_starts_another_recipe(tmp_path, tiny_corpus, trained_source):
+    """export-tok2vec writes a trained component's tok2vec as spacy pretrain
+    does, and --paths.init_tok2vec loads it into a recipe with the same
+    tok2vec (the sentence vectors recipe, whose output layers start fresh)."""
+    from typer.testing import CliRunner
+    from spacy.training.initialize import init_nlp
+
+    from spacy_rnn.cli import app
+
+    out = tmp_path / "tok2vec.bin"
+    result = CliRunner().invoke(app, ["export-tok2vec", str(trained_source / "source"), str(out)])
+    assert result.exit_code == 0, result.output
+    source_tok2vec = spacy.load(trained_source / "source").get_pipe("rnn_textcat").model.get_ref("tok2vec")
+    assert out.read_bytes() == source_tok2vec.to_bytes()
+    overrides = {
+        "paths.train": str(tiny_corpus / "train.spacy"), "paths.dev": str(tiny_corpus / "dev.spacy"),
+        "paths.vectors": str(trained_source / "vectors"), "paths.init_tok2vec": str(out),
+    }
+    nlp = init_nlp(Config().from_disk(CONFIG_DIR / "sentiment_bilstm_vectors.cfg", overrides=overrides))
+    ours = nlp.get_pipe("rnn_textcat").model.get_ref("tok2vec")
+    docs = [nlp.make_doc(t) for t in ("good film", "awful and dull")]
+    for a, b in zip(ours.predict(docs), source_tok2vec.predict(docs)):
+        numpy.testing.assert_allclose(a, b, atol=1e-6)
+    result = CliRunner().invoke(app, ["export-tok2vec", str(trained_source / "source"), str(out), "-c", "textcat"])
+    assert result.exit_code == 1 and "no component 'textcat'" in result.output
