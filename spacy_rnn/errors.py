@@ -132,6 +132,12 @@ class Errors:
         "spacy-rnn can load: {reason}. Pretrain again with "
         "[pretraining.objective] lm_dir set."
     )
+    E032 = (
+        "[spacy_rnn E032] [pretraining.objective] init_head = {path!r} cannot "
+        "start this objective's output layer: {reason}. Resume with the same "
+        "[pretraining.objective] settings and vocab_path as the saved run, or "
+        "set init_head = null to start a fresh output layer."
+    )
     E033 = (
         "[spacy_rnn E033] The static-vectors layer was built for {nM}-wide "
         "word vectors, but the pipeline's table is {shape}. Load the table the "
@@ -148,12 +154,6 @@ class Errors:
         "pipeline keeps the source's labels: train it on a corpus with those "
         "labels, or train a new component (with --paths.init_tok2vec to keep "
         "the source's tok2vec) when the labels differ."
-    )
-    E032 = (
-        "[spacy_rnn E032] [pretraining.objective] init_head = {path!r} cannot "
-        "start this objective's output layer: {reason}. Resume with the same "
-        "[pretraining.objective] settings and vocab_path as the saved run, or "
-        "set init_head = null to start a fresh output layer."
     )
 
 

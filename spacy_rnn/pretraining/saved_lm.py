@@ -133,7 +133,7 @@ def restore_head(head: Model, vocab, lm_dir: Union[str, Path]) -> None:
         raise ConfigValueError(
             Errors.E032.format(
                 path=str(lm_dir),
-                reason=f"its {VOCAB_FILE} differs from {vocab.path!r} at target {differ} (the words and their order must be the same)",
+                reason=f"its {VOCAB_FILE} differs from {vocab.path!r} from word {differ + 1} on (the words and their order must be the same)",
             )
         )
     head.from_bytes((lm_dir / HEAD_FILE).read_bytes())
