@@ -52,6 +52,26 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def head_spec(head: Model) -> dict:
+    """How to rebuild the output layer ``head`` (``lm.json``'s "head")."""
+    return {
+        "nI": head.get_dim("nI"),
+        "n_classes": head.get_dim("nO"),
+        "output_layer": head.attrs["output_layer"],
+        "cutoffs": list(head.shims[0]._model.cutoffs),
+        "div_value": head.attrs["div_value"],
+    }
+
+
+def read_meta(lm_dir: Path) -> dict:
+    """``lm_dir``'s ``lm.json``. RAISES (ConfigValueError): E031 when it is
+    not a saved language model's."""
+    meta = srsly.read_json(lm_dir / META_FILE)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ConfigValueError(Errors.E031.format(path=str(lm_dir / META_FILE), reason=f"it has no \"format\": \"{FORMAT}\""))
+    return meta
+
+
 def save_lm_parts(model: Model, lm_dir: Union[str, Path]) -> None:
     """Write the output layer, the vocabulary and ``lm.json`` of the
     pretraining ``model`` (built by ``spacy_rnn.PretrainRNNLM.v1``) to
@@ -72,16 +92,9 @@ def save_lm_parts(model: Model, lm_dir: Union[str, Path]) -> None:
     if since["tokens"]:
         history.append(since)
     train = history[-1] if history else since
-    module = head.shims[0]._model
     meta = {
         "format": FORMAT,
-        "head": {
-            "nI": head.get_dim("nI"),
-            "n_classes": head.get_dim("nO"),
-            "output_layer": head.attrs["output_layer"],
-            "cutoffs": list(module.cutoffs),
-            "div_value": head.attrs["div_value"],
-        },
+        "head": head_spec(head),
         "bidirectional": bool(model.attrs["bidirectional"]),
         "predict_boundaries": bool(model.attrs["predict_boundaries"]),
         "lang": vocab.lang,
@@ -111,18 +124,8 @@ def restore_head(head: Model, vocab, lm_dir: Union[str, Path]) -> None:
     for needed in (lm_dir / META_FILE, lm_dir / HEAD_FILE, lm_dir / VOCAB_FILE):
         if not needed.is_file():
             raise ConfigValueError(Errors.E030.format(path=str(lm_dir), missing=str(needed)))
-    meta = srsly.read_json(lm_dir / META_FILE)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ConfigValueError(Errors.E031.format(path=str(lm_dir / META_FILE), reason=f"it has no \"format\": \"{FORMAT}\""))
-    saved = meta["head"]
-    ours = {
-        "nI": head.get_dim("nI"),
-        "n_classes": head.get_dim("nO"),
-        "output_layer": head.attrs["output_layer"],
-        "cutoffs": list(head.shims[0]._model.cutoffs),
-        "div_value": head.attrs["div_value"],
-    }
-    for name, value in ours.items():
+    saved = read_meta(lm_dir)["head"]
+    for name, value in head_spec(head).items():
         if saved.get(name) != value:
             raise ConfigValueError(
                 Errors.E032.format(path=str(lm_dir), reason=f"its output layer has {name} {saved.get(name)!r}, this one {value!r}")
@@ -257,9 +260,7 @@ def load_pretrained_lm(path: Union[str, Path]) -> PretrainedLM:
     from spacy.util import load_config, load_model_from_config
 
     lm_dir, weights = tok2vec_file(path)
-    meta = srsly.read_json(lm_dir / META_FILE)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ConfigValueError(Errors.E031.format(path=str(lm_dir / META_FILE), reason=f"it has no \"format\": \"{FORMAT}\""))
+    meta = read_meta(lm_dir)
     config = load_config(lm_dir / "config.cfg", interpolate=True)
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     tok2vec = get_tok2vec_ref(nlp, config["pretraining"])
