@@ -16,7 +16,7 @@ from spacy_rnn.torch import CELLS
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.cfg"))
-
+FINETUNE = CONFIG_DIR / "sentiment_bilstm_vectors_finetune.cfg"
 
 
 def test_pretraining_blocks_are_one_copy():
@@ -33,6 +33,7 @@ def test_pretraining_blocks_are_one_copy():
     first = next(iter(blocks.values()))
     for name, block in blocks.items():
         assert block == first, f"configs/{name}.cfg: its [pretraining] or [corpora.pretrain] differs"
+
 
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
@@ -93,6 +94,16 @@ def tiny_vectors(vocab):
     vocab.vectors = Vectors(strings=vocab.strings, data=table, keys=TINY_WORDS)
 
 
+def sentiment_examples(nlp, texts):
+    """Training examples for ``texts``, labelled negative and positive in turn."""
+    from spacy.training import Example
+
+    return [
+        Example.from_dict(nlp.make_doc(t), {"cats": {"negative": float(i % 2), "positive": float(1 - i % 2)}})
+        for i, t in enumerate(texts)
+    ]
+
+
 def is_finetune(path):
     return "source = ${paths.source}" in path.read_text()
 
@@ -102,8 +113,6 @@ def trained_source(tmp_path_factory, tiny_corpus):
     """What a fine-tune recipe sources: the sentence vectors recipe trained a
     few steps with the tiny table, saved (``source/``), and that table alone
     as a pipeline for [initialize] vectors (``vectors/``)."""
-    from spacy.training import Example
-
     path = tmp_path_factory.mktemp("source")
     vectors_nlp = spacy.blank("en")
     tiny_vectors(vectors_nlp.vocab)
@@ -111,10 +120,7 @@ def trained_source(tmp_path_factory, tiny_corpus):
     config = Config().from_disk(CONFIG_DIR / "sentiment_bilstm_vectors.cfg")
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
     tiny_vectors(nlp.vocab)
-    examples = [
-        Example.from_dict(nlp.make_doc(t), {"cats": {"negative": float(i % 2), "positive": float(1 - i % 2)}})
-        for i, t in enumerate(["good film", "bad film", "a great one", "awful and dull"])
-    ]
+    examples = sentiment_examples(nlp, ["good film", "bad film", "a great one", "awful and dull"])
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(3):
         nlp.update(examples, sgd=optimizer)
@@ -127,6 +133,14 @@ def source_overrides(path, trained_source):
     if not is_finetune(path):
         return {}
     return {"paths.source": str(trained_source / "source"), "paths.vectors": str(trained_source / "vectors")}
+
+
+def finetune_config(tiny_corpus, trained_source, **overrides):
+    """The fine-tune recipe on the tiny corpus, sourcing ``trained_source``."""
+    return Config().from_disk(FINETUNE, overrides={
+        "paths.train": str(tiny_corpus / "train.spacy"), "paths.dev": str(tiny_corpus / "dev.spacy"),
+        **source_overrides(FINETUNE, trained_source), **overrides,
+    })
 
 
 @pytest.fixture(scope="module")
@@ -166,13 +180,8 @@ def test_config_trains_a_step(path, tiny_corpus, trained_source):
     overrides = {"paths.train": str(tiny_corpus / "train.spacy"), **source_overrides(path, trained_source)}
     config = Config().from_disk(path, overrides=overrides)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
-    from spacy.training import Example
-
     name = nlp.pipe_names[0]
-    examples = [
-        Example.from_dict(nlp.make_doc(t), {"cats": {"negative": float(i % 2), "positive": float(1 - i % 2)}})
-        for i, t in enumerate(["good", "bad film", "a fine one", "dull"])
-    ]
+    examples = sentiment_examples(nlp, ["good", "bad film", "a fine one", "dull"])
     if "include_static_vectors = true" in path.read_text() or is_finetune(path):
         # [initialize] vectors would load a real table; a tiny one does here
         tiny_vectors(nlp.vocab)
@@ -188,21 +197,15 @@ def test_finetune_recipe_starts_from_the_source(tiny_corpus, trained_source):
     is empty, and the first prediction says so (E033) instead of indexing it."""
     from spacy.training.initialize import init_nlp
 
-    path = CONFIG_DIR / "sentiment_bilstm_vectors_finetune.cfg"
-    overrides = {
-        "paths.train": str(tiny_corpus / "train.spacy"), "paths.dev": str(tiny_corpus / "dev.spacy"),
-        **source_overrides(path, trained_source),
-    }
-    nlp = init_nlp(Config().from_disk(path, overrides=overrides))
+    nlp = init_nlp(finetune_config(tiny_corpus, trained_source))
     source = spacy.load(trained_source / "source")
     assert nlp.get_pipe("rnn_textcat").labels == source.get_pipe("rnn_textcat").labels == ("negative", "positive")
     texts = ["good film", "awful and dull", "a film we never saw"]
     for ours, theirs in zip(nlp.pipe(texts), source.pipe(texts)):
         assert ours.cats == pytest.approx(theirs.cats, abs=1e-6)
     assert len({round(doc.cats["positive"], 6) for doc in source.pipe(texts)}) > 1
-    overrides["paths.vectors"] = None
     with pytest.warns(UserWarning, match="W113"):  # spaCy's own warning: the source's vectors differ
-        nlp = init_nlp(Config().from_disk(path, overrides=overrides))
+        nlp = init_nlp(finetune_config(tiny_corpus, trained_source, **{"paths.vectors": None}))
     with pytest.raises(ValueError, match=r"E033.*8-wide.*0 x 0.*--paths.vectors"):
         nlp("good film")
 
@@ -214,12 +217,7 @@ def test_finetune_recipe_refuses_labels_the_source_lacks(tiny_corpus, trained_so
     from spacy.training import Example
     from spacy.training.initialize import init_nlp
 
-    path = CONFIG_DIR / "sentiment_bilstm_vectors_finetune.cfg"
-    overrides = {
-        "paths.train": str(tiny_corpus / "train.spacy"), "paths.dev": str(tiny_corpus / "dev.spacy"),
-        **source_overrides(path, trained_source),
-    }
-    nlp = init_nlp(Config().from_disk(path, overrides=overrides))
+    nlp = init_nlp(finetune_config(tiny_corpus, trained_source))
     known = Example.from_dict(nlp.make_doc("good film"), {"cats": {"negative": 0.0, "positive": 1.0}})
     other = Example.from_dict(nlp.make_doc("so so film"), {"cats": {"negative": 0.0, "neutral": 1.0, "positive": 0.0}})
     assert nlp.update([known])["rnn_textcat"] > 0
