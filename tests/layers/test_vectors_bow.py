@@ -128,6 +128,44 @@ def test_asking_for_vectors_without_a_table_is_a_clear_error():
         nlp.initialize(lambda: examples)
 
 
+
+def test_vectors_from_an_installed_package_are_used(tmp_path, monkeypatch):
+    """[initialize] vectors = "<package name>", as with en_core_web_lg after
+    `spacy download`: spaCy finds an installed distribution by name and calls its
+    load(). A stand-in package with a small table, on sys.path with its dist-info."""
+    import importlib
+
+    source = spacy.blank("en")
+    table = add_vectors(source, seed=3)
+    site = tmp_path / "site"
+    package = site / "tiny_vectors_pkg"
+    package.mkdir(parents=True)
+    source.to_disk(package / "data")
+    (package / "__init__.py").write_text(
+        "from pathlib import Path\nfrom spacy.util import load_model_from_path\n\n\n"
+        "def load(**overrides):\n    return load_model_from_path(Path(__file__).parent / 'data', **overrides)\n",
+        encoding="utf8")
+    info = site / "tiny_vectors_pkg-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tiny_vectors_pkg\nVersion: 0.0.1\n", encoding="utf8")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    assert spacy.util.is_package("tiny_vectors_pkg")
+
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("rnn_textcat", config=textcat_config(include_vectors=True))
+    nlp.config["initialize"]["vectors"] = "tiny_vectors_pkg"
+    examples = [
+        Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
+        for t, l in DATA
+    ]
+    nlp.initialize(lambda: examples)
+    assert_allclose(nlp.vocab["awful"].vector, table[WORDS.index("awful")])
+    before = scores(nlp)
+    nlp.vocab.vectors.data[:] = 0.0
+    assert not numpy.allclose(before[[0, 2, 3]], scores(nlp)[[0, 2, 3]])
+
 @pytest.mark.parametrize("bow, bow_counts, bow_combine", [
     (0, None, None), (1, None, None), (3, None, None), (2, "binary", None), (2, "log", None), (2, "binary", "mean"),
     (0, "binary", "mean"),
