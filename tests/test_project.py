@@ -43,6 +43,24 @@ def tiny_sentence_project(tmp_path: Path) -> Path:
     return project
 
 
+def tiny_vectors_table(project: Path, tmp_path: Path) -> list:
+    """Where the vectors command writes en_core_web_md's table, a tiny one from
+    `spacy init vectors`: 8 random dimensions for 200 words of the fixture
+    sentences. Returns the words."""
+    import numpy
+    from spacy.cli.init_pipeline import init_vectors_cli
+
+    words = sorted({w for line in SENTENCE_LINES[:160] for w in json.loads(line)["text"].split()})[:200]
+    rng = numpy.random.default_rng(0)
+    text_file = tmp_path / "vectors.txt"
+    text_file.write_text(f"{len(words)} 8\n" + "".join(
+        w + " " + " ".join(f"{v:.3f}" for v in rng.standard_normal(8)) + "\n" for w in words), encoding="utf8")
+    (project / "assets").mkdir(exist_ok=True)
+    init_vectors_cli("en", text_file, project / "assets" / "vectors_en_md", mode="default", prune=-1, truncate=0,
+                     name=None, verbose=False, jsonl_loc=None, attr="ORTH")
+    return words
+
+
 @pytest.mark.slow
 def test_project_workflow_on_tiny_slice(tmp_path):
     project = tiny_sentence_project(tmp_path)
@@ -71,18 +89,8 @@ def test_main_job_vectors_commands_on_tiny_slice(tmp_path):
     """The main job's steps after the downloads: corpus -> train-vectors ->
     evaluate-vectors -> score-vectors -> package-vectors, with a tiny table from
     `spacy init vectors` where the vectors command writes en_core_web_md's."""
-    import numpy
-    from spacy.cli.init_pipeline import init_vectors_cli
-
     project = tiny_sentence_project(tmp_path)
-    words = sorted({w for line in SENTENCE_LINES[:160] for w in json.loads(line)["text"].split()})[:200]
-    rng = numpy.random.default_rng(0)
-    text_file = tmp_path / "vectors.txt"
-    text_file.write_text(f"{len(words)} 8\n" + "".join(
-        w + " " + " ".join(f"{v:.3f}" for v in rng.standard_normal(8)) + "\n" for w in words), encoding="utf8")
-    (project / "assets").mkdir()
-    init_vectors_cli("en", text_file, project / "assets" / "vectors_en_md", mode="default", prune=-1, truncate=0,
-                     name=None, verbose=False, jsonl_loc=None, attr="ORTH")
+    words = tiny_vectors_table(project, tmp_path)
     overrides = {
         "vars.data_dir": str(tmp_path / "data"),
         "vars.corpus": "tiny",
@@ -136,6 +144,51 @@ def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
     assert 0.0 <= metrics["cats_score"] <= 1.0
     nlp = spacy.load(project / "training" / "tiny" / "sentiment_bilstm_long-pretrained" / "model-best")
     assert set(nlp("fine").cats) == {"negative", "positive"}
+
+
+@pytest.mark.slow
+def test_transfer_workflows_on_tiny_slice(tmp_path):
+    """The transfer workflow after the downloads (pretrain-text-sentences -> lm-vocab-sentences ->
+    pretrain-vectors -> corpus-imdb -> train-imdb-transfer -> corpus -> train-transfer ->
+    evaluate-transfer), and sentences-pretrained's last two steps from the same language model."""
+    import srsly
+
+    project = tiny_sentence_project(tmp_path)
+    tiny_vectors_table(project, tmp_path)
+    lines = SENTENCE_LINES
+    imdb = project / "assets" / "imdb"  # what the fetch command writes
+    imdb.mkdir(parents=True)
+    (imdb / "train.jsonl").write_text("\n".join(lines[200:320]) + "\n", encoding="utf8")
+    (imdb / "dev.jsonl").write_text("\n".join(lines[320:360]) + "\n", encoding="utf8")
+    shared = tmp_path / "shared"
+    for folder, (lo, hi) in {"reviews2k": (360, 380), "sst5": (380, 400), "trec": (400, 420)}.items():
+        (shared / folder).mkdir(parents=True)
+        (shared / folder / "train.jsonl").write_text("\n".join(lines[lo:hi]) + "\n", encoding="utf8")
+    overrides = {
+        "vars.benchmark_data_dir": str(shared), "vars.data_dir": str(tmp_path / "data"), "vars.corpus": "tiny",
+        "vars.eval_split": "dev", "vars.pretrain_epochs": 1, "vars.lm_vocab_size": 200,
+        "vars.train_overrides": "--training.max_steps 4",
+    }
+    workflows = srsly.read_yaml(REPO_ROOT / "project.yml")["workflows"]
+    assert workflows["transfer"][:2] == ["fetch", "vectors"]
+    for command in workflows["transfer"][2:]:
+        project_run(project, command, overrides=overrides)
+    raw = sorted(p.name for p in (project / "corpus" / "raw_text_sentences").iterdir())
+    assert raw == ["imdb_train.jsonl", "reviews2k_train.jsonl", "sst5_train.jsonl", "trec_train.jsonl"]
+    assert (project / "training" / "pretrain-vectors" / "model0.bin").exists()
+    source = spacy.load(project / "training" / "imdb" / "sentiment_bilstm_vectors-transfer" / "model-best")
+    tuned = spacy.load(project / "training" / "tiny" / "sentiment_bilstm_vectors-transfer" / "model-best")
+    assert tuned.get_pipe("rnn_textcat").labels == source.get_pipe("rnn_textcat").labels
+    assert tuned.vocab.vectors.shape == (200, 8)
+    metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_vectors-transfer-dev.json").read_text())
+    assert 0.0 <= metrics["cats_score"] <= 1.0
+    # the same language model, then the corpus directly
+    assert workflows["sentences-pretrained"][:5] == workflows["transfer"][:5]
+    assert workflows["sentences-pretrained"][5:] == ["corpus", "train-pretrained-vectors", "evaluate-pretrained-vectors"]
+    for command in workflows["sentences-pretrained"][6:]:
+        project_run(project, command, overrides=overrides)
+    metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_vectors-pretrained-dev.json").read_text())
+    assert 0.0 <= metrics["cats_score"] <= 1.0
 
 
 def _fake_wheel(path: Path, n_rows: int = imdb.N_ROWS) -> Path:
