@@ -155,6 +155,13 @@ class Errors:
         "labels, or train a new component (with --paths.init_tok2vec to keep "
         "the source's tok2vec) when the labels differ."
     )
+    E035 = (
+        "[spacy_rnn E035] Document {n} of the corpus has the gold label(s) "
+        "{unknown}, which no text classifier in the pipeline predicts ({labels}); "
+        "its text starts {text!r}. Its scores would count it as a mistake "
+        "whatever the pipeline predicts. Evaluate on a corpus with the "
+        "pipeline's labels, or train a pipeline on these labels."
+    )
 
 
 class ConfigValueError(ValueError):

@@ -22,6 +22,7 @@ from spacy.language import Language
 from spacy.training import Example
 from spacy.util import minibatch
 
+from .errors import Errors
 from .scoring import text_classifiers
 
 
@@ -76,8 +77,10 @@ def evaluate_stream(
     RETURNS (Dict[str, Any]): Each text classifier's scores (``cats_score``,
         ``cats_macro_auc``, ...) and ``speed`` (words per second of the
         pipeline), the keys of ``Language.evaluate``.
-    RAISES (EvaluationError): The pipeline has no text classifier, or
-        ``chunk_size`` is not 1 or more.
+    RAISES (EvaluationError): The pipeline has no text classifier,
+        ``chunk_size`` is not 1 or more, or a document has a gold label that
+        no text classifier predicts (E035: ``Language.evaluate`` would score
+        it as a mistake without a word).
     """
     # the text classifiers Language.evaluate would score: those with a scorer
     names = [name for name in text_classifiers(nlp) if hasattr(nlp.get_pipe(name), "score")]
@@ -91,8 +94,19 @@ def evaluate_stream(
     report = report if report is not None else EvaluationReport()
     report.components = names
     batch_size = batch_size or nlp.batch_size
+    known = {label for name in names for label in getattr(nlp.get_pipe(name), "labels", ())}
     scored: List[_ScoredExample] = []
     for chunk in minibatch(examples, size=chunk_size):
+        for i, eg in enumerate(chunk, start=report.n_docs + 1):
+            # a label at 0.0 is scored right as it is; one the document has is what goes wrong
+            unknown = {label for label, value in eg.reference.cats.items() if value and label not in known}
+            if unknown:
+                described = "; ".join(
+                    f"{name}: {', '.join(map(str, nlp.get_pipe(name).labels)) or 'no labels'}" for name in names
+                )
+                raise EvaluationError(Errors.E035.format(
+                    n=i, unknown=", ".join(sorted(map(repr, unknown))), labels=described, text=eg.reference.text[:60]
+                ))
         start = time.perf_counter()
         docs = list(nlp.pipe((eg.predicted for eg in chunk), batch_size=batch_size))
         report.seconds += time.perf_counter() - start

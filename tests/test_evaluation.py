@@ -68,6 +68,21 @@ def test_chunk_size_must_be_positive(tiny_textcat_dir):
         evaluate_stream(spacy.load(tiny_textcat_dir), [], chunk_size=0)
 
 
+
+def test_a_gold_label_no_classifier_predicts_is_refused(tiny_textcat_dir, dev_records):
+    """Language.evaluate would count such a document as a mistake without a word."""
+    nlp = spacy.load(tiny_textcat_dir)
+    examples = examples_of(nlp, dev_records[:9])
+    # a label the document does not have (0.0) is scored right as it is
+    examples[0] = Example.from_dict(examples[0].predicted, {"cats": {**examples[0].reference.cats, "neutral": 0.0}})
+    expected = evaluate_stream(nlp, examples_of(nlp, dev_records[:9]))
+    assert evaluate_stream(nlp, examples[:9])["cats_score"] == expected["cats_score"]
+    examples.append(Example.from_dict(nlp.make_doc("so-so"), {"cats": {"neutral": 1.0, "positive": 0.0}}))
+    with pytest.raises(EvaluationError, match=r"E035\] Document 10 of the corpus has the gold label\(s\) 'neutral'.*"
+                                              r"\(rnn_textcat: negative, positive\).*'so-so'"):
+        evaluate_stream(nlp, iter(examples), chunk_size=4)
+
+
 def test_memory_is_one_chunk_not_the_corpus(tiny_textcat_dir):
     """Docs of 300 tokens, streamed: with chunks of 20 the traced peak stays a
     fraction of what holding all 400 examples at once takes."""
@@ -127,6 +142,10 @@ def test_cli_names_the_problem(tiny_textcat_dir, tmp_path):
     result = runner.invoke(app, ["evaluate", str(tiny_textcat_dir), str(bad)])
     assert result.exit_code == 1
     assert "bad.jsonl" in result.output and "line 2" in result.output
+    (tmp_path / "neutral.jsonl").write_text('{"text": "fine", "label": "positive"}\n{"text": "meh", "label": "neutral"}\n')
+    result = runner.invoke(app, ["evaluate", str(tiny_textcat_dir), str(tmp_path / "neutral.jsonl")])
+    assert result.exit_code == 1
+    assert "Document 2 of the corpus" in result.output and "'neutral'" in result.output
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     nlp.to_disk(tmp_path / "no_textcat")
