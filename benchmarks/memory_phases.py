@@ -66,13 +66,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config", type=Path)
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between RSS samples")
     args, extra = parser.parse_known_args()
-    sampler = PhaseSampler()
+    sampler = PhaseSampler(args.interval)
     for name in PHASES:
         sampler.tag(name)
     threading.Thread(target=sampler.run, daemon=True).start()
     with TemporaryDirectory() as output_dir:
-        train(args.config, Path(output_dir), overrides=parse_config_overrides(extra))
+        # parse_config_overrides empties the list it reads: keep extra for the output
+        train(args.config, Path(output_dir), overrides=parse_config_overrides(list(extra)))
     peaks = sampler.peaks()
     print(json.dumps({"seconds": sampler.series[-1][0], "peak_mb": peaks}))
     if args.output:

@@ -202,3 +202,41 @@ def test_v3_primitive_cache_bounds_memory_in_a_fresh_process(no_onednn_capacity)
 
     bounded, default = grew_mb(0), grew_mb(-1)
     assert default > bounded + 30, (default, bounded)
+
+
+@pytest.mark.slow
+def test_memory_phases_benchmark_tags_each_phase(tmp_path):
+    """benchmarks/memory_phases.py on a tiny corpus: a `spacy train` run whose RSS
+    samples are tagged with the Language method running."""
+    import json
+    import subprocess
+    import sys
+
+    from spacy.tokens import DocBin
+
+    from conftest import REPO_ROOT
+
+    nlp = spacy.blank("en")
+    db = DocBin()
+    # enough docs that each phase outlasts a few samples
+    for i, text in enumerate(["a great film", "awful and boring", "I loved the cast", "worst plot ever"] * 100):
+        doc = nlp.make_doc(text)
+        doc.cats = {"negative": float(i % 2), "positive": float(1 - i % 2)}
+        db.add(doc)
+    db.to_disk(tmp_path / "tiny.spacy")
+    output = tmp_path / "phases.json"
+    overrides = ["--paths.train", str(tmp_path / "tiny.spacy"), "--paths.dev", str(tmp_path / "tiny.spacy"),
+                 "--training.max_steps", "6", "--training.eval_frequency", "3"]
+    run = subprocess.run(
+        [sys.executable, "benchmarks/memory_phases.py", "configs/sentiment_bilstm.cfg", "--output", str(output),
+         "--interval", "0.002", *overrides],
+        cwd=REPO_ROOT, capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(output.read_text())
+    assert {"initialize", "update", "evaluate", "to_disk"} <= set(result["peak_mb"])
+    assert all(mb > 50 for mb in result["peak_mb"].values())
+    seconds = [s for s, _, _ in result["series"]]
+    assert seconds == sorted(seconds) and result["overrides"] == overrides
+    printed = json.loads(run.stdout.strip().splitlines()[-1])
+    assert printed["peak_mb"] == result["peak_mb"]
