@@ -191,6 +191,26 @@ def test_transfer_workflows_on_tiny_slice(tmp_path):
     assert 0.0 <= metrics["cats_score"] <= 1.0
 
 
+
+def test_train_overrides_on_the_command_line(tmp_path):
+    """The form project.yml's comment gives for --vars.train_overrides reaches
+    spacy train whole, through `spacy project run`'s own argument parsing."""
+    project = copy_project(tmp_path)
+    for dep in ("corpus/tiny/train", "corpus/tiny/dev.spacy"):
+        (project / dep).parent.mkdir(parents=True, exist_ok=True)
+        (project / dep).write_text("")
+
+    def command_line(*args):
+        run = subprocess.run(
+            [sys.executable, "-m", "spacy", "project", "run", "train", str(project), "--dry", "--force",
+             "--vars.corpus", "tiny", *args], capture_output=True, text=True, check=True,
+        )
+        return next(line for line in run.stdout.splitlines() if "spacy train" in line)
+
+    assert command_line("--vars.train_overrides", " --training.max_epochs 10 --system.seed 2").endswith(
+        "--gpu-id -1 --training.max_epochs 10 --system.seed 2")
+
+
 def _fake_wheel(path: Path, n_rows: int = imdb.N_ROWS) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
