@@ -191,7 +191,6 @@ def test_transfer_workflows_on_tiny_slice(tmp_path):
     assert 0.0 <= metrics["cats_score"] <= 1.0
 
 
-
 def test_train_overrides_on_the_command_line(tmp_path):
     """The form project.yml's comment gives for --vars.train_overrides reaches
     spacy train whole, through `spacy project run`'s own argument parsing."""
