@@ -171,9 +171,24 @@ def create_trim_memory_v3(
             f"or -1 for oneDNN's default, not {primitive_cache!r}"
         )
     callback = _trim_memory_v2(every, eval_frequency, mmap_threshold, "spacy_rnn.trim_memory.v3")
-    if primitive_cache >= 0 and not any(name in os.environ for name in ONEDNN_CACHE_VARIABLES):
-        os.environ[ONEDNN_CACHE_VARIABLES[0]] = str(primitive_cache)
+    bound_primitive_cache(primitive_cache)
     return callback
+
+
+def bound_primitive_cache(capacity: int) -> bool:
+    """Set oneDNN's primitive cache capacity for this process (and the
+    processes it starts) through ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, unless
+    that variable or its older name is already set: the environment wins.
+    oneDNN reads it when it builds its first primitive, so call this before
+    the first LSTM or GRU runs.
+
+    capacity (int): Entries, 0 or more; -1 leaves oneDNN's default (1,024).
+    RETURNS (bool): Whether the variable was set.
+    """
+    if capacity < 0 or any(name in os.environ for name in ONEDNN_CACHE_VARIABLES):
+        return False
+    os.environ[ONEDNN_CACHE_VARIABLES[0]] = str(capacity)
+    return True
 
 
 def _trim_memory(

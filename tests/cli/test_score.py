@@ -467,3 +467,12 @@ def test_issue16_existing_output_field_names_the_line(tmp_path, tiny_textcat_dir
     result = invoke(tiny_textcat_dir, path, "--skip-invalid", "--error-field", "problem")
     assert result.exit_code == 0, result.output
     check_error(invoke(tiny_textcat_dir, path, "--skip-invalid", "--error-field", "label"), "must differ")
+
+
+def test_primitive_cache_option_sets_onednn_capacity(tmp_path, model_dir, no_onednn_capacity):
+    import os
+
+    (tmp_path / "in.txt").write_text("great\n")
+    result = invoke(model_dir, tmp_path / "in.txt", "--primitive-cache", 5, "--output", tmp_path / "out.jsonl")
+    assert result.exit_code == 0, result.output
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "5"
