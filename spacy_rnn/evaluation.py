@@ -94,16 +94,15 @@ def evaluate_stream(
     report = report if report is not None else EvaluationReport()
     report.components = names
     batch_size = batch_size or nlp.batch_size
-    known = {label for name in names for label in getattr(nlp.get_pipe(name), "labels", ())}
+    labels = {name: tuple(getattr(nlp.get_pipe(name), "labels", ())) for name in names}
+    known = {label for component_labels in labels.values() for label in component_labels}
     scored: List[_ScoredExample] = []
     for chunk in minibatch(examples, size=chunk_size):
         for i, eg in enumerate(chunk, start=report.n_docs + 1):
             # a label at 0.0 is scored right as it is; one the document has is what goes wrong
             unknown = {label for label, value in eg.reference.cats.items() if value and label not in known}
             if unknown:
-                described = "; ".join(
-                    f"{name}: {', '.join(map(str, nlp.get_pipe(name).labels)) or 'no labels'}" for name in names
-                )
+                described = "; ".join(f"{name}: {', '.join(map(str, ls)) or 'no labels'}" for name, ls in labels.items())
                 raise EvaluationError(Errors.E035.format(
                     n=i, unknown=", ".join(sorted(map(repr, unknown))), labels=described, text=eg.reference.text[:60]
                 ))

@@ -195,7 +195,6 @@ def test_v3_primitive_cache_bounds_memory_in_a_fresh_process(no_onednn_capacity)
     assert default > bounded + 30, (default, bounded)
 
 
-
 def test_bound_primitive_cache_leaves_a_capacity_in_the_environment(no_onednn_capacity):
     import os
 
@@ -203,6 +202,7 @@ def test_bound_primitive_cache_leaves_a_capacity_in_the_environment(no_onednn_ca
     assert memory.bound_primitive_cache(16) is True
     assert memory.bound_primitive_cache(8) is False  # the environment wins
     assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "16"
+
 
 @pytest.mark.slow
 def test_memory_phases_benchmark_tags_each_phase(tmp_path):
