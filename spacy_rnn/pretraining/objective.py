@@ -14,12 +14,9 @@ building the model, the objective checks the tok2vec (see
 that says what to change, anything it cannot prove safe.
 """
 import contextlib
-import math
-import sys
 from typing import Callable, List, Optional, Tuple
 
 import numpy
-from spacy.attrs import NORM
 from spacy.tokens import Doc
 from spacy.util import registry
 from spacy.vocab import Vocab
@@ -29,9 +26,11 @@ from thinc.types import Floats2d
 from ..errors import ConfigValueError, Errors
 from ..layers.checks import check_int, check_settings
 from .leaks import WHERE, check_no_leak
+from .saved_lm import restore_head, save_lm_parts
+from .targets import PerplexityLog, lm_targets
 from .lm_head import LanguageModelOutput
 from .torch_lm_head import OUTPUT_LAYERS
-from .vocab import BOUNDARY, LMVocab, read_lm_vocab
+from .vocab import LMVocab, read_lm_vocab
 
 @registry.architectures("spacy_rnn.PretrainRNNLM.v1")
 def create_pretrain_rnn_lm(
@@ -153,96 +152,6 @@ def create_pretrain_rnn_lm(
     return create_objective
 
 
-def lm_targets(
-    vocab: LMVocab, docs: List[Doc], predict_boundaries: bool
-) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """The language model's targets for a batch, in flat token order.
-
-    Returns ``(fwd_rows, fwd_targets, bwd_rows, bwd_targets)``: the token rows
-    whose forward state predicts something and the ids it predicts (the next
-    token's, or BOUNDARY after a doc's last token), and the same for the
-    backward state (the previous token's, or BOUNDARY before the first).
-    """
-    lengths = numpy.array([len(doc) for doc in docs], dtype="int64")
-    n = int(lengths.sum())
-    if n == 0:
-        empty = numpy.zeros((0,), dtype="int64")
-        return empty, empty, empty, empty
-    norms = numpy.concatenate([doc.to_array(NORM).reshape(-1) for doc in docs if len(doc)])
-    ids = vocab.ids(norms)
-    ends = numpy.cumsum(lengths)[lengths > 0] - 1
-    starts = ends - lengths[lengths > 0] + 1
-    nxt = numpy.empty_like(ids)
-    nxt[:-1] = ids[1:]
-    nxt[ends] = BOUNDARY
-    prev = numpy.empty_like(ids)
-    prev[1:] = ids[:-1]
-    prev[starts] = BOUNDARY
-    rows = numpy.arange(n, dtype="int64")
-    if predict_boundaries:
-        return rows, nxt, rows, prev
-    fwd_keep = numpy.ones(n, dtype=bool)
-    fwd_keep[ends] = False
-    bwd_keep = numpy.ones(n, dtype=bool)
-    bwd_keep[starts] = False
-    return rows[fwd_keep], nxt[fwd_keep], rows[bwd_keep], prev[bwd_keep]
-
-
-class PerplexityLog:
-    """Running NLL totals per direction; prints a perplexity line every
-    ``every`` predicted tokens (to stderr, next to spacy pretrain's table)."""
-
-    def __init__(self, every: int):
-        self.every = every
-        self.nll = [0.0, 0.0]
-        self.count = [0, 0]
-        self.total_tokens = 0
-        # the same totals since the language model was last saved
-        self.saved_nll = [0.0, 0.0]
-        self.saved_count = [0, 0]
-
-    def add(self, direction: int, nll: float, count: int) -> None:
-        self.nll[direction] += nll
-        self.count[direction] += count
-        self.saved_nll[direction] += nll
-        self.saved_count[direction] += count
-        self.total_tokens += count
-
-    def take_since_save(self) -> dict:
-        """The training perplexity since the previous call (overall,
-        "forward", "backward") and its token count; resets those totals."""
-        record = perplexities(self.saved_nll, self.saved_count)
-        self.saved_nll = [0.0, 0.0]
-        self.saved_count = [0, 0]
-        return record
-
-    def maybe_print(self) -> None:
-        if not self.every or sum(self.count) < self.every:
-            return
-        ppl = math.exp(sum(self.nll) / sum(self.count))
-        parts = [
-            f"{name} {math.exp(self.nll[d] / self.count[d]):.1f}"
-            for d, name in enumerate(("forward", "backward")) if self.count[d]
-        ]
-        line = (
-            f"spacy_rnn LM: {self.total_tokens} predicted tokens so far; perplexity over the "
-            f"last {sum(self.count)}: {ppl:.1f} ({', '.join(parts)})"
-        )
-        print(line, file=sys.stderr, flush=True)
-        self.nll = [0.0, 0.0]
-        self.count = [0, 0]
-
-
-def perplexities(nll: List[float], count: List[int]) -> dict:
-    """``{"perplexity", "forward", "backward", "tokens"}`` from the NLL
-    totals and token counts of the two directions (None where no tokens)."""
-    total = sum(count)
-    record = {"perplexity": math.exp(sum(nll) / total) if total else None, "tokens": total}
-    for d, name in enumerate(("forward", "backward")):
-        record[name] = math.exp(nll[d] / count[d]) if count[d] else None
-    return record
-
-
 class PretrainingLM(Model):
     """The pretraining model. ``spacy pretrain`` saves the tok2vec inside
     ``model.use_params(optimizer.averages)``, and nowhere else; on leaving
@@ -288,7 +197,6 @@ def build_rnn_lm(
         tok2vec.initialize(X=X)
         head.initialize()
         if init_head is not None:
-            from .saved_lm import restore_head  # it reads lm_targets from here
 
             restore_head(head, vocab, init_head)
 
@@ -334,7 +242,6 @@ def build_rnn_lm(
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", head)
     if lm_dir is not None:
-        from .saved_lm import save_lm_parts  # it reads lm_targets from here
 
         model.attrs["save_lm"] = lambda: save_lm_parts(model, lm_dir)
     return model

@@ -35,7 +35,7 @@ from thinc.api import Model
 
 from ..errors import ConfigValueError, Errors
 from .lm_head import LanguageModelOutput
-from .objective import lm_targets, perplexities
+from .targets import lm_targets, perplexities
 from .vocab import BOUNDARY, UNKNOWN, read_lm_vocab
 
 FORMAT = "spacy_rnn.lm.v1"
