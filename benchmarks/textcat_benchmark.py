@@ -61,7 +61,8 @@ LM_VOCAB = ROOT / "corpus" / "lm_vocab.json"
 
 # Our recipes: the configs/ file whose [components] block is used.
 OURS = {
-    "rnn_bilstm_attention": ("sentiment_bilstm", "spacy-rnn default: BiLSTM 128 + attention"),
+    # None: the factory's own default model, as nlp.add_pipe("rnn_textcat") builds it
+    "rnn_bilstm_attention": (None, "spacy-rnn default: nlp.add_pipe(\"rnn_textcat\")"),
     "rnn_bigru_attention": ("sentiment_bigru", "spacy-rnn BiGRU 128 + attention"),
     "rnn_elman_attention": ("sentiment_rnn", "spacy-rnn Elman RNN 128 + attention"),
     "rnn_clockwork_attention": ("sentiment_clockwork", "spacy-rnn Clockwork RNN 128 + attention"),
@@ -72,6 +73,8 @@ OURS = {
     PRETRAINED_MODEL: ("pretrain_bilstm", "spacy-rnn default, LM-pretrained tok2vec"),
     # The vectors track (issue 10): en_core_web_md's static vectors and the bag-of-bigrams branch.
     "rnn_bilstm_vectors": ("sentiment_bilstm_vectors", "spacy-rnn vectors recipe: BiLSTM 128 + attention + static vectors + bigrams"),
+    # The factory default in a pipeline with a vectors table ("auto" uses it).
+    "rnn_default_vectors": (None, "spacy-rnn default: nlp.add_pipe(\"rnn_textcat\") with static vectors loaded"),
 }
 # spaCy's own textcat models, taken from spaCy's source so they are its defaults.
 SPACY = {
@@ -121,7 +124,7 @@ DATASETS = {
 QUICK = {
     "sst2": {"config": "sentiment_bilstm", "max_epochs": 1, "budget_s": 60, "eval_frequency": 5,
              "max_steps": 10, "limit_train": 200, "limit_dev": 100},
-    "reviews2k": {"config": "sentiment_bilstm_long", "max_epochs": 1, "budget_s": 60, "eval_frequency": 5,
+    "reviews2k": {"config": "sentiment_bilstm_long", "max_epochs": 6, "budget_s": 60, "eval_frequency": 5,
                   "max_steps": 6, "limit_train": 64, "limit_dev": 32, "models": "ours"},
 }
 # --quick on the fixture corpora: the same blocks, sentences for SST-2 and whole reviews for reviews2k.
@@ -161,6 +164,8 @@ def component_block(model: str) -> Dict[str, Any]:
     from spacy.pipeline.textcat import single_label_default_config
     from thinc.api import Config
 
+    if model in OURS and OURS[model][0] is None:
+        return {"factory": "rnn_textcat"}
     if model in OURS:
         cfg = Config().from_disk(CONFIG_DIR / f"{OURS[model][0]}.cfg", interpolate=False)
         return cfg["components"]["rnn_textcat"]
@@ -228,12 +233,10 @@ def build_config(model: str, settings: Dict[str, Any], train: Path, dev: Path, n
     training["patience"] = 0  # the epoch count and the wall-clock cap decide
     schedule = training["optimizer"].get("learn_rate")
     batcher = training["batcher"]
-    if isinstance(schedule, dict) and schedule.get("@schedules") == "warmup_linear.v1" and n_train:
+    if isinstance(schedule, dict) and schedule.get("@schedules") == "spacy_rnn.warmup_linear.v1" and n_train:
         # The long-document block decays the rate to 0 at the end of training:
-        # fit its steps to this corpus and epoch count.
-        steps = settings["max_epochs"] * -(-n_train // batcher["size"])
-        schedule["total_steps"] = steps
-        schedule["warmup_steps"] = max(1, steps // 10)
+        # fit its steps to this corpus and epoch count (its warm-up is a fraction of them).
+        schedule["total_steps"] = settings["max_epochs"] * -(-n_train // batcher["size"])
     return config
 
 
@@ -534,7 +537,7 @@ def pretraining_table(results: Dict[str, Any]) -> List[str]:
     return [
         "## With and without LM pretraining", "",
         "The default recipe from scratch and from the `spacy pretrain` weights (`configs/pretrain_bilstm.cfg`, "
-        "IMDB + reviews2k train text; see `benchmarks/PRETRAINING.md`), same fine-tuning budget.", "",
+        "IMDB + reviews2k train text; see `benchmarks/notes/2026-11-25-pretraining.md`), same fine-tuning budget.", "",
         "| dataset | from scratch | pretrained | Δ points | macro-F scratch | macro-F pretrained | epochs |",
         "|---|---|---|---|---|---|---|",
     ] + lines + [""]

@@ -50,7 +50,7 @@ VARIANTS = {
     "ours_vectors_only": ("rnn_textcat", lambda: ours(True, False), True),
     "ours_bigrams_only": ("rnn_textcat", lambda: ours(False, True), False),
     "ours_vectors_recipe": ("rnn_textcat", lambda: ours(True, True), True),
-    # the recipe with its branches' scores summed (RNNTextCat.v3's way) instead of averaged
+    # the recipe with its branches' scores summed (bow_combine = "sum") instead of averaged
     "ours_vectors_recipe_summed": ("rnn_textcat", lambda: ours(True, True, combine="sum"), True),
     "torch_bilstm": ("textcat", lambda: {"model": component_block("spacy_torch_bilstm")["model"]}, False),
     "torch_bilstm_vectors": ("textcat", lambda: {"model": component_block("spacy_torch_bilstm_vectors")["model"]}, True),

@@ -1,28 +1,21 @@
 """Registered model architectures.
 
 - ``spacy_rnn.RNNEncoder.v1``: a recurrent ``encode`` layer for ``spacy.Tok2Vec.v2``.
-- ``spacy_rnn.SumHashEmbed.v1``: summed hash embeddings, an ``embed`` layer.
-- ``spacy_rnn.SumHashEmbed.v2``: the same, plus optional static word vectors.
+- ``spacy_rnn.SumHashEmbed.v1``: summed hash embeddings plus, when the
+  pipeline has a vectors table, its projected static vectors; an ``embed`` layer.
 - ``spacy_rnn.CharRNNEmbed.v1``: token vectors from a character RNN, an
   ``embed`` layer, optionally concatenated with hash embeddings.
-- ``spacy_rnn.RNNTextCat.v1``: a text classifier, tok2vec -> pooling -> dropout
-  -> softmax (exclusive classes) or logistic (multilabel), following spaCy's
-  textcat model contract (``nO``, ``attrs["multi_label"]``, refs "tok2vec" and
-  "output_layer", probabilities as output, a resizable output layer).
-- ``spacy_rnn.RNNTextCat.v2``: the same, plus concatenated poolings and an
-  optional bag-of-n-grams branch whose scores are added to the recurrent ones.
-- ``spacy_rnn.RNNTextCat.v3``: v2, plus ``bow_counts``: how an n-gram's count
-  enters the bag-of-n-grams branch ("count", "log" or "binary").
-- ``spacy_rnn.RNNTextCat.v4``: v3, plus ``bow_combine``: add the branches'
-  scores ("sum", v3's) or average their probabilities ("mean", an ensemble).
+- ``spacy_rnn.RNNTextCat.v1``: the text classifier, tok2vec -> pooling ->
+  dropout -> scores, beside a bag-of-n-grams linear model, following spaCy's
+  textcat model contract (``nO``, ``attrs["multi_label"]``, refs "tok2vec"
+  and "output_layer", probabilities as output, a resizable output layer).
 """
 from functools import partial
 from typing import Callable, List, Literal, Optional, Tuple, get_args
 
-from spacy.ml.models.textcat import resize_and_set_ref
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Logistic, Model, Softmax, chain
+from thinc.api import Dropout, Linear, Logistic, Model, chain
 from thinc.layers.resizable import resize_model
 from thinc.layers.resizable import resizable, resize_linear_weighted
 from thinc.types import Floats2d
@@ -35,13 +28,13 @@ from .layers.pooling import pooled_width
 from .layers.char_embed import CharRNNEmbed, concatenate_embeds
 from .errors import ConfigValueError, Errors
 from .layers.checks import check_choice, check_settings
-from .layers.embed import SumHashEmbed
+from .layers.embed import StaticVectorsChoice, SumHashEmbed
 
 # Bias given to a label added after training, so that it starts improbable
 # (the value spaCy's own textcat architectures use).
 NEG_VALUE = -5000
 
-# How RNNTextCat.v4 combines its recurrent and bag-of-n-grams branches.
+# How RNNTextCat.v1 combines its recurrent and bag-of-n-grams branches.
 Combine = Literal["sum", "mean"]
 COMBINE = get_args(Combine)
 
@@ -103,64 +96,44 @@ def build_rnn_encoder(
 
 @registry.architectures("spacy_rnn.SumHashEmbed.v1")
 def build_sum_hash_embed(
-    width: int,
+    width: int = 64,
     attrs: List[str] = ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
     rows: List[int] = [5000, 1000, 2500, 2500],
     dropout: float = 0.0,
-) -> Model[List[Doc], List[Floats2d]]:
-    """Embed tokens as the sum of one hash embedding per lexical attribute.
-
-    A cheaper alternative to ``spacy.MultiHashEmbed.v2`` for the ``embed`` slot
-    of ``spacy.Tok2Vec.v2``: the tables are summed rather than concatenated and
-    mixed by a Maxout layer, which in front of a recurrent encoder only repeats
-    the encoder's own input projection (faster: ``benchmarks/BATCHING.md``).
-
-    width (int): The width of every table and of the output.
-    attrs (List[str]): Token attributes to embed, e.g. NORM, PREFIX, SUFFIX, SHAPE.
-    rows (List[int]): Rows of each attribute's hash table, one per attr.
-    dropout (float): Dropout on the embedding rows during training.
-    """
-    return SumHashEmbed(width, attrs, rows, dropout)  # checks its settings
-
-
-@registry.architectures("spacy_rnn.SumHashEmbed.v2")
-def build_sum_hash_embed_v2(
-    width: int,
-    attrs: List[str] = ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
-    rows: List[int] = [5000, 1000, 2500, 2500],
-    dropout: float = 0.0,
-    include_static_vectors: bool = False,
+    include_static_vectors: StaticVectorsChoice = "auto",
     vectors_dropout: float = 0.0,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Embed tokens as the sum of hash embeddings and, optionally, pretrained
-    static vectors.
+    """Embed tokens as the sum of one hash embedding per lexical attribute
+    and, when the pipeline has them, its pretrained static vectors.
 
-    ``spacy_rnn.SumHashEmbed.v1`` plus ``include_static_vectors``: the
-    pipeline's vectors table (``nlp.vocab.vectors``, loaded by
-    ``[initialize] vectors``: an installed pipeline such as
-    "en_core_web_lg", a pipeline directory, or ``spacy init vectors`` output,
-    floret included) is added to the sum through spaCy's ``StaticVectors``
-    (frozen table, learned projection to ``width``, no Maxout). Tokens
-    without a vector contribute zeros. With no vectors loaded, initialization
-    fails with an error that says how to add them.
+    An ``embed`` layer for ``spacy.Tok2Vec.v2``, cheaper than
+    ``spacy.MultiHashEmbed.v2`` in front of a recurrent encoder: the tables
+    are summed rather than concatenated and mixed by a Maxout layer, which
+    would only repeat the encoder's own input projection. The pipeline's
+    vectors table (``nlp.vocab.vectors``, loaded by ``[initialize] vectors``:
+    an installed pipeline such as "en_core_web_lg", a pipeline directory, or
+    ``spacy init vectors`` output, floret included) joins the sum through
+    spaCy's ``StaticVectors`` (frozen table, learned projection to ``width``).
+    Tokens without a vector contribute zeros.
 
     width (int): The width of every table and of the output.
     attrs (List[str]): Token attributes to hash-embed, e.g. NORM, PREFIX, SUFFIX, SHAPE.
     rows (List[int]): Rows of each attribute's hash table, one per attr.
-    dropout (float): Dropout on the hash embedding rows during training, in [0, 1);
-        0 adds no dropout layer.
-    include_static_vectors (bool): Add the projected static vectors.
+    dropout (float): Dropout on the hash embedding rows during training, in
+        [0, 1); 0 adds no dropout layer.
+    include_static_vectors (Union[bool, str]): "auto" uses the vectors table
+        when the vocab has one at initialization and logs an info line when
+        it has none; the decision is saved with the pipeline, so it reloads
+        identically. True requires a table (initialization fails with a
+        message that says how to add one); false never uses one.
     vectors_dropout (float): Dropout on the projected vectors' columns
         (spaCy's StaticVectors dropout), in [0, 1).
 
     As with spaCy's own layers, ``Language.update`` (and so ``spacy train``)
-    sets every layer's dropout rate to its ``drop``, ``[training] dropout``:
-    while training, the projected vectors and, where ``dropout`` is not 0,
-    the hash rows are dropped at that rate, whatever the values above.
+    sets every layer's dropout rate to its ``drop``, ``[training] dropout``.
     """
     return SumHashEmbed(
-        width, attrs, rows, dropout, include_static_vectors, vectors_dropout,
-        where="spacy_rnn.SumHashEmbed.v2",
+        width, attrs, rows, dropout, include_static_vectors, vectors_dropout, where="spacy_rnn.SumHashEmbed.v1",
     )
 
 
@@ -223,146 +196,58 @@ def build_char_rnn_embed(
 def build_rnn_textcat(
     tok2vec: Model[List[Doc], List[Floats2d]],
     pooling: str = "attention",
-    dropout: float = 0.0,
+    dropout: float = 0.2,
     exclusive_classes: bool = True,
+    bow_ngram_size: int = 2,
+    bow_length: int = 262144,
+    bow_counts: Counts = "binary",
+    bow_combine: Combine = "mean",
     nO: Optional[int] = None,
 ) -> Model[List[Doc], Floats2d]:
-    """Classify documents by pooling recurrent token vectors.
+    """Classify documents by pooling recurrent token vectors, beside a
+    bag-of-n-grams linear model.
+
+    The model follows spaCy's textcat contract: ``nO``,
+    ``attrs["multi_label"]``, refs "tok2vec", "pooling" and "output_layer",
+    probabilities out, and new labels added by resizing (a new label starts
+    improbable).
 
     tok2vec (Model[List[Doc], List[Floats2d]]): The token-to-vector layer,
         typically ``spacy.Tok2Vec.v2`` with ``spacy_rnn.RNNEncoder.v1`` as its
         encoder. Any tok2vec, including a ``spacy.Tok2VecListener.v1``, works.
     pooling (str): How token vectors become a document vector, over the real
-        tokens only: "mean", "max", "last" (the final state of each direction:
-        forward half from the last token, backward half from the first token)
-        or "attention" (a learned, masked softmax over tokens).
-    dropout (float): Dropout on the pooled vector during training.
-    exclusive_classes (bool): True for softmax over mutually exclusive labels
-        (component ``rnn_textcat``), False for an independent logistic per
-        label (component ``rnn_textcat_multilabel``).
-    nO (Optional[int]): The number of labels, set by the component.
-    """
-    check_settings("spacy_rnn.RNNTextCat.v1", rates={"dropout": dropout}, ints={} if nO is None else {"nO": nO})
-    layers, pool = _pooling_layers(tok2vec, pooling, dropout, "spacy_rnn.RNNTextCat.v1")
-    width = pooled_width(pooling, tok2vec.maybe_get_dim("nO"))
-    fill_defaults = {"b": 0, "W": 0}
-    if exclusive_classes:
-        output_layer = Softmax(nO=nO, nI=width)
-        fill_defaults["b"] = NEG_VALUE
-    else:
-        output_layer = Linear(nO=nO, nI=width)
-    resizable_layer = resizable(
-        output_layer,
-        resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults),
-    )
-    layers.append(resizable_layer)
-    if not exclusive_classes:
-        layers.append(Logistic())
-    resize = partial(resize_and_set_ref, resizable_layer=resizable_layer)
-    return _textcat_model(chain(*layers), tok2vec, pool, output_layer, resize, exclusive_classes, nO)
-
-
-@registry.architectures("spacy_rnn.RNNTextCat.v2")
-def build_rnn_textcat_v2(
-    tok2vec: Model[List[Doc], List[Floats2d]],
-    pooling: str = "attention",
-    dropout: float = 0.0,
-    exclusive_classes: bool = True,
-    bow_ngram_size: int = 0,
-    bow_length: int = 262144,
-    nO: Optional[int] = None,
-) -> Model[List[Doc], Floats2d]:
-    """Classify documents by pooling recurrent token vectors, optionally beside
-    a bag-of-n-grams linear model.
-
-    The contract of ``spacy_rnn.RNNTextCat.v1`` (``nO``,
-    ``attrs["multi_label"]``, refs "tok2vec", "pooling" and "output_layer",
-    probabilities out, new labels resizable), with two additions:
-
-    - ``pooling`` may join several poolings with "+", e.g. "max+mean" or
-      ULMFiT's "last+max+mean"; their outputs are concatenated.
-    - ``bow_ngram_size`` > 0 adds a linear model over hashed 1..n-grams of
-      the lower-cased tokens (the model of ``spacy.TextCatBOW.v3``). Its
-      per-label scores are added to the recurrent branch's scores before the
-      softmax (or logistic), so both train as one log-linear model. It pays
-      on long documents from small data; on sentences it mostly costs speed.
-
-    tok2vec (Model[List[Doc], List[Floats2d]]): The token-to-vector layer,
-        typically ``spacy.Tok2Vec.v2`` with ``spacy_rnn.RNNEncoder.v1``.
-    pooling (str): "mean", "max", "last", "attention", or several joined by "+".
+        tokens only: "mean", "max", "last" (the final state of each
+        direction), "attention" (a learned, masked softmax over tokens), or
+        several joined by "+" (e.g. ULMFiT's "last+max+mean"), concatenated.
     dropout (float): Dropout on the pooled vector during training, in [0, 1).
     exclusive_classes (bool): True for softmax over mutually exclusive labels
         (component ``rnn_textcat``), False for an independent logistic per
         label (component ``rnn_textcat_multilabel``).
-    bow_ngram_size (int): The longest n-gram of the bag-of-words branch;
-        0 turns the branch off.
-    bow_length (int): Hash rows of the bag-of-words weights per label
+    bow_ngram_size (int): The longest n-gram of the bag-of-n-grams branch, a
+        linear model over hashed 1..n-grams of the lower-cased tokens (the
+        model of ``spacy.TextCatBOW.v3``); 0 turns the branch off.
+    bow_length (int): Hash rows of the bag-of-n-grams weights per label
         (rounded up to a power of two).
+    bow_counts (str): How an n-gram's count in a document enters the branch:
+        "binary" (1 for each n-gram present), "log" (log(1 + count)) or
+        "count" (spaCy's ``TextCatBOW``).
+    bow_combine (str): How the branches make one prediction. "mean" gives
+        each branch its own softmax (or logistic) and outputs the mean of the
+        two probabilities, each branch trained with its own cross-entropy, an
+        ensemble of two models; "sum" adds the branches' scores before one
+        softmax (or logistic), one log-linear model.
     nO (Optional[int]): The number of labels, set by the component.
     """
     return _rnn_textcat(tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
-                        "count", nO, "spacy_rnn.RNNTextCat.v2")
-
-
-@registry.architectures("spacy_rnn.RNNTextCat.v3")
-def build_rnn_textcat_v3(
-    tok2vec: Model[List[Doc], List[Floats2d]],
-    pooling: str = "attention",
-    dropout: float = 0.0,
-    exclusive_classes: bool = True,
-    bow_ngram_size: int = 0,
-    bow_length: int = 262144,
-    bow_counts: Counts = "binary",
-    nO: Optional[int] = None,
-) -> Model[List[Doc], Floats2d]:
-    """``spacy_rnn.RNNTextCat.v2`` with a choice of how each n-gram's count in a
-    doc enters the bag-of-n-grams branch. v2 always uses the count, as spaCy's
-    ``TextCatBOW`` does; on long reviews that lets one word repeated ten times
-    outweigh the rest, and a binary bag (NBSVM's choice) does better.
-
-    tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
-        nO: as in ``spacy_rnn.RNNTextCat.v2``.
-    bow_counts (str): "binary" (1 for each n-gram present, the default),
-        "log" (log(1 + count)) or "count" (v2's and spaCy's choice).
-    """
-    return _rnn_textcat(tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
-                        bow_counts, nO, "spacy_rnn.RNNTextCat.v3")
-
-
-@registry.architectures("spacy_rnn.RNNTextCat.v4")
-def build_rnn_textcat_v4(
-    tok2vec: Model[List[Doc], List[Floats2d]],
-    pooling: str = "attention",
-    dropout: float = 0.0,
-    exclusive_classes: bool = True,
-    bow_ngram_size: int = 0,
-    bow_length: int = 262144,
-    bow_counts: Counts = "binary",
-    bow_combine: Combine = "sum",
-    nO: Optional[int] = None,
-) -> Model[List[Doc], Floats2d]:
-    """``spacy_rnn.RNNTextCat.v3`` with a choice of how the bag-of-n-grams
-    branch joins the recurrent one.
-
-    tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
-        bow_counts, nO: as in ``spacy_rnn.RNNTextCat.v3``.
-    bow_combine (str): "sum" adds the two branches' scores before one softmax
-        (or logistic), one log-linear model, as v3 does; "mean" gives each
-        branch its own softmax (or logistic) and outputs the mean of the two
-        probabilities, each branch trained with its own cross-entropy: an
-        ensemble of two models (see ``spacy_rnn.layers.mean_probabilities``).
-        Without the branch (``bow_ngram_size = 0``) both are the same model.
-    """
-    return _rnn_textcat(tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
-                        bow_counts, nO, "spacy_rnn.RNNTextCat.v4", bow_combine)
+                        bow_counts, nO, "spacy_rnn.RNNTextCat.v1", bow_combine)
 
 
 def _rnn_textcat(
     tok2vec: Model[List[Doc], List[Floats2d]], pooling: str, dropout: float, exclusive_classes: bool,
     bow_ngram_size: int, bow_length: int, bow_counts: Counts, nO: Optional[int], where: str,
-    bow_combine: Combine = "sum",
+    bow_combine: Combine,
 ) -> Model[List[Doc], Floats2d]:
-    """The classifier of ``spacy_rnn.RNNTextCat.v2``, ``.v3`` and ``.v4``."""
+    """The classifier of ``spacy_rnn.RNNTextCat.v1``."""
     check_textcat_args(dropout, bow_ngram_size, bow_length, bow_counts, nO, where, bow_combine)
     layers, pool = _pooling_layers(tok2vec, pooling, dropout, where)
     scores_layer = Linear(nO=nO, nI=pooled_width(pooling, tok2vec.maybe_get_dim("nO")))
@@ -418,7 +303,7 @@ def _textcat_model(
 
 def check_textcat_args(
     dropout: float, bow_ngram_size: int, bow_length: int, bow_counts: Counts, nO: Optional[int], where: str,
-    bow_combine: Combine = "sum",
+    bow_combine: Combine,
 ) -> None:
     """Raise a :class:`ConfigValueError` that names the bad setting."""
     check_settings(where, rates={"dropout": dropout}, ints={"bow_length": bow_length, **({} if nO is None else {"nO": nO})})

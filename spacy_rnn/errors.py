@@ -162,6 +162,21 @@ class Errors:
         "whatever the pipeline predicts. Evaluate on a corpus with the "
         "pipeline's labels, or train a pipeline on these labels."
     )
+    E036 = (
+        "[spacy_rnn E036] Training would make {updates} update(s) and evaluate "
+        "every {eval_frequency}, so the only evaluation of the dev set is the "
+        "one after the first update, and model-best would be a barely trained "
+        "model. Set [training] eval_frequency to at most {most} (e.g. "
+        "{suggested} for about ten evaluations; or use "
+        "{{\"@misc\": \"spacy_rnn.eval_frequency.v1\"}}, which scales it with "
+        "the schedule), or train longer ([training] max_epochs or max_steps)."
+    )
+    I001 = (
+        "[spacy_rnn] {where}: the pipeline has no word vectors, so "
+        "include_static_vectors = \"auto\" trains without them. Load a "
+        "vectors table with [initialize] vectors (or into nlp.vocab before "
+        "nlp.initialize()) to use them."
+    )
 
 
 class ConfigValueError(ValueError):

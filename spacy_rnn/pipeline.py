@@ -22,6 +22,7 @@ from thinc.api import Config, ConfigValidationError, Model
 from thinc.types import Floats2d
 
 from .errors import ConfigValueError, Errors
+from .schedule import check_evaluations
 
 # The Doc extension that holds a document's attention weights.
 ATTENTION_EXTENSION = "rnn_attention"
@@ -29,11 +30,19 @@ ATTENTION_EXTENSION = "rnn_attention"
 DEFAULT_RNN_TEXTCAT_CONFIG = """
 [model]
 @architectures = "spacy_rnn.RNNTextCat.v1"
-# attention | mean | max | last, always over the real tokens of each document
+# attention | mean | max | last, or several joined by "+"; always over the real tokens of each document
 pooling = "attention"
 # dropout on the pooled document vector
 dropout = 0.2
 exclusive_classes = true
+# a linear model over hashed unigrams and bigrams beside the recurrent branch (0: none)
+bow_ngram_size = 2
+# hash rows per label of the bag-of-n-grams weights
+bow_length = 262144
+# an n-gram counts once per document, however often it occurs
+bow_counts = "binary"
+# the two branches are an ensemble: each has its own softmax, the output is their mean
+bow_combine = "mean"
 
 [model.tok2vec]
 @architectures = "spacy.Tok2Vec.v2"
@@ -44,6 +53,9 @@ width = 64
 attrs = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
 rows = [5000, 1000, 2500, 2500]
 dropout = 0.0
+# the pipeline's static vectors when it has a table at initialization; the choice is saved
+include_static_vectors = "auto"
+vectors_dropout = 0.0
 
 [model.tok2vec.encode]
 @architectures = "spacy_rnn.RNNEncoder.v1"
@@ -214,8 +226,10 @@ class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, _KnownL
         labels: Optional[Iterable[str]] = None,
         positive_label: Optional[str] = None,
     ) -> None:
-        """spaCy's ``TextCategorizer.initialize``, after ``check_init_tok2vec``."""
+        """spaCy's ``TextCategorizer.initialize``, after ``check_init_tok2vec``
+        and ``check_evaluations``."""
         check_init_tok2vec(nlp)
+        check_evaluations(nlp, get_examples)
         super().initialize(get_examples, nlp=nlp, labels=labels, positive_label=positive_label)
 
 
@@ -231,8 +245,10 @@ class RNNMultiLabelTextCategorizer(
         nlp: Optional[Language] = None,
         labels: Optional[Iterable[str]] = None,
     ) -> None:
-        """spaCy's ``MultiLabel_TextCategorizer.initialize``, after ``check_init_tok2vec``."""
+        """spaCy's ``MultiLabel_TextCategorizer.initialize``, after
+        ``check_init_tok2vec`` and ``check_evaluations``."""
         check_init_tok2vec(nlp)
+        check_evaluations(nlp, get_examples)
         super().initialize(get_examples, nlp=nlp, labels=labels)
 
 
@@ -258,7 +274,9 @@ def make_rnn_textcat(
     """Create an ``rnn_textcat`` component: one label per document.
 
     model (Model[List[Doc], Floats2d]): The classifier, by default
-        ``spacy_rnn.RNNTextCat.v1`` with a bidirectional LSTM and attention pooling.
+        ``spacy_rnn.RNNTextCat.v1``: a bidirectional LSTM with attention
+        pooling over hash embeddings (plus the pipeline's static vectors when
+        it has a table), averaged with a bag of unigrams and bigrams.
     threshold (float): Unused for exclusive classes, kept for spaCy parity.
     scorer (Optional[Callable]): Defaults to spaCy's ``Scorer.score_cats``.
     store_attention (bool): Store each token's attention weight in
@@ -293,8 +311,8 @@ def make_rnn_textcat_multilabel(
 ) -> RNNMultiLabelTextCategorizer:
     """Create an ``rnn_textcat_multilabel`` component: any number of labels.
 
-    model (Model[List[Doc], Floats2d]): The classifier, by default
-        ``spacy_rnn.RNNTextCat.v1`` with ``exclusive_classes = false``.
+    model (Model[List[Doc], Floats2d]): The classifier, by default the model
+        of ``rnn_textcat`` with ``exclusive_classes = false``.
     threshold (float): A label counts as predicted at this probability or above.
     scorer (Optional[Callable]): Defaults to spaCy's multilabel ``Scorer.score_cats``.
     store_attention (bool): Store each token's attention weight in

@@ -60,7 +60,7 @@ def test_callback_records_while_spacy_trains(tmp_path, review_sentences, grad_cl
         "paths.train": str(corpus), "paths.dev": str(corpus),
         "components.rnn_textcat.model.tok2vec.embed.width": 8,
         "components.rnn_textcat.model.tok2vec.encode.width": 8,
-        "training.max_steps": 5, "training.eval_frequency": 100,
+        "training.max_steps": 5, "training.eval_frequency": 5,
         "training.optimizer.grad_clip": grad_clip,
         "training.batcher.size": 60,
         "training.before_update": {"@callbacks": "spacy_rnn.gradient_flow.v1", "every": 2, "path": str(log)},

@@ -1,4 +1,4 @@
-"""spacy_rnn.trim_memory.v1/v2/v3: a before_update callback that returns freed heap pages (v3: and bounds oneDNN's cache)."""
+"""spacy_rnn.trim_memory.v1: a before_update callback that returns freed heap pages, fixes glibc's mmap threshold and bounds oneDNN's cache."""
 import pytest
 import spacy
 from spacy.util import registry
@@ -17,19 +17,14 @@ def test_trims_every_n_updates(monkeypatch):
     assert calls == [0, 0, 0]  # before updates 0, 3 and 6
 
 
-@pytest.mark.parametrize("version,expected", [
-    ("spacy_rnn.trim_memory.v1", [0, 10, 15, 20, 30]),
-    # v2 also trims before the update after each evaluation (spaCy evaluates after updates 0, 15, 30)
-    ("spacy_rnn.trim_memory.v2", [0, 1, 10, 15, 16, 20, 30, 31]),
-    ("spacy_rnn.trim_memory.v3", [0, 1, 10, 15, 16, 20, 30, 31]),
-])
-def test_also_trims_around_the_updates_that_evaluations_follow(monkeypatch, version, expected):
+def test_also_trims_around_the_updates_that_evaluations_follow(monkeypatch):
     steps = []
     monkeypatch.setattr(memory, "_malloc_trim", lambda: lambda pad: steps.append(step))
-    callback = registry.callbacks.get(version)(every=10, eval_frequency=15)
+    callback = registry.callbacks.get("spacy_rnn.trim_memory.v1")(every=10, eval_frequency=15)
     for step in range(32):
         callback(spacy.blank("en"), {"step": step, "epoch": 0})
-    assert steps == expected
+    # before every 10th update, and before and after each evaluation (spaCy evaluates after updates 0, 15, 30)
+    assert steps == [0, 1, 10, 15, 16, 20, 30, 31]
 
 
 @pytest.mark.parametrize("eval_frequency", [-1, 1.5, True])
@@ -57,32 +52,32 @@ def test_every_must_be_a_positive_integer(every):
         memory.create_trim_memory(every=every)
 
 
-def test_v2_fixes_the_mmap_threshold_when_created(monkeypatch):
+def test_fixes_the_mmap_threshold_when_created(monkeypatch):
     calls = []
     monkeypatch.setattr(memory, "_mallopt", lambda: lambda param, value: calls.append((param, value)) or 1)
     monkeypatch.setattr(memory, "_malloc_trim", lambda: lambda pad: calls.append("trim"))
-    callback = registry.callbacks.get("spacy_rnn.trim_memory.v2")(every=2, mmap_threshold=4 * 2**20)
+    callback = registry.callbacks.get("spacy_rnn.trim_memory.v1")(every=2, mmap_threshold=4 * 2**20)
     assert calls == [(memory.M_MMAP_THRESHOLD, 4 * 2**20)]
     for step in range(3):
         callback(spacy.blank("en"), {"step": step, "epoch": 0})
-    assert calls[1:] == ["trim", "trim"]  # v1's trims, before updates 0 and 2
+    assert calls[1:] == ["trim", "trim"]  # the trims, before updates 0 and 2
 
 
-def test_v2_without_a_threshold_leaves_glibc_alone(monkeypatch):
+def test_without_a_threshold_leaves_glibc_alone(monkeypatch):
     monkeypatch.setattr(memory, "_mallopt", lambda: pytest.fail("mallopt called"))
-    memory.create_trim_memory_v2(every=10, mmap_threshold=0)
+    memory.create_trim_memory(every=10, mmap_threshold=0)
 
 
 @pytest.mark.parametrize("threshold", [-1, 1.5, True, 64 * 2**20])
-def test_v2_mmap_threshold_range(threshold):
-    with pytest.raises(ConfigValueError, match="trim_memory.v2: mmap_threshold must be an integer from 0"):
-        memory.create_trim_memory_v2(mmap_threshold=threshold)
+def test_mmap_threshold_range(threshold):
+    with pytest.raises(ConfigValueError, match="trim_memory.v1: mmap_threshold must be an integer from 0"):
+        memory.create_trim_memory(mmap_threshold=threshold)
 
 
-def test_v2_refused_threshold_is_an_error(monkeypatch):
+def test_refused_threshold_is_an_error(monkeypatch):
     monkeypatch.setattr(memory, "_mallopt", lambda: lambda param, value: 0)
     with pytest.raises(ConfigValueError, match="refused mmap_threshold"):
-        memory.create_trim_memory_v2(mmap_threshold=4096)
+        memory.create_trim_memory(mmap_threshold=4096)
 
 
 RELEASE_CHECK = """
@@ -94,8 +89,8 @@ def rss_mb():
     line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS"))
     return int(line.split()[1]) / 1024
 
-if sys.argv[1] == "v2":
-    memory.create_trim_memory_v2(every=10, mmap_threshold=4 * 2**20)
+if sys.argv[1] == "fixed":
+    memory.create_trim_memory(every=10, mmap_threshold=4 * 2**20)
 # freeing a mapped 24 MB block raises glibc's dynamic threshold above 8 MB
 block = numpy.ones(6 * 2**20, dtype="f"); del block
 before = rss_mb()
@@ -106,7 +101,7 @@ print(rss_mb() - before)
 
 
 @pytest.mark.skipif(memory._mallopt() is None, reason="needs glibc's mallopt")
-def test_v2_threshold_returns_large_blocks_at_once():
+def test_threshold_returns_large_blocks_at_once():
     # in a fresh process: mallopt changes the allocator for the rest of a process's life
     import subprocess
     import sys
@@ -115,48 +110,48 @@ def test_v2_threshold_returns_large_blocks_at_once():
         out = subprocess.run([sys.executable, "-c", RELEASE_CHECK, version], capture_output=True, text=True, check=True)
         return float(out.stdout.strip().splitlines()[-1])
 
-    given_back = kept_mb("v2")
+    given_back = kept_mb("fixed")
     assert given_back < 2  # all 64 MB unmapped when freed
     assert kept_mb("dynamic") > given_back + 8  # glibc's default keeps some in its heap (16 MB here)
 
 
-def test_v3_sets_onednn_cache_capacity_when_created(no_onednn_capacity):
+def test_sets_onednn_cache_capacity_when_created(no_onednn_capacity):
     import os
 
-    registry.callbacks.get("spacy_rnn.trim_memory.v3")(every=10, primitive_cache=16)
+    registry.callbacks.get("spacy_rnn.trim_memory.v1")(every=10, primitive_cache=16)
     assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "16"
 
 
-def test_v3_default_leaves_onednn_alone(no_onednn_capacity):
+def test_default_leaves_onednn_alone(no_onednn_capacity):
     import os
 
-    memory.create_trim_memory_v3(every=10)
+    memory.create_trim_memory(every=10)
     assert not any(name in os.environ for name in memory.ONEDNN_CACHE_VARIABLES)
 
 
 @pytest.mark.parametrize("name", memory.ONEDNN_CACHE_VARIABLES)
-def test_v3_a_capacity_in_the_environment_wins(no_onednn_capacity, monkeypatch, name):
+def test_a_capacity_in_the_environment_wins(no_onednn_capacity, monkeypatch, name):
     import os
 
     monkeypatch.setenv(name, "256")
-    memory.create_trim_memory_v3(every=10, primitive_cache=0)
+    memory.create_trim_memory(every=10, primitive_cache=0)
     assert os.environ[name] == "256"
     assert sum(n in os.environ for n in memory.ONEDNN_CACHE_VARIABLES) == 1
 
 
 @pytest.mark.parametrize("capacity", [-2, 1.5, True, "16"])
-def test_v3_primitive_cache_must_be_an_integer(no_onednn_capacity, capacity):
-    with pytest.raises(ConfigValueError, match="trim_memory.v3: primitive_cache must be an integer of 0 or more"):
-        memory.create_trim_memory_v3(primitive_cache=capacity)
+def test_primitive_cache_must_be_an_integer(no_onednn_capacity, capacity):
+    with pytest.raises(ConfigValueError, match="trim_memory.v1: primitive_cache must be an integer of 0 or more"):
+        memory.create_trim_memory(primitive_cache=capacity)
 
 
-def test_v3_checks_v2s_settings_under_its_own_name(no_onednn_capacity):
+def test_a_refused_setting_sets_nothing(no_onednn_capacity):
     import os
 
-    with pytest.raises(ConfigValueError, match="trim_memory.v3: mmap_threshold"):
-        memory.create_trim_memory_v3(mmap_threshold=-1, primitive_cache=16)
-    with pytest.raises(ConfigValueError, match="trim_memory.v3: every"):
-        memory.create_trim_memory_v3(every=0, primitive_cache=16)
+    with pytest.raises(ConfigValueError, match="trim_memory.v1: mmap_threshold"):
+        memory.create_trim_memory(mmap_threshold=-1, primitive_cache=16)
+    with pytest.raises(ConfigValueError, match="trim_memory.v1: every"):
+        memory.create_trim_memory(every=0, primitive_cache=16)
     assert "ONEDNN_PRIMITIVE_CACHE_CAPACITY" not in os.environ  # nothing set by a refused config
 
 
@@ -169,7 +164,7 @@ def rss_mb():
     line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS"))
     return int(line.split()[1]) / 1024
 
-memory.create_trim_memory_v3(every=10, primitive_cache=int(sys.argv[1]))
+memory.create_trim_memory(every=10, primitive_cache=int(sys.argv[1]))
 torch.manual_seed(0)
 torch.set_num_threads(1)
 lstm = torch.nn.LSTM(32, 64, bidirectional=True, batch_first=True)
@@ -182,7 +177,7 @@ print(rss_mb() - before)
 
 
 @pytest.mark.slow
-def test_v3_primitive_cache_bounds_memory_in_a_fresh_process(no_onednn_capacity):
+def test_primitive_cache_bounds_memory_in_a_fresh_process(no_onednn_capacity):
     # a fresh process: oneDNN reads the capacity once, at its first primitive
     import subprocess
     import sys

@@ -45,7 +45,7 @@ _LAZY = {
     **dict.fromkeys(["count_labels", "make_cats", "records_to_docs", "write_docbin"], ".docs"),
     **dict.fromkeys(["LabelledCorpus", "RawTextCorpus", "create_labelled_corpus_reader", "create_raw_text_reader",
                      "iter_raw_texts", "raw_text_files"], ".readers"),
-    **dict.fromkeys(["StreamingCorpus", "create_streaming_corpus", "steps_for_passes", "write_shards"], ".streaming"),
+    **dict.fromkeys(["StreamingCorpus", "create_streaming_corpus", "write_shards"], ".streaming"),
 }
 __getattr__, __dir__ = lazy_module(globals(), _LAZY)
 
@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
         iter_raw_texts,
         raw_text_files,
     )
-    from .streaming import StreamingCorpus, create_streaming_corpus, steps_for_passes, write_shards
+    from .streaming import StreamingCorpus, create_streaming_corpus, write_shards
 
 __all__ = [
     "CorpusError", "CorpusReport", "CorpusWarning", "Record", "SkippedRecord", "LabelledCorpus",
@@ -68,5 +68,5 @@ __all__ = [
     "read_records", "read_table_records", "count_labels", "make_cats", "records_to_docs", "write_docbin",
     "SUFFIX_FORMATS", "LABELLED_FORMATS", "SCORE_FORMATS", "RAW_TEXT_FORMATS", "Source", "file_format",
     "read_jsonl_objects", "read_table_rows", "read_text_lines", "source_name",
-    "StreamingCorpus", "create_streaming_corpus", "steps_for_passes", "write_shards",
+    "StreamingCorpus", "create_streaming_corpus", "write_shards",
 ]

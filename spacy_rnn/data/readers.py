@@ -1,7 +1,6 @@
 """The registered corpus readers: labelled examples for ``spacy train``, raw text for ``spacy pretrain``.
 
-- ``spacy_rnn.LabelledCorpus.v1`` (also registered under its first name,
-  ``spacy_rnn.JsonlCorpus.v1``, so that saved configs still load) reads a
+- ``spacy_rnn.LabelledCorpus.v1`` reads a
   labelled JSONL, CSV or TSV file (see :mod:`spacy_rnn.data.records`), as
   ``spacy.Corpus.v1`` reads ``.spacy`` files.
 - ``spacy_rnn.RawTextCorpus.v1`` reads unlabelled text for ``[pretraining]
@@ -185,10 +184,6 @@ def create_labelled_corpus_reader(
         path, text_key=text_key, label_key=label_key, labels_key=labels_key, labels=labels,
         limit=limit, clean_html=clean_html, skip_invalid=skip_invalid, label_separator=label_separator,
     )
-
-
-# The reader's first name, kept so that configs saved with it still load.
-registry.readers.register("spacy_rnn.JsonlCorpus.v1", func=create_labelled_corpus_reader)
 
 
 def raw_text_files(path: Union[str, Path]) -> List[Path]:

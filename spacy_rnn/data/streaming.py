@@ -16,12 +16,11 @@ the shuffling itself, in bounded memory:
 
 Memory is bounded by the buffer plus one shard, whatever the corpus size.
 spaCy calls the reader once per pass and never stops by itself in streaming
-mode, so training ends at ``[training] max_steps``: with batches of a fixed
-number of documents (``spacy.batch_by_sequence.v1``),
-``spacy_rnn.steps_for_passes.v1`` computes the steps of a number of passes
-from the corpus, so that a config can still think in epochs.
+mode, so training ends at ``[training] max_steps``:
+``spacy_rnn.steps_for_passes.v1`` (:mod:`spacy_rnn.schedule`) computes the
+steps of a number of passes from the corpus and the training batcher, so that
+a config can still think in epochs.
 """
-import math
 import random
 import shutil
 import tempfile
@@ -305,7 +304,7 @@ def create_streaming_corpus(
     first_pass (int): The number of the first pass, to resume a run with
         the order it would have had.
     text_key, label_key, labels_key, labels, clean_html, skip_invalid: For
-        JSONL/CSV/TSV shards, as in ``spacy_rnn.JsonlCorpus.v1``.
+        JSONL/CSV/TSV shards, as in ``spacy_rnn.LabelledCorpus.v1``.
     RETURNS (Callable[[Language], Iterable[Example]]): The corpus; each call
         is the next pass.
     """
@@ -319,41 +318,6 @@ def create_streaming_corpus(
         label_key=label_key, labels_key=labels_key, labels=labels, clean_html=clean_html,
         skip_invalid=skip_invalid,
     )
-
-
-@registry.misc("spacy_rnn.steps_for_passes.v1")
-def steps_for_passes(path: Optional[PathLike], passes: int, batch_size: int) -> int:
-    """The ``[training] max_steps`` that ends training after ``passes``
-    passes over a corpus in batches of ``batch_size`` documents
-    (``spacy.batch_by_sequence.v1`` with that size). The corpus is counted
-    once, shard by shard, when the config is resolved.
-
-    spaCy numbers its updates from 0 and stops after the update whose number
-    reaches ``max_steps``, so ``N`` updates take ``max_steps = N - 1``:
-    this returns ``passes * ceil(documents / batch_size) - 1`` (at least 1,
-    since 0 means no limit).
-
-    [training]
-    max_epochs = -1
-
-    [training.max_steps]
-    @misc = "spacy_rnn.steps_for_passes.v1"
-    path = ${paths.train}
-    passes = 1
-    batch_size = 64
-    """
-    if passes < 1 or batch_size < 1:
-        raise CorpusError("<config>", None,
-                          f"passes and batch_size must be 1 or more, not {passes} and {batch_size}",
-                          "Fix [training.max_steps] in the config.")
-    if path is None:
-        raise CorpusError(
-            "<config>", None, "no corpus path given for steps_for_passes ([training.max_steps] counts the "
-            "training corpus, also when spacy pretrain reads the config)",
-            "Pass the training corpus (--paths.train corpus/train), or the number itself (--training.max_steps N).",
-        )
-    n_docs = StreamingCorpus(path, shuffle=False).count()
-    return max(1, passes * math.ceil(n_docs / batch_size) - 1)
 
 
 def write_shards(

@@ -1,4 +1,4 @@
-"""The bag-of-n-grams branch of ``spacy_rnn.RNNTextCat.v2`` and ``.v3``.
+"""The bag-of-n-grams branch of ``spacy_rnn.RNNTextCat.v1``.
 
 A linear model over hashed n-gram counts (spaCy's ``extract_ngrams`` and
 Thinc's ``SparseLinear_v2``, the pieces of ``spacy.TextCatBOW.v3``) gives one

@@ -1,6 +1,6 @@
 """Average the label probabilities of several scorers, each trained as if alone.
 
-``RNNTextCat.v4`` with ``bow_combine = "mean"`` uses it for its two branches
+``RNNTextCat.v1`` with ``bow_combine = "mean"`` uses it for its two branches
 (the recurrent scorer and the bag of n-grams): each branch's scores go through
 their own softmax (exclusive classes) or logistic (multilabel), and the
 classifier outputs the mean of those probabilities, an ensemble of two models.

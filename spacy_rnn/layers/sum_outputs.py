@@ -1,7 +1,7 @@
 """A layer that sums the outputs of layers reading the same docs.
 
 Used twice: the embedding adds projected static vectors to its hash
-embeddings (``Ragged`` outputs), and ``RNNTextCat.v2`` adds the
+embeddings (``Ragged`` outputs), and ``RNNTextCat.v1`` (``bow_combine = "sum"``) adds the
 bag-of-n-grams scores to the recurrent ones (``Floats2d`` outputs). Thinc's
 own ``add`` would infer ``nI`` from its input, which a list of docs has not,
 and its backward pass would extend a list of input gradients instead of

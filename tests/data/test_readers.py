@@ -16,8 +16,8 @@ from corpus_files import jsonl, write_lines
 
 def test_reader_is_registered_and_resolves(tmp_path):
     path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"})
-    assert registry.readers.get("spacy_rnn.JsonlCorpus.v1") is not None
-    resolved = registry.resolve({"corpus": {"@readers": "spacy_rnn.JsonlCorpus.v1", "path": str(path)}})
+    assert registry.readers.get("spacy_rnn.LabelledCorpus.v1") is not None
+    resolved = registry.resolve({"corpus": {"@readers": "spacy_rnn.LabelledCorpus.v1", "path": str(path)}})
     assert isinstance(resolved["corpus"], LabelledCorpus)
 
 
@@ -28,7 +28,7 @@ def test_reader_examples_have_full_label_set(tmp_path):
         {"text": "Dull.<br />Boring", "label": "neg"},
         {"text": "fine", "label": "neutral"},
     )
-    reader = registry.readers.get("spacy_rnn.JsonlCorpus.v1")
+    reader = registry.readers.get("spacy_rnn.LabelledCorpus.v1")
     nlp = spacy.blank("en")
     examples = list(reader(str(path))(nlp))
     assert [eg.reference.text for eg in examples] == ["I loved it", "Dull. Boring", "fine"]
@@ -41,7 +41,7 @@ def test_reader_examples_have_full_label_set(tmp_path):
 
 
 def test_reader_errors(tmp_path):
-    reader = registry.readers.get("spacy_rnn.JsonlCorpus.v1")
+    reader = registry.readers.get("spacy_rnn.LabelledCorpus.v1")
     with pytest.raises(CorpusError, match="no such file"):
         reader(str(tmp_path / "missing.jsonl"))
     with pytest.raises(CorpusError, match="paths.train"):
@@ -53,7 +53,7 @@ def test_reader_errors(tmp_path):
 
 def test_reader_skip_invalid_warns_once(tmp_path):
     path = jsonl(tmp_path / "train.jsonl", {"text": "a", "label": "pos"}, "{bad", {"text": "b", "label": "x"})
-    corpus = registry.readers.get("spacy_rnn.JsonlCorpus.v1")(str(path), skip_invalid=True)
+    corpus = registry.readers.get("spacy_rnn.LabelledCorpus.v1")(str(path), skip_invalid=True)
     nlp = spacy.blank("en")
     with pytest.warns(CorpusWarning, match="line 2"):
         assert len(list(corpus(nlp))) == 2
@@ -65,7 +65,7 @@ def test_reader_skip_invalid_warns_once(tmp_path):
 def test_reader_trains_a_tiny_pipeline(tmp_path):
     path = tmp_path / "train.csv"
     write_lines(path, ["review,sentiment", "loved it,positive", "hated it,negative", "great,positive"])
-    reader = registry.readers.get("spacy_rnn.JsonlCorpus.v1")
+    reader = registry.readers.get("spacy_rnn.LabelledCorpus.v1")
     corpus = reader(str(path), text_key="review", label_key="sentiment")
     nlp = spacy.blank("en")
     config = {"model": {"tok2vec": {"embed": {"width": 8}, "encode": {"width": 8}}}}
@@ -93,14 +93,10 @@ def test_raw_text_reader_reads_txt_jsonl_and_directories(tmp_path):
     assert [eg.reference.text for eg in examples] == ["first line with a break"]  # "second line": 2 tokens
 
 
-def test_labelled_reader_keeps_its_first_name_for_saved_configs(tmp_path):
-    """The reader is registered as spacy_rnn.LabelledCorpus.v1 (it reads CSV
-    and TSV too); a config saved with its first name, spacy_rnn.JsonlCorpus.v1,
-    still resolves to the same reader."""
+def test_labelled_reader_reads_tsv_from_a_config(tmp_path):
+    """spacy_rnn.LabelledCorpus.v1 reads CSV and TSV as well as JSONL."""
     path = write_lines(tmp_path / "train.tsv", ["text\tlabel", "a\tpos", "b\tneg"])
-    new = registry.readers.get("spacy_rnn.LabelledCorpus.v1")
-    assert registry.readers.get("spacy_rnn.JsonlCorpus.v1") is new
-    saved = Config().from_str(f'[corpora]\n\n[corpora.train]\n@readers = "spacy_rnn.JsonlCorpus.v1"\npath = "{path}"\n')
+    saved = Config().from_str(f'[corpora]\n\n[corpora.train]\n@readers = "spacy_rnn.LabelledCorpus.v1"\npath = "{path}"\n')
     corpus = registry.resolve(saved)["corpora"]["train"]
     assert isinstance(corpus, LabelledCorpus)
     examples = list(corpus(spacy.blank("en")))

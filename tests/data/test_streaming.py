@@ -11,11 +11,12 @@ from spacy.util import registry
 from thinc.api import Config
 
 from spacy_rnn.data import CorpusError, Record
+from spacy_rnn.errors import ConfigValueError
+from spacy_rnn.schedule import steps_for_passes
 from spacy_rnn.data.streaming import (
     StreamingCorpus,
     docbin_rows,
     shuffle_through_buffer,
-    steps_for_passes,
     write_shards,
 )
 
@@ -237,13 +238,20 @@ def test_convert_cli_writes_shards(tmp_path):
     assert got[0].reference.cats == {"neg": 1.0, "pos": 0.0}
 
 
+def _by_sequence(size):
+    return registry.batchers.get("spacy.batch_by_sequence.v1")(size=size, get_length=None)
+
+
 def test_steps_for_passes(shards):
     # spaCy stops after update number max_steps, counting from 0: N updates are N - 1
-    assert steps_for_passes(shards, passes=1, batch_size=64) == 15  # ceil(1000 / 64) = 16 updates
-    assert steps_for_passes(shards, passes=3, batch_size=100) == 29
-    assert steps_for_passes(shards, passes=1, batch_size=5000) == 1  # never 0, which means no limit
-    with pytest.raises(CorpusError, match="must be 1 or more"):
-        steps_for_passes(shards, passes=0, batch_size=64)
+    assert steps_for_passes(shards, passes=1, batcher=_by_sequence(64)) == 15  # ceil(1000 / 64) = 16 updates
+    assert steps_for_passes(shards, passes=3, batcher=_by_sequence(100)) == 29
+    assert steps_for_passes(shards, passes=1, batcher=_by_sequence(5000)) == 1  # never 0, which means no limit
+    # a small corpus still gets min_steps updates
+    assert steps_for_passes(shards, passes=1, batcher=_by_sequence(64), min_steps=300) == 299
+    assert steps_for_passes(shards, passes=1, batcher=_by_sequence(64), min_steps=10) == 15
+    with pytest.raises(ConfigValueError, match="passes"):
+        steps_for_passes(shards, passes=0, batcher=_by_sequence(64))
 
 
 TRAIN_CONFIG = """
@@ -299,7 +307,7 @@ eval_frequency = 5
 @misc = "spacy_rnn.steps_for_passes.v1"
 path = ${paths.train}
 passes = 2
-batch_size = 16
+batcher = ${training.batcher}
 
 [training.before_update]
 @callbacks = "test_streaming.record_steps.v1"

@@ -1,4 +1,4 @@
-"""Static vectors in SumHashEmbed.v2, RNNTextCat.v2's bag-of-n-grams branch
+"""Static vectors in SumHashEmbed.v1, RNNTextCat.v1's bag-of-n-grams branch
 and concatenated poolings, and the fetch-vectors command."""
 import zipfile
 
@@ -25,15 +25,13 @@ TEXTS = ["good fun", "", "dull", "a bad bad film 😡", "unseen words only"]
 
 def textcat_config(include_vectors=True, bow_ngram_size=0, pooling="attention", exclusive=True, bow_counts=None,
                    bow_combine=None):
-    """RNNTextCat.v2's config, v3's with ``bow_counts``, v4's with ``bow_combine``."""
-    version = {} if bow_counts is None else {"@architectures": "spacy_rnn.RNNTextCat.v3", "bow_counts": bow_counts}
-    if bow_combine is not None:
-        version = {"@architectures": "spacy_rnn.RNNTextCat.v4", "bow_counts": bow_counts or "binary",
-                   "bow_combine": bow_combine}
+    """An RNNTextCat.v1 config; the bag of n-grams counts ("count") and sums
+    its scores with the recurrent ones ("sum") unless told otherwise."""
     return {
         "model": {
-            "@architectures": "spacy_rnn.RNNTextCat.v2",
-            **version,
+            "@architectures": "spacy_rnn.RNNTextCat.v1",
+            "bow_counts": bow_counts or "count",
+            "bow_combine": bow_combine or "sum",
             "pooling": pooling,
             "dropout": 0.1,
             "exclusive_classes": exclusive,
@@ -42,7 +40,7 @@ def textcat_config(include_vectors=True, bow_ngram_size=0, pooling="attention", 
             "tok2vec": {
                 "@architectures": "spacy.Tok2Vec.v2",
                 "embed": {
-                    "@architectures": "spacy_rnn.SumHashEmbed.v2",
+                    "@architectures": "spacy_rnn.SumHashEmbed.v1",
                     "width": 16,
                     "attrs": ["NORM", "SHAPE"],
                     "rows": [100, 50],
@@ -209,26 +207,23 @@ def test_bow_branch_scores_add_to_the_recurrent_scores():
     assert_allclose(before[1], after[1], atol=1e-6)  # no n-grams, no change
 
 
-def test_textcat_v3_with_counts_is_v2():
-    """v3 only adds the choice: with "count" it is v2, and its other choices
-    change the scores of a doc that repeats an n-gram."""
+def test_bow_counts_change_the_scores_of_a_doc_that_repeats_an_ngram():
+    """"binary" and "count" differ only where an n-gram comes twice or more."""
     texts = ["a bad bad bad film", "good fun"]
-    v2 = scores(trained_pipeline(bow_ngram_size=2, steps=3), texts)
-    assert_allclose(scores(trained_pipeline(bow_ngram_size=2, steps=3, bow_counts="count"), texts), v2, atol=1e-7)
+    counted = scores(trained_pipeline(bow_ngram_size=2, steps=3, bow_counts="count"), texts)
     binary = scores(trained_pipeline(bow_ngram_size=2, steps=3, bow_counts="binary"), texts)
-    assert not numpy.allclose(binary[0], v2[0])
+    assert not numpy.allclose(binary[0], counted[0])
     nlp = trained_pipeline(bow_ngram_size=2, steps=0, bow_counts="log")
     assert nlp.get_pipe("rnn_textcat").model.attrs["multi_label"] is False
     assert nlp.config["components"]["rnn_textcat"]["model"]["bow_counts"] == "log"
 
 
-def test_textcat_v4_sum_is_v3_and_mean_averages_the_branches():
-    """v4 with "sum" is v3; with "mean" the output is the mean of the two
-    branches' softmax probabilities."""
+def test_bow_combine_mean_averages_the_branches():
+    """With "mean" the output is the mean of the two branches' softmax
+    probabilities; with "sum" it is one softmax over the summed scores."""
     texts = ["a bad bad bad film", "good fun", ""]
-    v3 = scores(trained_pipeline(bow_ngram_size=2, steps=3, bow_counts="binary"), texts)
-    v4_sum = scores(trained_pipeline(bow_ngram_size=2, steps=3, bow_counts="binary", bow_combine="sum"), texts)
-    assert_allclose(v4_sum, v3, atol=1e-7)
+    summed = trained_pipeline(bow_ngram_size=2, steps=0, bow_combine="sum")
+    assert summed.get_pipe("rnn_textcat").model.name != "mean_probabilities"
     nlp = trained_pipeline(bow_ngram_size=2, steps=3, bow_combine="mean")
     model = nlp.get_pipe("rnn_textcat").model
     assert model.name == "mean_probabilities"
@@ -274,13 +269,13 @@ def test_mean_probabilities_gives_each_branch_its_own_cross_entropy_gradient(exc
         assert not d[2].any()
 
 
-def test_textcat_v4_refuses_unknown_combine():
-    from spacy_rnn.architectures import build_rnn_textcat_v4
+def test_textcat_refuses_unknown_combine():
+    from spacy_rnn.architectures import build_rnn_textcat
 
     cfg = textcat_config(include_vectors=False, bow_ngram_size=2, bow_combine="max")
     tok2vec = spacy.util.registry.resolve({"t": cfg["model"]["tok2vec"]})["t"]
-    with pytest.raises(ConfigValueError, match="bow_combine = 'max' in spacy_rnn.RNNTextCat.v4.*'sum', 'mean'"):
-        build_rnn_textcat_v4(tok2vec, bow_ngram_size=2, bow_combine="max")
+    with pytest.raises(ConfigValueError, match="bow_combine = 'max' in spacy_rnn.RNNTextCat.v1.*'sum', 'mean'"):
+        build_rnn_textcat(tok2vec, bow_ngram_size=2, bow_combine="max")
 
 
 @pytest.mark.parametrize("pooling", ["max+max", "max+avg", "mean+"])
@@ -294,8 +289,7 @@ def test_bad_concatenated_pooling_is_refused(pooling):
     [({"bow_ngram_size": -1}, "bow_ngram_size"), ({"bow_ngram_size": 9}, "bow_ngram_size"),
      ({"bow_length": 0}, "bow_length"), ({"dropout": 1.5}, "dropout"), ({"dropout": -0.1}, "dropout")],
 )
-def test_textcat_v2_range_checks(change, name):
-    """(v3 checks the same settings; see test_textcat_v3_refuses_unknown_counts.)"""
+def test_textcat_range_checks(change, name):
     cfg = textcat_config(include_vectors=False)
     cfg["model"].update(change)
     nlp = spacy.blank("en")
@@ -303,9 +297,9 @@ def test_textcat_v2_range_checks(change, name):
         nlp.add_pipe("rnn_textcat", config=cfg)
 
 
-def test_textcat_v3_refuses_unknown_counts():
+def test_textcat_refuses_unknown_counts():
     from confection import ConfigValidationError
-    from spacy_rnn.architectures import build_rnn_textcat_v3
+    from spacy_rnn.architectures import build_rnn_textcat
 
     cfg = textcat_config(include_vectors=False, bow_ngram_size=2, bow_counts="tfidf")
     # from a config, the registry names the setting and the choices
@@ -313,16 +307,16 @@ def test_textcat_v3_refuses_unknown_counts():
         spacy.blank("en").add_pipe("rnn_textcat", config=cfg)
     # from Python, the architecture does
     tok2vec = spacy.util.registry.resolve({"t": cfg["model"]["tok2vec"]})["t"]
-    with pytest.raises(ConfigValueError, match="bow_counts = 'tfidf' in spacy_rnn.RNNTextCat.v3.*'binary'"):
-        build_rnn_textcat_v3(tok2vec, bow_ngram_size=2, bow_counts="tfidf")
+    with pytest.raises(ConfigValueError, match="bow_counts = 'tfidf' in spacy_rnn.RNNTextCat.v1.*'binary'"):
+        build_rnn_textcat(tok2vec, bow_ngram_size=2, bow_counts="tfidf")
 
 
 @pytest.mark.parametrize("change", [{"vectors_dropout": 1.0}, {"dropout": -0.5}, {"rows": [100, 0]}, {"width": 0}])
-def test_embed_v2_range_checks(change):
+def test_embed_range_checks(change):
     cfg = textcat_config()
     cfg["model"]["tok2vec"]["embed"].update(change)
     nlp = spacy.blank("en")
-    with pytest.raises(ConfigValueError, match="SumHashEmbed.v2"):
+    with pytest.raises(ConfigValueError, match="SumHashEmbed.v1"):
         nlp.add_pipe("rnn_textcat", config=cfg)
 
 
@@ -398,14 +392,10 @@ def test_registry_wheel_checksum_is_enforced(tmp_path):
     assert vectors_cli.WHEEL.sha256 == "26c5dc4ed2bb8d2aba29c1bfb32b65cdc502287b91e54cfdc866135266a90be4"
 
 
-def test_textcat_v1_takes_concatenated_poolings_too():
-    """v1 shares v2's pooling set-up, so its output layer reads the
-    concatenated width instead of failing at initialize."""
+def test_textcat_takes_concatenated_poolings():
+    """The output layer reads the concatenated width instead of failing at initialize."""
     nlp = spacy.blank("en")
     cfg = textcat_config(include_vectors=False)
-    cfg["model"]["@architectures"] = "spacy_rnn.RNNTextCat.v1"
-    for key in ("bow_ngram_size", "bow_length"):
-        del cfg["model"][key]
     cfg["model"]["pooling"] = "max+mean"
     textcat = nlp.add_pipe("rnn_textcat", config=cfg)
     examples = [Example.from_dict(nlp.make_doc(t), {"cats": {"pos": float(l == "pos"), "neg": float(l == "neg")}})
