@@ -2,8 +2,8 @@
 
 spaCy's ``Language.evaluate`` (and with it ``spacy evaluate``) lists the whole
 corpus as ``Example`` objects, copies their predicted docs and keeps every doc
-until it has scored them: evaluating the main job's pipeline on the 25,000
-IMDB test reviews peaked at 5.9 GB RSS. Its text-classification scores need
+until it has scored them, so its memory grows with the corpus
+(``docs/design/memory.md``). Its text-classification scores need
 only each document's predicted and gold ``doc.cats``, so
 :func:`evaluate_stream` runs the pipeline over the examples a chunk at a
 time, keeps those two dicts per document, and hands them to each text

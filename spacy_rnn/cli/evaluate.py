@@ -30,7 +30,7 @@ def evaluate_cli(
     chunk_size: int = Opt(1000, "--chunk-size", min=1, help="Docs read and run before they are dropped: memory is one chunk plus two cats dicts a doc"),
     text_key: str = Opt("text", "--text-key", help="JSONL field or CSV column of the text (record files only)"),
     label_key: str = Opt("label", "--label-key", help="JSONL field or CSV column of the label (record files only)"),
-    primitive_cache: int = Opt(16, "--primitive-cache", min=-1, help="Entries in oneDNN's cache of built LSTM/GRU kernels (-1: its default, 1,024). Documents of many lengths rarely reuse one; 16 took the main job's evaluation from 1,126 to 778 MiB for 2.5% more time. A capacity in the environment (ONEDNN_PRIMITIVE_CACHE_CAPACITY) wins"),
+    primitive_cache: int = Opt(16, "--primitive-cache", min=-1, help="Entries in oneDNN's cache of built LSTM/GRU kernels (-1: its default, 1,024). Documents of many lengths rarely reuse one, so a small cache bounds memory (docs/design/memory.md). A capacity in the environment (ONEDNN_PRIMITIVE_CACHE_CAPACITY) wins"),
     # fmt: on
 ) -> None:
     """Evaluate a pipeline's text classifiers on a labelled corpus, as

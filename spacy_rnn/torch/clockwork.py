@@ -19,10 +19,8 @@ everything else is taken out of the step loop. ``W_I · x_t + b`` is one matmul
 over all steps and documents; the masked ``W_H`` and the per-step update masks
 (a ``(steps, hidden)`` bool table) are built once per call. Each step is then a
 matmul, an add, a tanh and a select over the whole batch. The loop runs
-eagerly: compiled with ``torch.jit.script`` it was slower on this project's
-2-core CPU (bidirectional layer, 64 in, 128 out, 800 documents of 5-40 tokens,
-one thread: 238k vs 333k tokens/s inference, 102k vs 108k training; see
-``benchmarks/cell_speed_torchscript.json``).
+eagerly: compiled with ``torch.jit.script`` it was slower on CPU
+(``docs/design/batching.md``).
 
 Because the encoder pads documents at their end and hands the backward
 direction a per-document reversed copy, step ``t`` of every row is step ``t``

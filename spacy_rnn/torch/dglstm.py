@@ -28,9 +28,8 @@ Choices made here:
   ``(5 * hidden, n_in)`` matmul over all steps, and ``w_ld ⊙ c_t^{L-1}`` is
   added to it before the time loop too: only ``w_cd ⊙ c_{t-1}^L`` depends on
   the recurrence.
-- The step loop runs eagerly. ``torch.jit.script`` made it slower here (an
-  early version of the loop, 2 threads on a loaded 2-core CPU: 4.8k vs 5.9k
-  tokens/s inference, 1.6k vs 1.8k training) and its autodiff failed on the
+- The step loop runs eagerly. ``torch.jit.script`` made it slower
+  (``docs/design/batching.md``) and its autodiff failed on the
   fused gate sigmoid (a shape error in the backward of ``sigmoid`` after
   ``chunk``).
 - Bidirectional stacks: each direction has its own depth gates. Forward layer

@@ -30,7 +30,7 @@ parent, where the child would otherwise hang in any multi-threaded torch op
 (pytorch#17199); importing spacy_rnn alone changes nothing in other
 programs' children.
 
-The measurements behind these rules are in ``benchmarks/THREADS.md``.
+The measurements behind these rules are in ``docs/design/threads.md``.
 """
 import math
 import os
@@ -45,16 +45,16 @@ import torch
 # Documents per thread, at 64 hidden units a direction (fewer for wider
 # layers), that a recurrent call needs before one more thread helps, for
 # buckets of fewer and of at least LONG_BUCKET time steps. LSTM (oneDNN's
-# fused kernel) splits well; the other cells hardly (benchmarks/THREADS.md).
+# fused kernel) splits well; the other cells hardly (docs/design/threads.md).
 MIN_DOCS_PER_THREAD = {"lstm": (8, 4)}
 DEFAULT_MIN_DOCS_PER_THREAD = (32, 32)
 LONG_BUCKET = 64
 UNITS = 64
 # Multiply-adds a thread needs in a matrix product (the attention pooling's):
-# 1,024 rows of (n x 128) by (128 x 128) (benchmarks/THREADS.md).
+# 1,024 rows of (n x 128) by (128 x 128) (docs/design/threads.md).
 MIN_MACS_PER_THREAD = 2**23
 # Tokens a bidirectional call needs before its two directions run side by
-# side, each on one thread (benchmarks/THREADS.md).
+# side, each on one thread (docs/design/threads.md).
 MIN_TOKENS_FOR_PARALLEL_DIRECTIONS = 256
 
 
@@ -94,7 +94,7 @@ class thread_scope:
     exit, also after an exception. Scopes nest. (A class rather than a
     ``contextlib.contextmanager`` generator: the scope opens several times an
     ``nlp(text)`` call, and the generator cost 1.5-1.9 microseconds more each
-    time: ``benchmarks/THREADS.md``.)"""
+    time: ``docs/design/threads.md``.)"""
 
     __slots__ = ("caller", "outer")
 
@@ -166,7 +166,7 @@ def bucket_threads(cell: str, hidden: int, shapes: Sequence[Tuple[int, int]]) ->
     the most threads any of its buckets has work for (at most the limit); a
     bucket runs on ``k`` when it has work for at least ``max(2, k // 2)``.
     Only two team sizes per call: GNU OpenMP restarts pool threads whenever
-    the team size changes (``benchmarks/THREADS.md``)."""
+    the team size changes (``docs/design/threads.md``)."""
     limit = _limit()
     if limit is None:
         return None
@@ -196,7 +196,7 @@ class Payoff:
     """Whether the threads the work asks for make the recurrent calls faster
     right now, measured on the calls themselves (on a busy machine a parallel
     region waits for threads that are not running, and one thread is faster:
-    see ``benchmarks/THREADS.md``).
+    see ``docs/design/threads.md``).
 
     In a probed call, of the buckets that want threads the one with the
     fewest steps (at least ``MIN_PROBE_STEPS`` where possible) runs its
@@ -280,8 +280,7 @@ def plan_threads(
     k = max(wanted, default=1)
     if k == 1:
         # one thread everywhere, as the scope left it: nothing to set, and
-        # no per-bucket autograd nodes for the backward pass (about 5% of a
-        # small training batch's torch time)
+        # no per-bucket autograd nodes for the backward pass
         return None
     if not bidirectional:
         return ThreadPlan([wanted] * n_sides, None, 0)
