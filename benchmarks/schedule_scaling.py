@@ -6,13 +6,13 @@ corpus of that size (reviews2k subsampled to 500, reviews2k's 1,600 training
 reviews, IMDB's 22,500, and IMDB's shards listed ten times for 225,000) and
 records the updates, the evaluation frequency, how many evaluations there
 are and how near the end the last one comes, and the warm-up. With
-``--train`` it also trains ``configs/sentiment_bilstm_long_vectors.cfg``
-with its defaults (``spacy train``, as a user runs it) on the 500 and 1,600
-review corpora and records the dev accuracy of ``model-best`` and
+``--train SIZE:SEEDS`` it also trains ``configs/sentiment_bilstm_long_vectors.cfg``
+with its defaults (``spacy train``, as a user runs it) on the 500 or 1,600
+review corpus and records the reviews2k dev accuracy of ``model-best`` and
 ``model-last``.
 
-    python benchmarks/schedule_scaling.py --output benchmarks/schedule_scaling.json --train \\
-        --vectors assets/vectors_en_md
+    python benchmarks/schedule_scaling.py --output benchmarks/schedule_scaling.json \\
+        --train 1600:0,1,2 --train 500:0 --vectors assets/vectors_en_md
 """
 import argparse
 import json
@@ -109,20 +109,23 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "training" / "schedule_scaling")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "schedule_scaling.json")
-    parser.add_argument("--train", action="store_true", help="also train the whole-review recipe on 500 and 1,600")
+    parser.add_argument("--train", action="append", default=[], metavar="SIZE:SEEDS",
+                        help="also train the whole-review recipe on the 500 or 1,600 review corpus with these "
+                             "seeds, e.g. 1600:0,1,2 (repeatable)")
     parser.add_argument("--vectors", default=str(ROOT / "assets" / "vectors_en_md"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args(argv)
     sizes = corpora(args.data_dir, args.work_dir)
     result: Dict[str, Any] = {"schedules": {}, "trained": {}}
     for recipe in RECIPES:
         result["schedules"][recipe] = {str(size): schedule(recipe, c["train"]) for size, c in sizes.items()}
         print(recipe, json.dumps(result["schedules"][recipe]))
-    if args.train:
-        for size in (500, 1600):
-            result["trained"][str(size)] = [train(size, sizes[size], args.work_dir, args.vectors, seed)
-                                            for seed in args.seeds]
-            print(size, json.dumps(result["trained"][str(size)]))
+    for plan in args.train:
+        size, seeds = plan.split(":")
+        if int(size) not in (500, 1600):
+            raise SystemExit(f"--train {plan}: train on 500 or 1600 reviews")
+        result["trained"][size] = [train(int(size), sizes[int(size)], args.work_dir, args.vectors, int(seed))
+                                   for seed in seeds.split(",")]
+        print(size, json.dumps(result["trained"][size]))
     result["command"] = "python benchmarks/schedule_scaling.py " + " ".join(argv if argv is not None else sys.argv[1:])
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"Wrote {args.output}")

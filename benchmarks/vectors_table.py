@@ -21,7 +21,7 @@ WORDS = ["good", "bad", "great", "awful", "terrible", "horrible", "wonderful", "
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("vectors", type=Path, help="a pipeline directory with vectors (fetch-vectors output)")
+    parser.add_argument("vectors", type=Path, help="a pipeline directory with vectors (the output of scripts/fetch_vectors.py)")
     parser.add_argument("--corpus", type=Path, help="a JSONL file with a 'text' field, for word-type counts")
     parser.add_argument("--words", nargs="+", default=WORDS)
     args = parser.parse_args()

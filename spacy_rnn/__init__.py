@@ -23,7 +23,8 @@ _LAZY = {
     "pipeline": ".pipeline",
     "pretraining": ".pretraining",
     "scaling": ".scaling",
-    "scoring": ".scoring",
+    "inference": ".inference",
+    "schedule": ".schedule",
 }
 __getattr__, __dir__ = lazy_module(globals(), _LAZY)
 

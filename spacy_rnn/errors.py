@@ -115,7 +115,7 @@ class Errors:
         "config, [initialize] vectors = \"en_core_web_lg\" (an installed "
         "pipeline: python -m spacy download en_core_web_lg), or the path of "
         "a pipeline or of `spacy init vectors` output, e.g. the folder that "
-        "`python -m spacy_rnn fetch-vectors assets/vectors_en_md` writes; "
+        "this project's `python -m spacy project run vectors .` writes; "
         "from Python, load them into nlp.vocab before nlp.initialize(). Or "
         "set include_static_vectors = false to train without vectors."
     )
@@ -181,6 +181,33 @@ class Errors:
 
 class ConfigValueError(ValueError):
     """A registered function received an argument it cannot use."""
+
+
+class ScoreError(ValueError):
+    """A scoring run cannot start: bad options, or no usable pipeline."""
+
+
+class EvaluationError(ValueError):
+    """The pipeline or the settings cannot be evaluated this way."""
+
+
+class ExplainError(ValueError):
+    """The pipeline has no component that can explain its predictions."""
+
+
+class ClockworkSettingError(ValueError):
+    """A bad clockwork ``modules`` or ``periods``: ``name`` and ``value`` say
+    which, ``reason`` what to do. The Thinc layer turns it into a config error."""
+
+    def __init__(self, name: str, value: object, reason: str) -> None:
+        super().__init__(f"invalid {name} = {value!r}: {reason}")
+        self.name = name
+        self.value = value
+        self.reason = reason
+
+
+class CorpusWarning(UserWarning):
+    """Invalid records were skipped (``skip_invalid=True``) and no report was kept."""
 
 
 class CorpusError(ValueError):

@@ -1,9 +1,12 @@
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# the project's scripts (fetch_imdb, fetch_vectors, wheels): not part of the package
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
 # Made-up reviews written by tests/fixtures/make_data.py, laid out as ../shared/data
 # is (<corpus>/{train,dev}.jsonl), so that every test runs on a fresh clone.
 FIXTURE_DATA = REPO_ROOT / "tests" / "fixtures" / "data"

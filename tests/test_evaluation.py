@@ -1,4 +1,4 @@
-"""spacy_rnn.evaluation and ``python -m spacy_rnn evaluate``: spaCy's scores, in bounded memory."""
+"""spacy_rnn.inference.evaluate and ``python -m spacy_rnn evaluate``: spaCy's scores, in bounded memory."""
 import json
 import tracemalloc
 
@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from conftest import FIXTURE_DATA, read_jsonl
 from spacy_rnn.cli import app
 from spacy_rnn.data import Record, write_shards
-from spacy_rnn.evaluation import EvaluationError, EvaluationReport, evaluate_stream
+from spacy_rnn.errors import EvaluationError
+from spacy_rnn.inference.evaluate import EvaluationReport, evaluate_stream
 
 runner = CliRunner()
 LABELS = ["negative", "positive"]

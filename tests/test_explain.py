@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from spacy_rnn.cli import app, format_explanation
 from spacy_rnn.errors import ConfigValueError
-from spacy_rnn.explain import ExplainError, explain, explanation_html
+from spacy_rnn.errors import ExplainError
+from spacy_rnn.inference.explain import explain, explanation_html
 from spacy_rnn.pipeline import DEFAULT_RNN_TEXTCAT_CONFIG
 
 LABELS = ["negative", "positive"]

@@ -40,7 +40,7 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 import spacy_rnn.cli.convert as convert_module
-import spacy_rnn.scoring as scoring_module
+import spacy_rnn.inference.files as scoring_module
 from spacy_rnn.cli import app
 
 EXAMPLES = 100

@@ -14,8 +14,8 @@ import spacy
 from weasel.cli.run import project_run
 
 from conftest import FIXTURE_DATA, REPO_ROOT
-from spacy_rnn.cli import imdb
-from spacy_rnn.cli.wheels import WheelError
+import fetch_imdb as imdb
+from wheels import WheelError
 
 # The fixture corpus's one-sentence reviews, one JSON object a line.
 SENTENCE_LINES = (FIXTURE_DATA / "sentences" / "train.jsonl").read_text(encoding="utf8").splitlines()

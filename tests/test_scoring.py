@@ -1,4 +1,4 @@
-"""Scoring with a loaded pipeline (spacy_rnn.scoring), from Python: streaming, order kept."""
+"""Scoring with a loaded pipeline (spacy_rnn.inference), from Python: streaming, order kept."""
 import io
 import itertools
 import json
@@ -9,18 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spacy_rnn.data import CorpusError
-from spacy_rnn.data.records import NO_MAX_LENGTH
-from spacy_rnn.scoring import (
-    ScoreError,
-    ScoreItem,
-    ScoreReport,
-    read_scoring_input,
-    score_file,
-    score_items,
-    score_records,
-    score_texts,
-    scoring_max_length,
-)
+from spacy_rnn.data.checks import NO_MAX_LENGTH
+from spacy_rnn.errors import ScoreError
+from spacy_rnn.inference.classifiers import scoring_max_length
+from spacy_rnn.inference.reading import ScoreItem, read_scoring_input
+from spacy_rnn.inference.score import ScoreReport, score_items, score_records, score_texts
+from spacy_rnn.inference.files import score_file
 
 LABELS = ["negative", "positive"]
 
@@ -100,8 +94,26 @@ def test_reading_input_is_lazy():
 def test_library_errors(tmp_path, nlp):
     with pytest.raises(CorpusError, match="no such file"):
         score_file(nlp, str(tmp_path / "missing.txt"))
-    with pytest.raises(ScoreError, match="batch size"):
+    with pytest.raises(ScoreError, match=r"batch_size \(--batch-size\) must be 1 or more"):
         score_file(nlp, str(tmp_path / "missing.txt"), batch_size=0)
+    with pytest.raises(ScoreError, match="Unknown scoring option.*text_column"):
+        score_file(nlp, str(tmp_path / "missing.txt"), text_column="review")
+
+
+def test_one_options_object_for_both_engines(tmp_path, nlp, tiny_textcat_dir):
+    """ScoreOptions carries the settings the local and Ray engines share; a
+    keyword replaces one of them."""
+    from spacy_rnn.inference.options import ScoreOptions
+
+    path = tmp_path / "in.csv"
+    path.write_text("review,stars\ngood,5\n", encoding="utf8")
+    options = ScoreOptions(text_key="review", cats_field="p")
+    out = tmp_path / "out.jsonl"
+    score_file(nlp, str(path), out, options, label_field="top")
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert set(row) == {"review", "stars", "p", "top"}
+    with pytest.raises(ScoreError, match=r"cats_field \(--cats-field\) and label_field \(--label-field\) must differ"):
+        ScoreOptions(cats_field="x", label_field="x").check()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

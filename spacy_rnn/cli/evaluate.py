@@ -1,7 +1,7 @@
 """``python -m spacy_rnn evaluate``: ``spacy evaluate`` for text classifiers, streamed.
 
 The corpus is read shard by shard and run a chunk at a time
-(:func:`spacy_rnn.evaluation.evaluate_stream`), so memory does not grow with
+(:func:`spacy_rnn.inference.evaluate.evaluate_stream`), so memory does not grow with
 it; the scores, the printed tables and the JSON keys are ``spacy evaluate``'s
 for ``doc.cats``.
 """
@@ -38,7 +38,8 @@ def evaluate_cli(
     corpus. Only doc.cats are scored: use spacy evaluate for other components
     and for the tokenization scores."""
     from ..data.streaming import StreamingCorpus
-    from ..evaluation import EvaluationError, EvaluationReport, evaluate_stream
+    from ..errors import EvaluationError
+    from ..inference.evaluate import EvaluationReport, evaluate_stream
 
     bound_primitive_cache(primitive_cache)
     fix_random_seed()

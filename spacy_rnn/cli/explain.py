@@ -6,7 +6,8 @@ import spacy
 from wasabi import table
 
 from ..errors import ConfigValueError
-from ..explain import ExplainError, Explanation, explain, explanation_html
+from ..errors import ExplainError
+from ..inference.explain import Explanation, explain, explanation_html
 from ._util import Arg, Opt, app, fail, good
 
 BAR_WIDTH = 20

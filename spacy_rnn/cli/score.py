@@ -1,4 +1,5 @@
-"""``python -m spacy_rnn score``: a thin command over :func:`spacy_rnn.scoring.score_file`."""
+"""``python -m spacy_rnn score``: a thin command over :func:`spacy_rnn.inference.files.score_file`
+and :func:`spacy_rnn.scaling.score_with_ray`."""
 import os
 import sys
 from pathlib import Path
@@ -8,7 +9,10 @@ from tqdm import tqdm
 
 from ..errors import CorpusError
 from ..memory import bound_primitive_cache
-from ..scoring import ScoreError, ScoreReport, score_file
+from ..errors import ScoreError
+from ..inference.options import ScoreOptions
+from ..inference.score import ScoreReport
+from ..inference.files import score_file
 from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
 
 INPUT_HELP = (
@@ -37,8 +41,7 @@ def score_cli(
     cpus_per_actor: float = Opt(1.0, "--cpus-per-actor", help="With --engine ray: CPUs (and torch threads) per actor"),
     output_format: Optional[str] = Opt(None, "--output-format", help="With --engine ray: jsonl, csv, tsv or parquet. Default: from OUTPUT's suffix, else the input's"),
     id_field: str = Opt("id", "--id-field", help="With --engine ray: the row id's field, kept if the input has it, else added (file k's rows: k * 1e9 + row number)"),
-    text_key: str = Opt("text", "--text-key", help="JSONL field holding the text"),
-    text_column: str = Opt("text", "--text-column", help="CSV/TSV column holding the text"),
+    text_key: str = Opt("text", "--text-key", "--text-column", help="The field holding the text: a JSONL key, or a CSV/TSV/Parquet column"),
     cats_field: str = Opt("cats", "--cats-field", help="Output field for the label probabilities"),
     label_field: str = Opt("label", "--label-field", help="Output field for the most probable label"),
     skip_invalid: bool = Opt(False, "--skip-invalid", help="Give each invalid record an output line with an error field, list them, and score the rest, instead of stopping at the first"),
@@ -70,14 +73,16 @@ def score_cli(
     if output_arg is not None and output_option is not None:
         fail(f"Give the output once: as OUTPUT ({output_arg}) or as --output ({output_option}), not both.")
     output_path = Path(output_arg) if output_arg is not None else output_option
+    options = ScoreOptions(
+        text_key=text_key, cats_field=cats_field, label_field=label_field, error_field=error_field,
+        batch_size=batch_size, clean_html=clean_html, skip_invalid=skip_invalid, max_length=max_length,
+    )
     if engine == "ray":
         if n_process != 1:
             fail("--n-process applies to --engine local; with --engine ray, set --actors.")
         _score_with_ray(
-            model, input_path, output_path, input_format=input_format, output_format=output_format,
-            address=address, actors=actors, cpus_per_actor=cpus_per_actor, batch_size=batch_size,
-            text_field=text_key if text_key != "text" else text_column, id_field=id_field, cats_field=cats_field,
-            label_field=label_field, error_field=error_field, clean_html=clean_html, max_length=max_length,
+            model, input_path, output_path, options, input_format=input_format, output_format=output_format,
+            address=address, actors=actors, cpus_per_actor=cpus_per_actor, id_field=id_field,
         )
         return
     ray_only = [name for name, value in (("--address", address), ("--actors", actors),
@@ -88,10 +93,8 @@ def score_cli(
     report = ScoreReport()
     try:
         score_file(
-            model, input_path, output_path, format=input_format, text_key=text_key,
-            text_column=text_column, cats_field=cats_field, label_field=label_field,
-            error_field=error_field, batch_size=batch_size, n_process=n_process, clean_html=clean_html,
-            skip_invalid=skip_invalid, max_length=max_length, report=report, progress=_progress,
+            model, input_path, output_path, options, format=input_format, n_process=n_process, report=report,
+            progress=_progress,
         )
     except (CorpusError, ScoreError) as e:
         _warn_invalid(report, error_field)
@@ -112,14 +115,16 @@ def score_cli(
         good(f"Scored {report.n_records} texts: {output_path}", err=True)
 
 
-def _score_with_ray(model: str, input_path: str, output_path: Optional[Path], **options: Any) -> None:
+def _score_with_ray(
+    model: str, input_path: str, output_path: Optional[Path], options: ScoreOptions, **engine: Any
+) -> None:
     """The Ray engine: spacy_rnn.scaling.score_with_ray, with its errors as messages."""
     from ..scaling import score_with_ray
 
     if output_path is None:
         fail("--engine ray writes a directory of files: give OUTPUT, e.g. scored.parquet or scored.jsonl.")
     try:
-        job = score_with_ray(model, input_path, output_path, **options)
+        job = score_with_ray(model, input_path, output_path, options, **engine)
     except ScoreError as e:
         fail(str(e))
     except Exception as e:  # a Ray task's error wraps ours: show ours, without Ray's traceback
@@ -127,10 +132,10 @@ def _score_with_ray(model: str, input_path: str, output_path: Optional[Path], **
         if cause is None:
             raise
         fail(str(cause))
-    columns = ", ".join(f"{options['cats_field']}.{label}" for label in job.labels)
+    columns = ", ".join(f"{options.cats_field}.{label}" for label in job.labels)
     good(f"Scored {len(job.input_paths)} input path(s) with {job.actors} Ray actor(s): {job.output_path} "
-         f"({job.output_format}; columns {columns}, {options['label_field']}, {options['error_field']}, "
-         f"{options['id_field']})", err=True)
+         f"({job.output_format}; columns {columns}, {options.label_field}, {options.error_field}, "
+         f"{engine['id_field']})", err=True)
 
 
 def _corpus_cause(error: BaseException) -> Optional[CorpusError]:

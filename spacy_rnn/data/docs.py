@@ -6,8 +6,9 @@ from spacy.tokens import Doc, DocBin
 
 from ..errors import CorpusError
 from ..output_file import write_bytes_atomically
-from .records import Record, _check_labels_arg, check_text
-from .sources import PathLike
+from .checks import check_labels_arg, check_text
+from .records import Record
+from .formats import PathLike
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -33,7 +34,7 @@ def records_to_docs(
         a text spaCy cannot tokenize (a lone surrogate, or longer than
         ``nlp.max_length``).
     """
-    labels = _check_labels_arg(labels, source) or []
+    labels = check_labels_arg(labels, source) or []
     known = set(labels)
     for text, record_labels, line in records:
         unknown = [label for label in record_labels if label not in known]

@@ -31,27 +31,13 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, List, Optional, 
 from spacy.training import Example
 from spacy.util import registry
 
-from ..errors import CorpusError
+from ..errors import CorpusError, CorpusWarning
+from .checks import check_labels_arg, clean_html_breaks, text_field
 from .docs import make_cats
-from .records import (
-    CorpusReport,
-    CorpusWarning,
-    Record,
-    _check_labels_arg,
-    clean_html_breaks,
-    read_records,
-    text_field,
-)
-from .sources import (
-    LABELLED_FORMATS,
-    RAW_TEXT_FORMATS,
-    PathLike,
-    file_format,
-    read_jsonl_objects,
-    read_text_lines,
-    suffix_format,
-    suffixes_for,
-)
+from .records import Record, read_records
+from .report import CorpusReport
+from .formats import LABELLED_FORMATS, RAW_TEXT_FORMATS, PathLike, file_format, suffix_format, suffixes_for
+from .sources import read_jsonl_objects, read_text_lines
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -97,7 +83,7 @@ class LabelledCorpus:
         self.text_key = text_key
         self.label_key = label_key
         self.labels_key = labels_key
-        self.labels = _check_labels_arg(labels, str(self.path))
+        self.labels = check_labels_arg(labels, str(self.path))
         self.limit = limit
         self.label_separator = label_separator
         self.clean_html = clean_html

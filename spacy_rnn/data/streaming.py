@@ -35,11 +35,12 @@ from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from ..errors import CorpusError
+from ..errors import CorpusError, CorpusWarning
 from ..output_file import write_bytes_atomically
 from .docs import make_cats, new_docbin, records_to_docs
-from .records import CorpusReport, CorpusWarning, Record, read_records
-from .sources import LABELLED_FORMATS, suffixes_for
+from .records import Record, read_records
+from .report import CorpusReport
+from .formats import LABELLED_FORMATS, suffixes_for
 
 PathLike = Union[str, Path]
 T = TypeVar("T")
@@ -86,9 +87,9 @@ def docbin_rows(doc_bin: DocBin, vocab: Vocab) -> Iterator[DocBin]:
     flags, span groups, user data), so it keeps nothing of the shard alive,
     and ``row.get_docs(vocab)`` makes the same doc as ``doc_bin.get_docs``.
 
-    The mixing buffer holds these rather than docs. An IMDB review of 263
-    tokens is about 4 KB as a row of ``convert``'s DocBins (ORTH only) and
-    33 KB as a ``Doc``. The shard's strings go into ``vocab`` first, as
+    The mixing buffer holds these rather than docs: a row of ``convert``'s
+    DocBins (ORTH only) is several times smaller than the ``Doc`` it makes
+    (docs/design/memory.md). The shard's strings go into ``vocab`` first, as
     ``DocBin.get_docs`` does, so a row needs none of its own.
     """
     for string in doc_bin.strings:

@@ -25,7 +25,8 @@ from thinc.types import Floats2d
 from ..errors import ConfigValueError, Errors
 from .checks import check_int, check_rate
 from ..torch import CELLS, RecurrentEncoder
-from ..torch.clockwork import ClockworkSettingError, resolve_periods
+from ..errors import ClockworkSettingError
+from ..torch.clockwork import resolve_periods
 from .torch_bridge import ThreadScopedShim, split_output, torch_forward
 
 # The name of every RNNEncoder layer: how find_encoders knows one in a model.

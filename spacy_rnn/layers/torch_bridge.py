@@ -71,7 +71,7 @@ class ThreadScopedShim(PyTorchShim):
     def predict(self, inputs: ArgsKwargs) -> Any:
         """Thinc's ``predict`` without its two walks over the module tree:
         Thinc's sets eval mode before every call and training mode after it,
-        which cost about 0.1 ms of a 1.3 ms ``nlp(text)`` of a sentence. Here
+        a noticeable share of a one-sentence ``nlp(text)`` (docs/design/threads.md). Here
         the module is switched to eval mode only when it is in training mode,
         and stays there until ``begin_update`` switches it back, as Thinc's
         does at every training call."""

@@ -4,7 +4,7 @@
 
 - :mod:`.scorer`: :class:`PipelineScorer`, the callable class that
   ``Dataset.map_batches`` runs as a pool of actors. Each actor loads the
-  pipeline once and scores pandas batches with :func:`spacy_rnn.scoring.score_items`
+  pipeline once and scores pandas batches with :func:`spacy_rnn.inference.score.score_items`
   (the local engine's scorer): one column per label, the top label, an error
   column, every input column kept. It needs pandas, not Ray.
 - :mod:`.datasource`: :class:`ScoringInput`, the Ray datasource that reads

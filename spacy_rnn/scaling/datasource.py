@@ -28,7 +28,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from ray.data.datasource import FileBasedDatasource
 
-from ..data.sources import DELIMITERS, read_jsonl_objects, read_table_rows
+from ..data.formats import DELIMITERS
+from ..data.sources import read_jsonl_objects, read_table_rows
 from ..errors import CorpusError
 from .columns import READ_ERROR
 

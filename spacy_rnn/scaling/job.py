@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from ..data.sources import RAY_FORMATS, describe_suffixes, suffix_format
-from ..scoring import ScoreError, check_distinct_fields, load_classifier
-from .scorer import PIPE_BATCH_SIZE, PipelineScorer, classifier_labels
+from ..data.formats import RAY_FORMATS, describe_suffixes, suffix_format
+from ..errors import ScoreError
+from ..inference.classifiers import classifier_labels, load_classifier
+from ..inference.options import ScoreOptions
+from .scorer import PipelineScorer
 
 RAY_EXTRA = "pip install 'spacy-rnn[ray]'"
 # Restarts of a dead actor (and retries of the batch it was scoring) before
@@ -146,22 +148,17 @@ def score_with_ray(
     model: Union[str, Path],
     input_path: Union[str, Sequence[str]],
     output_path: Union[str, Path],
+    options: Optional[ScoreOptions] = None,
     *,
     input_format: Optional[str] = None,
     output_format: Optional[str] = None,
     address: Optional[str] = None,
     actors: Optional[int] = None,
     cpus_per_actor: float = 1,
-    batch_size: int = PIPE_BATCH_SIZE,
-    text_field: str = "text",
     id_field: str = "id",
-    cats_field: str = "cats",
-    label_field: str = "label",
-    error_field: str = "error",
-    clean_html: bool = True,
-    max_length: Optional[int] = None,
     max_retries: int = MAX_RETRIES,
     ray_init_args: Optional[Dict[str, Any]] = None,
+    **settings: Any,
 ) -> RayJob:
     """Score files with a saved pipeline on a Ray cluster; write the rows with their scores.
 
@@ -181,13 +178,14 @@ def score_with_ray(
     actors (Optional[int]): Scoring actors (each loads the pipeline once);
         default: the cluster's CPUs / ``cpus_per_actor``.
     cpus_per_actor (float): CPUs Ray reserves for each actor; its torch threads.
-    batch_size (int): Rows per batch that an actor scores (``map_batches``),
-        and texts per ``nlp.pipe`` batch.
-    text_field, id_field, cats_field, label_field, error_field (str): The
-        text's field; the row id's (kept if the input has it, else added);
-        the label columns' prefix (``cats.positive``); the top label's; the
-        error's.
-    clean_html, max_length: As for :func:`spacy_rnn.scoring.score_file`.
+    options (Optional[ScoreOptions]): The settings the local engine takes
+        too (:func:`spacy_rnn.inference.files.score_file`): the text's
+        field, the label columns' prefix (``cats.positive``), the top label's
+        and the error's fields, ``batch_size`` (rows per batch an actor
+        scores, and texts per ``nlp.pipe`` batch), ``clean_html`` and
+        ``max_length``; ``settings`` replace single ones. Invalid rows never
+        stop the job: each gets its error in the error field.
+    id_field (str): The row id's field, kept if the input has it, else added.
     max_retries (int): Restarts of a dead actor, and retries of its batch, before the job fails.
     ray_init_args (Optional[Dict[str, Any]]): More arguments for ``ray.init``.
     RETURNS (RayJob): What was read and written.
@@ -195,14 +193,12 @@ def score_with_ray(
         missing input, existing output.
     """
     ray = import_ray()
-    if batch_size < 1:
-        raise ScoreError(f"The batch size must be 1 or more, not {batch_size} (--batch-size).")
+    options = ScoreOptions.of(options, **settings)
+    options.check(("id_field", id_field), ("text_key", options.text_key), always_errors=True)
     if actors is not None and actors < 1:
-        raise ScoreError(f"--actors must be 1 or more, not {actors}.")
+        raise ScoreError(f"actors (--actors) must be 1 or more, not {actors}.")
     if cpus_per_actor <= 0:
-        raise ScoreError(f"--cpus-per-actor must be more than 0, not {cpus_per_actor}.")
-    check_distinct_fields([("--id-field", id_field), ("--cats-field", cats_field), ("--label-field", label_field),
-                           ("--error-field", error_field), ("--text-key", text_field)])
+        raise ScoreError(f"cpus_per_actor (--cpus-per-actor) must be more than 0, not {cpus_per_actor}.")
     paths = expand_paths(input_path)
     in_format = ray_format(paths, input_format, "input", "--format")
     output_path = str(output_path)
@@ -219,10 +215,8 @@ def score_with_ray(
         n_actors = actors or max(1, int(_cluster_cpus(ray) // cpus_per_actor))
         job = RayJob(paths, in_format, output_path, out_format, n_actors, labels)
         dataset = build_dataset(
-            paths, str(model), format=in_format, actors=n_actors, cpus_per_actor=cpus_per_actor,
-            batch_size=batch_size, text_field=text_field, id_field=id_field, cats_field=cats_field,
-            label_field=label_field, error_field=error_field, clean_html=clean_html, max_length=max_length,
-            max_retries=max_retries,
+            paths, str(model), options, format=in_format, actors=n_actors, cpus_per_actor=cpus_per_actor,
+            id_field=id_field, max_retries=max_retries,
         )
         from .sinks import write_dataset
 
@@ -273,24 +267,26 @@ def init_args(
 def build_dataset(
     paths: Sequence[str],
     model: str,
+    options: Optional[ScoreOptions] = None,
     *,
     format: str,
     actors: int,
     cpus_per_actor: float = 1,
-    batch_size: int = PIPE_BATCH_SIZE,
-    text_field: str = "text",
     id_field: str = "id",
     max_retries: int = MAX_RETRIES,
     scorer: type = PipelineScorer,
     **scorer_args: Any,
 ) -> Any:
     """The lazy Ray Dataset of scored rows: :class:`~.datasource.ScoringInput`, then
-    ``map_batches`` with ``scorer`` on ``actors`` actors. ``scorer_args`` go to its constructor."""
+    ``map_batches`` with ``scorer`` on ``actors`` actors. ``scorer_args`` go to its
+    constructor, after the model, the options and the threads."""
     import ray.data
 
     from .datasource import ScoringInput
 
-    source = ScoringInput(list(paths), format=format, text_field=text_field, id_field=id_field,
+    options = options or ScoreOptions()
+    batch_size = options.batch_size
+    source = ScoringInput(list(paths), format=format, text_field=options.text_key, id_field=id_field,
                           rows_per_block=batch_size)
     # Reading is light next to scoring: read tasks reserve no CPU, so that
     # they run beside actors that hold every CPU of a node, and few run at
@@ -299,8 +295,7 @@ def build_dataset(
     return dataset.map_batches(
         scorer,
         fn_constructor_kwargs={
-            "model": model, "text_field": text_field, "num_threads": max(1, round(cpus_per_actor)),
-            "batch_size": batch_size, **scorer_args,
+            "model": model, "options": options, "num_threads": max(1, round(cpus_per_actor)), **scorer_args,
         },
         batch_size=batch_size,
         batch_format="pyarrow",

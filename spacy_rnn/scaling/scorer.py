@@ -4,7 +4,7 @@ Ray Data runs a callable class as a pool of actors: ``__init__`` once per
 actor (here: ``spacy.load`` and the torch threads), ``__call__`` once per
 batch. Only the model's path travels to the actors, never a loaded ``nlp``.
 
-Each batch is scored with :func:`spacy_rnn.scoring.score_items`, the local
+Each batch is scored with :func:`spacy_rnn.inference.score.score_items`, the local
 engine's scorer, so the checks and the numbers are the local engine's. The
 output is the input batch with every column kept, plus
 
@@ -20,72 +20,48 @@ types survive: an integer column with nulls stays integer, which pandas would
 turn into floats. It needs pyarrow, not Ray: it can be tested and used
 without a cluster.
 """
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
-from ..data.records import clean_html_breaks, text_field
+from ..data.checks import clean_html_breaks, text_field
 from ..errors import CorpusError
-from ..scoring import ScoreItem, load_classifier, score_items, scoring_max_length
+from ..inference.classifiers import classifier_labels, load_classifier, scoring_max_length
+from ..inference.options import ScoreOptions
+from ..inference.reading import ScoreItem
+from ..inference.score import score_items
 from .columns import READ_ERROR, label_columns
-
-# Texts per nlp.pipe batch inside one Ray batch (the local engine's default).
-PIPE_BATCH_SIZE = 256
-
-
-def classifier_labels(nlp: Any) -> List[str]:
-    """The labels of the components that set ``doc.cats``, in pipeline order, each once."""
-    labels: Dict[str, None] = {}
-    for name in nlp.pipe_names:
-        if "doc.cats" in nlp.get_pipe_meta(name).assigns:
-            labels.update(dict.fromkeys(getattr(nlp.get_pipe(name), "labels", ())))
-    return list(labels)
-
 
 class PipelineScorer:
     """Score Arrow batches with a saved pipeline; one instance per Ray actor.
 
     model (str): The pipeline's path or package name, loaded once per actor.
-    text_field (str): The column that holds the text.
-    cats_field (str): Prefix of the label columns (``cats.positive``, ...).
-    label_field (str): The column for the most probable label.
-    error_field (str): The column for a row's error (null if scored). A row
-        that arrives with a read error (``READ_ERROR``, from :mod:`.datasource`:
-        a line that is not JSON, a malformed CSV row) gets it there and is
-        not scored.
+    options (Optional[ScoreOptions]): The settings the local engine takes too:
+        ``text_key`` (the column that holds the text), ``cats_field`` (the
+        label columns' prefix: ``cats.positive``, ...), ``label_field``,
+        ``error_field`` (a row's error, null if scored; a row that arrives
+        with a read error, ``READ_ERROR`` from :mod:`.datasource`, gets it
+        there and is not scored), ``batch_size`` (texts per ``nlp.pipe``
+        batch), ``clean_html`` and ``max_length``. ``settings`` replace
+        single ones. Invalid rows never stop the job.
     num_threads (int): torch threads of this actor: the CPUs Ray gives it
         (``num_cpus`` of ``map_batches``), so that actors on one node do not
         oversubscribe its cores.
-    batch_size (int): Texts per ``nlp.pipe`` batch.
-    clean_html (bool): Replace HTML line breaks by spaces in the texts scored
-        (the output keeps the text as it was), as the local engine does.
-    max_length (Optional[int]): As for :func:`spacy_rnn.scoring.score_file`.
     """
 
     def __init__(
-        self,
-        model: str,
-        *,
-        text_field: str = "text",
-        cats_field: str = "cats",
-        label_field: str = "label",
-        error_field: str = "error",
-        num_threads: int = 1,
-        batch_size: int = PIPE_BATCH_SIZE,
-        clean_html: bool = True,
-        max_length: Optional[int] = None,
+        self, model: str, options: Optional[ScoreOptions] = None, *, num_threads: int = 1, **settings: Any
     ) -> None:
         import torch
 
         torch.set_num_threads(max(1, int(num_threads)))
+        self.options = ScoreOptions.of(options, skip_invalid=True, **settings)
         self.nlp = load_classifier(model)
-        self.nlp.max_length = scoring_max_length(self.nlp, max_length)
-        self.text_field = text_field
-        self.cats_field = cats_field
-        self.label_field = label_field
-        self.error_field = error_field
-        self.batch_size = batch_size
-        self.clean_html = clean_html
+        self.nlp.max_length = scoring_max_length(self.nlp, self.options.max_length)
+        self.text_field = self.options.text_key
+        self.cats_field = self.options.cats_field
+        self.label_field = self.options.label_field
+        self.error_field = self.options.error_field
         self.labels = classifier_labels(self.nlp)
-        self.columns = label_columns(self.labels, cats_field)
+        self.columns = label_columns(self.labels, self.cats_field)
 
     def __call__(self, batch: "Any") -> "Any":
         """Score a ``pyarrow.Table``; return it with the output columns added."""
@@ -119,15 +95,12 @@ class PipelineScorer:
                 errors[i] = e.problem
                 continue
             record = {c: True for c, values in clashes.items() if values[i] is not None}
-            items.append(ScoreItem(i, clean_html_breaks(text) if self.clean_html else text, record,
+            items.append(ScoreItem(i, clean_html_breaks(text) if self.options.clean_html else text, record,
                                    field=self.text_field))
             rows.append(i)
         scores: List[List[Optional[float]]] = [[None] * n for _ in self.labels]
         top: List[Optional[str]] = [None] * n
-        results = score_items(
-            self.nlp, items, batch_size=self.batch_size, cats_field=self.cats_field, label_field=self.label_field,
-            error_field=self.error_field, skip_invalid=True,
-        )
+        results = score_items(self.nlp, items, self.options)
         for row, result in zip(rows, results):
             if self.error_field in result:
                 errors[row] = result[self.error_field]["message"]

@@ -33,6 +33,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from ..errors import ClockworkSettingError
+
 # The number of modules when neither `modules` nor `periods` is given.
 DEFAULT_MODULES = 4
 
@@ -40,17 +42,6 @@ DEFAULT_MODULES = 4
 def default_periods(modules: int) -> List[int]:
     """The exponential clock periods of the paper: 1, 2, 4, ..., 2**(modules-1)."""
     return [2**i for i in range(modules)]
-
-
-class ClockworkSettingError(ValueError):
-    """A bad ``modules`` or ``periods``: ``name`` and ``value`` say which,
-    ``reason`` what to do. The Thinc layer turns it into a config error."""
-
-    def __init__(self, name: str, value: object, reason: str):
-        super().__init__(f"invalid {name} = {value!r}: {reason}")
-        self.name = name
-        self.value = value
-        self.reason = reason
 
 
 def _is_positive_int(value: object) -> bool:

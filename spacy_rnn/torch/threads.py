@@ -32,7 +32,6 @@ programs' children.
 
 The measurements behind these rules are in ``docs/design/threads.md``.
 """
-import math
 import os
 import threading
 import time

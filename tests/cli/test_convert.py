@@ -5,7 +5,8 @@ import spacy
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
-from spacy_rnn.cli import app, convert_corpus
+from spacy_rnn.cli import app
+from spacy_rnn.data.convert import convert_corpus
 from spacy_rnn.data import CorpusError
 from corpus_files import jsonl, write_lines
 

@@ -257,7 +257,7 @@ def test_missing_text_key(tmp_path, model_dir):
 
 def test_missing_text_column(tmp_path, model_dir):
     path = write_lines(tmp_path / "in.csv", ["review,id", "a,1"])
-    check_error(invoke(model_dir, path), f"{path}, line 1: no column 'text'", "'review'", "--text-column")
+    check_error(invoke(model_dir, path), f"{path}, line 1: no column 'text'", "'review'", "--text-key")
 
 
 def test_bad_csv_row(tmp_path, model_dir):
@@ -439,7 +439,7 @@ def test_issue16_failed_run_never_destroys_earlier_results(tmp_path, tiny_textca
 
 
 def test_issue16_interrupted_run_keeps_its_lines(tmp_path, tiny_textcat_dir, monkeypatch):
-    import spacy_rnn.scoring as scoring
+    import spacy_rnn.inference.files as scoring
 
     real = scoring.read_scoring_items
 

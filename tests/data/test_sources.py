@@ -12,7 +12,7 @@ from spacy_rnn.data import (
     read_records,
     read_table_records,
 )
-from spacy_rnn.scoring import score_format
+from spacy_rnn.inference.reading import score_format
 from corpus_files import write_lines
 
 

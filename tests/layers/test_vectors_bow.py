@@ -1,5 +1,5 @@
 """Static vectors in SumHashEmbed.v1, RNNTextCat.v1's bag-of-n-grams branch
-and concatenated poolings, and the fetch-vectors command."""
+and concatenated poolings, and the project's fetch_vectors script."""
 import zipfile
 
 import numpy
@@ -10,8 +10,8 @@ from spacy.training import Example
 from spacy.vectors import Vectors
 from thinc.api import fix_random_seed
 
-from spacy_rnn.cli import vectors as vectors_cli
-from spacy_rnn.cli.wheels import RegistryWheel, WheelError
+import fetch_vectors as vectors_cli
+from wheels import RegistryWheel, WheelError
 from spacy_rnn.errors import ConfigValueError
 from spacy_rnn.layers import build_pooling
 
@@ -122,7 +122,7 @@ def test_asking_for_vectors_without_a_table_is_a_clear_error():
     nlp = spacy.blank("en")
     nlp.add_pipe("rnn_textcat", config=textcat_config(include_vectors=True))
     examples = [Example.from_dict(nlp.make_doc("good"), {"cats": {"pos": 1.0, "neg": 0.0}})]
-    with pytest.raises(ConfigValueError, match=r"E020.*\[initialize\] vectors.*fetch-vectors.*include_static_vectors = false"):
+    with pytest.raises(ConfigValueError, match=r"E020.*\[initialize\] vectors.*project run vectors.*include_static_vectors = false"):
         nlp.initialize(lambda: examples)
 
 

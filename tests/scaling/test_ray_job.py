@@ -20,7 +20,9 @@ from spacy_rnn.cli import app  # noqa: E402
 from spacy_rnn.scaling import PipelineScorer, score_with_ray  # noqa: E402
 from spacy_rnn.scaling.job import build_dataset, init_args  # noqa: E402
 from spacy_rnn.scaling.sinks import write_dataset  # noqa: E402
-from spacy_rnn.scoring import ScoreError, score_file  # noqa: E402
+from spacy_rnn.errors import ScoreError  # noqa: E402
+from spacy_rnn.inference.options import ScoreOptions  # noqa: E402
+from spacy_rnn.inference.files import score_file  # noqa: E402
 
 LABELS = ["negative", "positive"]
 TEXTS = ["a wonderful , moving film", "dull , slow and far too long", "", "the worst film <br /> of the year",
@@ -134,7 +136,7 @@ def test_an_actor_killed_mid_job_is_restarted_and_every_row_comes_out_once(clust
     n = 24
     path.write_text("".join(json.dumps({"text": TEXTS[i % len(TEXTS)]}) + "\n" for i in range(n)), encoding="utf8")
     marker = tmp_path / "died"
-    dataset = build_dataset([str(path)], str(tiny_textcat_dir), format="jsonl", actors=1, batch_size=4,
+    dataset = build_dataset([str(path)], str(tiny_textcat_dir), ScoreOptions(batch_size=4), format="jsonl", actors=1,
                             max_retries=2, scorer=DiesOnce, marker=str(marker))
     write_dataset(dataset, str(tmp_path / "out"), "jsonl")
     assert marker.exists()  # it did die

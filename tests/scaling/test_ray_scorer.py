@@ -7,7 +7,7 @@ pa = pytest.importorskip("pyarrow")
 from spacy_rnn.data import clean_html_breaks  # noqa: E402
 from spacy_rnn.scaling import PipelineScorer, label_columns  # noqa: E402
 from spacy_rnn.scaling.columns import READ_ERROR  # noqa: E402
-from spacy_rnn.scoring import score_texts  # noqa: E402
+from spacy_rnn.inference.score import score_texts  # noqa: E402
 
 LABELS = ["negative", "positive"]
 

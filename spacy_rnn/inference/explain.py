@@ -16,14 +16,10 @@ from typing import Dict, List, Optional
 
 from spacy.language import Language
 
-from .errors import Errors
-from .pipeline import ATTENTION_EXTENSION, RNNMultiLabelTextCategorizer, RNNTextCategorizer
+from ..errors import Errors, ExplainError
+from ..pipeline import ATTENTION_EXTENSION, RNNMultiLabelTextCategorizer, RNNTextCategorizer
 
 EXPLAINABLE = (RNNTextCategorizer, RNNMultiLabelTextCategorizer)
-
-
-class ExplainError(ValueError):
-    """The pipeline has no component that can explain its predictions."""
 
 
 @dataclass

