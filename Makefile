@@ -41,7 +41,7 @@ benchmark-quick: install
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis project.lock
 	rm -rf training metrics packages assets/imdb assets/vectors_en_md
-	rm -rf corpus/raw_text corpus/lm_vocab.json corpus/raw_text_sentences corpus/lm_vocab_sentences.json
+	rm -rf corpus/raw_text corpus/lm_vocab.json
 	rm -rf corpus/*.spacy corpus/*/*.spacy corpus/*/*/*.spacy
 	find corpus -mindepth 1 -type d -empty -delete
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -69,6 +69,7 @@ def test_project_workflow_on_tiny_slice(tmp_path):
         "vars.corpus": "tiny",
         "vars.eval_split": "dev",
         "vars.config": "sentiment_bilstm",
+        "vars.vectors": "null",
         "vars.train_overrides": "--training.max_steps 6",
     }
     project_run(project, "train-evaluate", overrides=overrides)
@@ -85,10 +86,10 @@ def test_project_workflow_on_tiny_slice(tmp_path):
 
 
 @pytest.mark.slow
-def test_main_job_vectors_commands_on_tiny_slice(tmp_path):
-    """The main job's steps after the downloads: corpus -> train-vectors ->
-    evaluate-vectors -> score-vectors -> package-vectors, with a tiny table from
-    `spacy init vectors` where the vectors command writes en_core_web_md's."""
+def test_main_job_commands_on_tiny_slice(tmp_path):
+    """The main job's steps after the downloads: corpus -> train -> evaluate ->
+    score -> package, with the default recipe and a tiny table from `spacy init
+    vectors` where the vectors command writes en_core_web_md's."""
     project = tiny_sentence_project(tmp_path)
     words = tiny_vectors_table(project, tmp_path)
     overrides = {
@@ -97,7 +98,7 @@ def test_main_job_vectors_commands_on_tiny_slice(tmp_path):
         "vars.eval_split": "dev",
         "vars.train_overrides": "--training.max_steps 4 --corpora.dev.limit 20",
     }
-    for command in ("corpus", "train-vectors", "evaluate-vectors", "score-vectors", "package-vectors"):
+    for command in ("corpus", "train", "evaluate", "score", "package"):
         project_run(project, command, overrides=overrides)
     metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_long_vectors-dev.json").read_text())
     assert 0.0 <= metrics["cats_score"] <= 1.0
@@ -110,53 +111,14 @@ def test_main_job_vectors_commands_on_tiny_slice(tmp_path):
     import srsly
 
     workflows = srsly.read_yaml(REPO_ROOT / "project.yml")["workflows"]
-    assert workflows["all"] == ["fetch", "vectors", "corpus", "train-vectors", "evaluate-vectors", "score-vectors"]
-    assert workflows["all-no-vectors"] == ["fetch", "corpus", "train", "evaluate", "score"]
+    assert workflows["all"] == ["fetch", "vectors", "corpus", "train", "evaluate", "score"]
 
 
-@pytest.mark.slow
-def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
-    """pretrain-text -> lm-vocab -> pretrain -> lm-eval -> train-pretrained -> evaluate-pretrained."""
-    project = copy_project(tmp_path)
+def tiny_pretraining_text(project: Path, tmp_path: Path) -> Path:
+    """IMDB's splits where the fetch command writes them, and reviews2k, SST-5
+    and TREC train splits in a stand-in for ../shared/data; returns the latter."""
     lines = SENTENCE_LINES
-    raw = project / "assets" / "imdb"  # what the fetch command writes
-    raw.mkdir(parents=True)
-    (raw / "train.jsonl").write_text("\n".join(lines[:150]) + "\n", encoding="utf8")
-    (raw / "dev.jsonl").write_text("\n".join(lines[340:360]) + "\n", encoding="utf8")
-    data = tmp_path / "data"
-    for folder, splits in {"reviews2k": {"train": (150, 200)}, "tiny": {"train": (200, 300), "dev": (300, 340)}}.items():
-        (data / folder).mkdir(parents=True)
-        for split, (lo, hi) in splits.items():
-            (data / folder / f"{split}.jsonl").write_text("\n".join(lines[lo:hi]) + "\n", encoding="utf8")
-    overrides = {
-        "vars.benchmark_data_dir": str(data), "vars.data_dir": str(data), "vars.corpus": "tiny",
-        "vars.eval_split": "dev", "vars.config": "sentiment_bilstm_long", "vars.train_overrides": "--training.max_steps 4",
-        "vars.pretrain_epochs": 1, "vars.lm_vocab_size": 200,
-    }
-    for command in ("pretrain-text", "lm-vocab", "pretrain", "lm-eval", "corpus", "train-pretrained", "evaluate-pretrained"):
-        project_run(project, command, overrides=overrides)
-    assert (project / "training" / "pretrain" / "model0.bin").exists()
-    # the whole language model was kept, and scored on the dev text (issue 15)
-    lm_eval = json.loads((project / "metrics" / "pretrain-lm-eval.json").read_text())
-    assert lm_eval["held_out"]["docs"] == 20 and 1.0 < lm_eval["held_out"]["forward"] < 1000
-    assert lm_eval["train"]["tokens"] > 0
-    metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_long-pretrained-dev.json").read_text())
-    assert 0.0 <= metrics["cats_score"] <= 1.0
-    nlp = spacy.load(project / "training" / "tiny" / "sentiment_bilstm_long-pretrained" / "model-best")
-    assert set(nlp("fine").cats) == {"negative", "positive"}
-
-
-@pytest.mark.slow
-def test_transfer_workflows_on_tiny_slice(tmp_path):
-    """The transfer workflow after the downloads (pretrain-text-sentences -> lm-vocab-sentences ->
-    pretrain-vectors -> corpus-imdb -> train-imdb-transfer -> corpus -> train-transfer ->
-    evaluate-transfer), and sentences-pretrained's last two steps from the same language model."""
-    import srsly
-
-    project = tiny_sentence_project(tmp_path)
-    tiny_vectors_table(project, tmp_path)
-    lines = SENTENCE_LINES
-    imdb = project / "assets" / "imdb"  # what the fetch command writes
+    imdb = project / "assets" / "imdb"
     imdb.mkdir(parents=True)
     (imdb / "train.jsonl").write_text("\n".join(lines[200:320]) + "\n", encoding="utf8")
     (imdb / "dev.jsonl").write_text("\n".join(lines[320:360]) + "\n", encoding="utf8")
@@ -164,6 +126,53 @@ def test_transfer_workflows_on_tiny_slice(tmp_path):
     for folder, (lo, hi) in {"reviews2k": (360, 380), "sst5": (380, 400), "trec": (400, 420)}.items():
         (shared / folder).mkdir(parents=True)
         (shared / folder / "train.jsonl").write_text("\n".join(lines[lo:hi]) + "\n", encoding="utf8")
+    return shared
+
+
+@pytest.mark.slow
+def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
+    """pretrain-all after the downloads (pretrain-text -> lm-vocab -> pretrain -> lm-eval),
+    then train-evaluate from the pretrained tok2vec."""
+    import srsly
+
+    project = tiny_sentence_project(tmp_path)
+    tiny_vectors_table(project, tmp_path)
+    shared = tiny_pretraining_text(project, tmp_path)
+    overrides = {
+        "vars.benchmark_data_dir": str(shared), "vars.data_dir": str(tmp_path / "data"), "vars.corpus": "tiny",
+        "vars.eval_split": "dev", "vars.pretrain_epochs": 1, "vars.lm_vocab_size": 200,
+        "vars.train_overrides": "--training.max_steps 4",
+    }
+    workflows = srsly.read_yaml(REPO_ROOT / "project.yml")["workflows"]
+    assert workflows["pretrain-all"][:2] == ["fetch", "vectors"]
+    for command in workflows["pretrain-all"][2:]:
+        project_run(project, command, overrides=overrides)
+    raw = sorted(p.name for p in (project / "corpus" / "raw_text").iterdir())
+    assert raw == ["imdb_train.jsonl", "reviews2k_train.jsonl", "sst5_train.jsonl", "trec_train.jsonl"]
+    assert (project / "training" / "pretrain" / "model0.bin").exists()
+    # the whole language model was kept, and scored on the dev text (issue 15)
+    lm_eval = json.loads((project / "metrics" / "pretrain-lm-eval.json").read_text())
+    assert lm_eval["held_out"]["docs"] == 40 and 1.0 < lm_eval["held_out"]["forward"] < 1000
+    assert lm_eval["train"]["tokens"] > 0
+    fine_tune = {**overrides, "vars.config": "sentiment_bilstm_vectors", "vars.tag": "-pretrained",
+                 "vars.init_tok2vec": "training/pretrain/model-last.bin"}
+    for command in ("corpus", "train", "evaluate"):
+        project_run(project, command, overrides=fine_tune)
+    metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_vectors-pretrained-dev.json").read_text())
+    assert 0.0 <= metrics["cats_score"] <= 1.0
+    nlp = spacy.load(project / "training" / "tiny" / "sentiment_bilstm_vectors-pretrained" / "model-best")
+    assert set(nlp("fine").cats) == {"negative", "positive"}
+
+
+@pytest.mark.slow
+def test_transfer_workflow_on_tiny_slice(tmp_path):
+    """The transfer workflow after the downloads: pretrain-text -> lm-vocab -> pretrain ->
+    train-imdb-transfer -> corpus -> train-transfer (which evaluates too)."""
+    import srsly
+
+    project = tiny_sentence_project(tmp_path)
+    tiny_vectors_table(project, tmp_path)
+    shared = tiny_pretraining_text(project, tmp_path)
     overrides = {
         "vars.benchmark_data_dir": str(shared), "vars.data_dir": str(tmp_path / "data"), "vars.corpus": "tiny",
         "vars.eval_split": "dev", "vars.pretrain_epochs": 1, "vars.lm_vocab_size": 200,
@@ -173,22 +182,38 @@ def test_transfer_workflows_on_tiny_slice(tmp_path):
     assert workflows["transfer"][:2] == ["fetch", "vectors"]
     for command in workflows["transfer"][2:]:
         project_run(project, command, overrides=overrides)
-    raw = sorted(p.name for p in (project / "corpus" / "raw_text_sentences").iterdir())
-    assert raw == ["imdb_train.jsonl", "reviews2k_train.jsonl", "sst5_train.jsonl", "trec_train.jsonl"]
-    assert (project / "training" / "pretrain-vectors" / "model0.bin").exists()
     source = spacy.load(project / "training" / "imdb" / "sentiment_bilstm_vectors-transfer" / "model-best")
     tuned = spacy.load(project / "training" / "tiny" / "sentiment_bilstm_vectors-transfer" / "model-best")
     assert tuned.get_pipe("rnn_textcat").labels == source.get_pipe("rnn_textcat").labels
     assert tuned.vocab.vectors.shape == (200, 8)
     metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_vectors-transfer-dev.json").read_text())
     assert 0.0 <= metrics["cats_score"] <= 1.0
-    # the same language model, then the corpus directly
-    assert workflows["sentences-pretrained"][:5] == workflows["transfer"][:5]
-    assert workflows["sentences-pretrained"][5:] == ["corpus", "train-pretrained-vectors", "evaluate-pretrained-vectors"]
-    for command in workflows["sentences-pretrained"][6:]:
-        project_run(project, command, overrides=overrides)
-    metrics = json.loads((project / "metrics" / "tiny-sentiment_bilstm_vectors-pretrained-dev.json").read_text())
-    assert 0.0 <= metrics["cats_score"] <= 1.0
+
+
+def test_project_yml_is_short_and_every_command_is_documented():
+    """Fewer than 15 commands (variables instead of twins), each with help,
+    deps and outputs, and every workflow step a command."""
+    import srsly
+
+    project = srsly.read_yaml(REPO_ROOT / "project.yml")
+    commands = {c["name"]: c for c in project["commands"]}
+    assert len(commands) < 15, sorted(commands)
+    for name, command in commands.items():
+        assert command.get("help"), name
+        assert command.get("deps"), name
+        assert command.get("outputs") or command.get("outputs_no_cache"), name
+    for name, steps in project["workflows"].items():
+        assert set(steps) <= set(commands), name
+
+
+def test_the_project_page_is_what_spacy_project_document_writes(tmp_path):
+    """docs/usage/project.md is `spacy project document`'s output for project.yml:
+    regenerate it with python -m spacy project document . --output docs/usage/project.md"""
+    out = tmp_path / "project.md"
+    subprocess.run([sys.executable, "-m", "spacy", "project", "document", str(REPO_ROOT), "--output", str(out)],
+                   check=True, capture_output=True, text=True)
+    committed = (REPO_ROOT / "docs" / "usage" / "project.md").read_text(encoding="utf8")
+    assert committed == out.read_text(encoding="utf8"), "run: python -m spacy project document . --output docs/usage/project.md"
 
 
 def test_train_overrides_on_the_command_line(tmp_path):

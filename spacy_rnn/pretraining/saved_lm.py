@@ -256,6 +256,7 @@ def load_pretrained_lm(path: Union[str, Path]) -> PretrainedLM:
 
     RAISES (ConfigValueError): E030 (a file is missing), E031 (not such a model).
     """
+    from spacy.training.initialize import load_vectors_into_model
     from spacy.training.pretrain import get_tok2vec_ref
     from spacy.util import load_config, load_model_from_config
 
@@ -263,6 +264,9 @@ def load_pretrained_lm(path: Union[str, Path]) -> PretrainedLM:
     meta = read_meta(lm_dir)
     config = load_config(lm_dir / "config.cfg", interpolate=True)
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    vectors = config.get("initialize", {}).get("vectors")
+    if vectors:  # the table the tok2vec was pretrained with (a static-vectors embedding reads it)
+        load_vectors_into_model(nlp, vectors, add_strings=False)
     tok2vec = get_tok2vec_ref(nlp, config["pretraining"])
     tok2vec.initialize(X=[nlp.make_doc("Give it a doc to infer shapes")])
     tok2vec.from_bytes(weights.read_bytes())
