@@ -183,6 +183,11 @@ class ConfigValueError(ValueError):
     """A registered function received an argument it cannot use."""
 
 
+class OutputError(ValueError):
+    """An output path that would overwrite or delete an input, or something
+    that is not the command's to replace; the message says which and what to do."""
+
+
 class ScoreError(ValueError):
     """A scoring run cannot start: bad options, or no usable pipeline."""
 

@@ -10,9 +10,12 @@ name plus ``.partial``; the output itself is left as it was.
 """
 import json
 import os
+import stat
 import uuid
 from pathlib import Path
-from typing import IO, Any, Dict, Optional, Union
+from typing import IO, Any, Dict, Iterable, Optional, Union
+
+from .errors import OutputError
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -32,6 +35,59 @@ def same_file(a: Union[str, Path], b: Union[str, Path]) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (resolved paths)."""
+    return path == folder or folder in path.parents
+
+
+def check_output(
+    output: Union[str, Path],
+    inputs: Iterable[Union[str, Path]],
+    *,
+    option: str = "the output",
+    folder: bool = False,
+) -> None:
+    """Refuse an output that would overwrite or delete what a command reads or
+    does not own: one of its input files (the same path or a link to it), a
+    folder that holds an input, a path inside an input folder (a pipeline, a
+    shard folder), or anything that is not a regular file (or, with
+    ``folder``, a folder): a device, a FIFO, a socket. A file beside an input
+    is fine.
+
+    output (Union[str, Path]): The path the command will write.
+    inputs (Iterable[Union[str, Path]]): What the command reads (files or folders).
+    option (str): How the user gave the output, for the message, e.g. "--output".
+    folder (bool): Whether the output is a folder the command writes.
+    RAISES (OutputError): The message names the output, the input and what to do.
+    """
+    out = Path(output)
+    resolved = Path(os.path.realpath(out))
+    if out.exists() or out.is_symlink():
+        mode = os.stat(resolved).st_mode if resolved.exists() else 0
+        kind_ok = stat.S_ISDIR(mode) if folder else stat.S_ISREG(mode)
+        if resolved.exists() and not kind_ok:
+            what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, FIFO or socket)"
+            if folder and stat.S_ISREG(mode):
+                what = "a file"
+            raise OutputError(
+                f"{option} {out} is {what}: the command would replace it. "
+                f"Choose a new {'folder' if folder else 'file'} path."
+            )
+    for given in inputs:
+        if given is None or str(given) == "-":
+            continue
+        source = Path(os.path.realpath(given))
+        if same_file(resolved, source) or resolved == source:
+            raise OutputError(f"{option} {out} is the input {given}: writing it would destroy the input. "
+                              "Choose another output path.")
+        if source.is_dir() and _inside(resolved, source):
+            raise OutputError(f"{option} {out} is inside the input folder {given}: writing it would change "
+                              "the input. Choose a path outside it.")
+        if _inside(source, resolved):
+            raise OutputError(f"{option} {out} holds the input {given}: writing it would replace the input. "
+                              "Choose another output path.")
 
 
 class AtomicOutput:

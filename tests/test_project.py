@@ -129,10 +129,9 @@ def tiny_pretraining_text(project: Path, tmp_path: Path) -> Path:
     return shared
 
 
-@pytest.mark.slow
-def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
-    """pretrain-all after the downloads (pretrain-text -> lm-vocab -> pretrain -> lm-eval),
-    then train-evaluate from the pretrained tok2vec."""
+def run_after_downloads(tmp_path: Path, workflow: str):
+    """A tiny project with the downloads in place; runs ``workflow``'s steps after
+    them. Returns the project and the overrides it ran with."""
     import srsly
 
     project = tiny_sentence_project(tmp_path)
@@ -143,10 +142,18 @@ def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
         "vars.eval_split": "dev", "vars.pretrain_epochs": 1, "vars.lm_vocab_size": 200,
         "vars.train_overrides": "--training.max_steps 4",
     }
-    workflows = srsly.read_yaml(REPO_ROOT / "project.yml")["workflows"]
-    assert workflows["pretrain-all"][:2] == ["fetch", "vectors"]
-    for command in workflows["pretrain-all"][2:]:
+    steps = srsly.read_yaml(REPO_ROOT / "project.yml")["workflows"][workflow]
+    assert steps[:2] == ["fetch", "vectors"]
+    for command in steps[2:]:
         project_run(project, command, overrides=overrides)
+    return project, overrides
+
+
+@pytest.mark.slow
+def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
+    """pretrain-all after the downloads (pretrain-text -> lm-vocab -> pretrain -> lm-eval),
+    then train-evaluate from the pretrained tok2vec."""
+    project, overrides = run_after_downloads(tmp_path, "pretrain-all")
     raw = sorted(p.name for p in (project / "corpus" / "raw_text").iterdir())
     assert raw == ["imdb_train.jsonl", "reviews2k_train.jsonl", "sst5_train.jsonl", "trec_train.jsonl"]
     assert (project / "training" / "pretrain" / "model0.bin").exists()
@@ -168,20 +175,7 @@ def test_project_pretrain_then_fine_tune_on_tiny_slice(tmp_path):
 def test_transfer_workflow_on_tiny_slice(tmp_path):
     """The transfer workflow after the downloads: pretrain-text -> lm-vocab -> pretrain ->
     train-imdb-transfer -> corpus -> train-transfer (which evaluates too)."""
-    import srsly
-
-    project = tiny_sentence_project(tmp_path)
-    tiny_vectors_table(project, tmp_path)
-    shared = tiny_pretraining_text(project, tmp_path)
-    overrides = {
-        "vars.benchmark_data_dir": str(shared), "vars.data_dir": str(tmp_path / "data"), "vars.corpus": "tiny",
-        "vars.eval_split": "dev", "vars.pretrain_epochs": 1, "vars.lm_vocab_size": 200,
-        "vars.train_overrides": "--training.max_steps 4",
-    }
-    workflows = srsly.read_yaml(REPO_ROOT / "project.yml")["workflows"]
-    assert workflows["transfer"][:2] == ["fetch", "vectors"]
-    for command in workflows["transfer"][2:]:
-        project_run(project, command, overrides=overrides)
+    project, overrides = run_after_downloads(tmp_path, "transfer")
     source = spacy.load(project / "training" / "imdb" / "sentiment_bilstm_vectors-transfer" / "model-best")
     tuned = spacy.load(project / "training" / "tiny" / "sentiment_bilstm_vectors-transfer" / "model-best")
     assert tuned.get_pipe("rnn_textcat").labels == source.get_pipe("rnn_textcat").labels

@@ -6,7 +6,8 @@ command, write a module and import it in ``spacy_rnn/cli/__init__.py``.
 """
 import csv
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn, Optional, Sequence
 
 import typer
 from wasabi import Printer, color
@@ -50,6 +51,20 @@ def good(text: str, err: bool = False) -> None:
 def warn(text: str, err: bool = False) -> None:
     """Print a warning (on stderr if ``err``)."""
     _say("warn", text, err)
+
+
+def guard_output(output: Optional[Path], inputs: Sequence[Any], option: str, folder: bool = False) -> None:
+    """Stop before any work when ``output`` would overwrite or delete an input,
+    or is not the command's to replace (:func:`spacy_rnn.output_file.check_output`)."""
+    from ..errors import OutputError
+    from ..output_file import check_output
+
+    if output is None:
+        return
+    try:
+        check_output(output, [i for i in inputs if i is not None], option=option, folder=folder)
+    except OutputError as e:
+        fail(str(e))
 
 
 def fail(message: str, exits: int = 1) -> NoReturn:

@@ -6,6 +6,7 @@ import spacy
 from wasabi import table
 
 from ..data import CorpusError
+from ..errors import OutputError
 from ..data.checks import max_length_setting
 from ..data.convert import convert_corpus
 from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
@@ -69,7 +70,7 @@ def convert_cli(
             skip_invalid=skip_invalid, allow_empty_labels=allow_empty_labels, clean_html=clean_html,
             shard_size=shard_size,
         )
-    except CorpusError as e:
+    except (CorpusError, OutputError) as e:
         fail(str(e))
     if report.skipped:
         warn(report.summary(max_listed=100))

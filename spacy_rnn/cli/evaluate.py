@@ -16,7 +16,8 @@ from wasabi import Printer
 
 from ..errors import CorpusError
 from ..memory import bound_primitive_cache
-from ._util import Arg, Opt, app, fail, good
+from ..output_file import write_bytes_atomically
+from ._util import Arg, Opt, app, fail, good, guard_output
 
 
 @app.command("evaluate", no_args_is_help=True)
@@ -41,6 +42,7 @@ def evaluate_cli(
     from ..errors import EvaluationError
     from ..inference.evaluate import EvaluationReport, evaluate_stream
 
+    guard_output(output, [model, data_path], "--output")
     bound_primitive_cache(primitive_cache)
     fix_random_seed()
     setup_gpu(gpu_id, silent=True)
@@ -54,7 +56,7 @@ def evaluate_cli(
     print_scores(scores)
     if output is not None:
         # spacy evaluate writes every score too (its handle_scores_per_type returns them all)
-        srsly.write_json(output, scores)
+        write_bytes_atomically(output, srsly.json_dumps(scores, indent=2).encode("utf8") + b"\n")
         good(f"Saved results to {output}")
     good(f"Evaluated {', '.join(report.components)} on {report.n_docs} docs ({report.n_words} words) "
          f"in {report.seconds:.1f} s")

@@ -8,7 +8,8 @@ from wasabi import table
 from ..errors import ConfigValueError
 from ..errors import ExplainError
 from ..inference.explain import Explanation, explain, explanation_html
-from ._util import Arg, Opt, app, fail, good
+from ..output_file import write_bytes_atomically
+from ._util import Arg, Opt, app, fail, good, guard_output
 
 BAR_WIDTH = 20
 
@@ -30,6 +31,7 @@ def explain_cli(
     Needs an rnn_textcat or rnn_textcat_multilabel component with
     pooling = "attention"; store_attention need not be on in its config.
     """
+    guard_output(html_path, [model if Path(model).exists() else None], "--html")
     try:
         nlp = spacy.load(model)
     except OSError as e:
@@ -41,9 +43,7 @@ def explain_cli(
         fail(str(e))
     print(format_explanation(explanation, n_top))
     if html_path is not None:
-        if html_path.parent and not html_path.parent.exists():
-            html_path.parent.mkdir(parents=True)
-        html_path.write_text(explanation_html(explanation, n_top), encoding="utf8")
+        write_bytes_atomically(html_path, explanation_html(explanation, n_top).encode("utf8"))
         good(f"Wrote {html_path}")
 
 

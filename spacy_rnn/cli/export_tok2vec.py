@@ -14,7 +14,8 @@ from pathlib import Path
 
 import spacy
 
-from ._util import Arg, Opt, app, fail, good
+from ..output_file import write_bytes_atomically
+from ._util import Arg, Opt, app, fail, good, guard_output
 
 
 def export_tok2vec(pipeline: Path, output: Path, component: str = "rnn_textcat") -> int:
@@ -29,8 +30,7 @@ def export_tok2vec(pipeline: Path, output: Path, component: str = "rnn_textcat")
     if not model.has_ref("tok2vec"):
         raise ValueError(f"{component!r} in {pipeline} has no \"tok2vec\" layer to export")
     data = model.get_ref("tok2vec").to_bytes()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(data)
+    write_bytes_atomically(output, data)
     return len(data)
 
 
@@ -44,6 +44,7 @@ def export_tok2vec_cli(
 ) -> None:
     """Write a trained component's tok2vec weights in spacy pretrain's format,
     for [initialize] init_tok2vec in a config with the same tok2vec."""
+    guard_output(output, [pipeline], "OUTPUT")
     try:
         size = export_tok2vec(pipeline, output, component)
     except ValueError as e:

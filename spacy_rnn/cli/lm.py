@@ -12,7 +12,8 @@ import srsly
 from ..data import CorpusError, iter_raw_texts
 from ..errors import ConfigValueError
 from ..pretraining.saved_lm import PretrainedLM, load_pretrained_lm
-from ._util import Arg, Opt, app, fail, good
+from ..output_file import write_bytes_atomically
+from ._util import Arg, Opt, app, fail, good, guard_output
 
 MODEL_HELP = (
     "spacy pretrain's output directory (model-last.bin, else the newest model{N}.bin), or one of its "
@@ -51,6 +52,7 @@ def lm_eval_cli(
     at the model's last save is printed beside it; it was computed with
     dropout on, on the batches as they were trained.
     """
+    guard_output(output, [model, text_path], "--output")
     lm = _load(model)
     texts = iter_raw_texts(text_path, text_key, clean_html)
     if limit:
@@ -78,7 +80,7 @@ def lm_eval_cli(
         f"({lm.vocab.n_classes} classes)" if unknown is not None else f"{result['docs']} texts"
     )
     if output is not None:
-        srsly.write_json(output, report)
+        write_bytes_atomically(output, srsly.json_dumps(report, indent=2).encode("utf8") + b"\n")
         good(f"Wrote {output}", err=True)
 
 

@@ -5,7 +5,7 @@ import spacy
 
 from ..data import CorpusError, iter_raw_texts
 from ..pretraining.vocab import count_norms, write_lm_vocab
-from ._util import Arg, Opt, app, fail, good
+from ._util import Arg, Opt, app, fail, good, guard_output
 
 INPUT_HELP = (
     "Raw text: .jsonl (an object a line, the text under --text-key), .txt (one text a line), "
@@ -32,6 +32,7 @@ def lm_vocab_cli(
     the texts as spacy pretrain will (same --text-key and --clean-html as the
     reader, same --lang as the pipeline).
     """
+    guard_output(output_path, [input_path], "OUTPUT")
     try:
         nlp = spacy.blank(lang)
     except ImportError as e:

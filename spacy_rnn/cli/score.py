@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from ..errors import CorpusError
 from ..memory import bound_primitive_cache
-from ..errors import ScoreError
+from ..errors import OutputError, ScoreError
 from ..inference.options import ScoreOptions
 from ..inference.score import ScoreReport
 from ..inference.files import score_file
@@ -33,7 +33,7 @@ def score_cli(
     model: str = Arg(..., metavar="MODEL", help="Pipeline with a text classifier: a path or an installed package name"),
     input_path: str = Arg(..., help=INPUT_HELP, metavar="INPUT"),
     output_arg: Optional[str] = Arg(None, help=OUTPUT_HELP, metavar="[OUTPUT]", show_default=False),
-    output_option: Optional[Path] = Opt(None, "--output", "-o", help="JSONL file to write (through a temporary file: a failed run leaves it as it was, and keeps its lines in OUTPUT.partial). Default: stdout", dir_okay=False),
+    output_option: Optional[Path] = Opt(None, "--output", "-o", help="JSONL file to write (through a temporary file: a failed run leaves it as it was, and keeps its lines in OUTPUT.partial). Default, or -: stdout", dir_okay=False),
     input_format: Optional[str] = Opt(None, "--format", "-f", help="txt, jsonl, csv or tsv (with --engine ray: jsonl, csv, tsv or parquet). Default: from the suffix; txt for stdin"),
     engine: str = Opt("local", "--engine", "-e", help="local: this process (and --n-process workers); ray: a Ray cluster (pip install 'spacy-rnn[ray]'), see docs/usage/scoring-and-ray.md"),
     address: Optional[str] = Opt(None, "--address", help="With --engine ray: the cluster to use (ray://HOST:10001, HOST:6379 or auto). Default: $RAY_ADDRESS, else start a local one"),
@@ -73,6 +73,8 @@ def score_cli(
     if output_arg is not None and output_option is not None:
         fail(f"Give the output once: as OUTPUT ({output_arg}) or as --output ({output_option}), not both.")
     output_path = Path(output_arg) if output_arg is not None else output_option
+    if output_path is not None and str(output_path) == "-":  # "-": stdout, as for the input
+        output_path = None
     options = ScoreOptions(
         text_key=text_key, cats_field=cats_field, label_field=label_field, error_field=error_field,
         batch_size=batch_size, clean_html=clean_html, skip_invalid=skip_invalid, max_length=max_length,
@@ -96,7 +98,7 @@ def score_cli(
             model, input_path, output_path, options, format=input_format, n_process=n_process, report=report,
             progress=_progress,
         )
-    except (CorpusError, ScoreError) as e:
+    except (CorpusError, ScoreError, OutputError) as e:
         _warn_invalid(report, error_field)
         fail(str(e))
     except KeyboardInterrupt:

@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Tuple
 from spacy.language import Language
 
 from ..errors import CorpusError
-from ..output_file import same_file
+from ..output_file import check_output
 from .docs import write_docbin
 from .records import read_records
 from .report import CorpusReport
@@ -37,14 +37,11 @@ def convert_corpus(
         ``max_length`` is an invalid record.
     RETURNS (Tuple[Dict[str, int], CorpusReport]): The label counts, and the
         reader's report (record count, skipped records, single/multi-label).
-    RAISES (CorpusError): Invalid input, no valid record at all, or an output
-        path that is the input.
+    RAISES (CorpusError): Invalid input, or no valid record at all.
+    RAISES (OutputError): An output that is the input, holds it, or is not
+        the command's to replace (:func:`spacy_rnn.output_file.check_output`).
     """
-    if same_file(input_path, output_path):
-        raise CorpusError(
-            str(output_path), None, "is the input file: writing it would replace the corpus with its conversion",
-            "Choose another output path.",
-        )
+    check_output(output_path, [input_path], option="OUTPUT", folder=bool(shard_size))
     report = CorpusReport(path=str(input_path))
 
     def records(report: CorpusReport = report):

@@ -21,7 +21,9 @@ mode, so training ends at ``[training] max_steps``:
 steps of a number of passes from the corpus and the training batcher, so that
 a config can still think in epochs.
 """
+import os
 import random
+import re
 import shutil
 import tempfile
 import warnings
@@ -339,7 +341,8 @@ def write_shards(
     RETURNS (Tuple[Dict[str, int], int]): Records per label, and the number
         of shards written.
     RAISES (CorpusError): ``output_dir`` is a file or a folder holding other
-        files than ``.spacy`` shards, or invalid records (from the reader).
+        files than the shards an earlier conversion wrote there
+        (``NAME-00000.spacy``, ...), or invalid records (from the reader).
     """
     output_dir = Path(output_dir)
     if shard_size < 1:
@@ -349,15 +352,20 @@ def write_shards(
         raise CorpusError(str(output_dir), None, "is a file: shards are written into a folder",
                           "Choose a folder path (without .spacy) for the shards.")
     if output_dir.is_dir():
-        others = [p.name for p in output_dir.iterdir() if p.suffix != DOCBIN_SUFFIX]
+        # only the shards an earlier conversion to this folder wrote may be replaced
+        ours = re.compile(re.escape(output_dir.name) + r"-\d{5}" + re.escape(DOCBIN_SUFFIX) + "$")
+        others = sorted(p.name for p in output_dir.iterdir() if not ours.match(p.name))
         if others:
-            raise CorpusError(str(output_dir), None, f"holds other files than shards ({others[0]!r})",
+            raise CorpusError(str(output_dir), None, f"holds other files than the shards convert writes ({others[0]!r})",
                               "Choose an empty or new folder for the shards.")
     if labels is None:
         labels = sorted({label for record in records() for label in record.labels})
     counts = {label: 0 for label in labels}
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # a folder as mkdir makes it, not mkdtemp's private 0700
     n_shards = 0
     try:
         doc_bin = new_docbin()

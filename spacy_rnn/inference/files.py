@@ -18,7 +18,7 @@ from typing import IO, Any, Callable, Dict, Iterator, Optional, Union
 from spacy.language import Language
 
 from ..errors import CorpusError, ScoreError
-from ..output_file import AtomicOutput, json_line, same_file
+from ..output_file import AtomicOutput, check_output, json_line
 from .classifiers import load_classifier, max_length_for, scoring_max_length
 from .options import ScoreOptions
 from .reading import open_input, read_scoring_items, score_format, source_name
@@ -60,6 +60,8 @@ def score_file(
         were written before it and where.
     RAISES (ScoreError): Bad options, or a pipeline that cannot be loaded or
         has no text classifier.
+    RAISES (OutputError): ``output_path`` is an input, inside the pipeline's
+        folder, or not a regular file (a device: write to stdout with None).
     """
     options = ScoreOptions.of(options, **settings)
     options.check()
@@ -69,8 +71,9 @@ def score_file(
     if output_path is not None:
         output_path = Path(output_path)
     source = open_input(input_path)
-    if output_path is not None and isinstance(source, Path) and same_file(output_path, source):
-        raise ScoreError(f"The output file {output_path} is the input file: choose another --output.")
+    if output_path is not None:
+        model_path = None if isinstance(model, Language) or not Path(model).exists() else model
+        check_output(output_path, [source if isinstance(source, Path) else None, model_path], option="--output")
     nlp = model if isinstance(model, Language) else load_classifier(model)
     if report is None:
         report = ScoreReport()

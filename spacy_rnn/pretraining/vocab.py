@@ -27,6 +27,7 @@ import numpy
 import srsly
 
 from ..errors import ConfigValueError, Errors
+from ..output_file import write_bytes_atomically
 
 FORMAT = "spacy_rnn.lm_vocab.v1"
 UNKNOWN = 0
@@ -75,7 +76,7 @@ def write_lm_vocab(
         "words": [word for word, _ in top],
         "counts": [count for _, count in top],
     }
-    srsly.write_json(path, data)
+    write_bytes_atomically(path, srsly.json_dumps(data, indent=2).encode("utf8") + b"\n")
     return top
 
 

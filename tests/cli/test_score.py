@@ -292,7 +292,7 @@ def test_bad_model(tmp_path):
 def test_bad_options(tmp_path, model_dir):
     path = write_lines(tmp_path / "in.txt", ["a"])
     check_error(invoke(model_dir, path, "--n-process", "0"), "--n-process")
-    check_error(invoke(model_dir, path, "--output", path), "is the input file")
+    check_error(invoke(model_dir, path, "--output", path), "is the input")
     check_error(invoke(model_dir, path, "--cats-field", "x", "--label-field", "x"), "must differ")
     assert invoke(model_dir, path, "--batch-size", "0").exit_code == 2  # rejected by the option's range
 

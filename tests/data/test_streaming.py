@@ -217,7 +217,7 @@ def test_write_shards_replaces_only_a_shard_folder(tmp_path, nlp):
     assert [p.name for p in out.iterdir()] == ["out-00000.spacy"]  # the earlier output is untouched
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # and no temporary folder is left
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(CorpusError, match="holds other files than shards"):
+    with pytest.raises(CorpusError, match="holds other files than the shards convert writes"):
         write_shards(nlp, lambda: iter(records(5)), out, LABELS)
     with pytest.raises(CorpusError, match="is a file"):
         write_shards(nlp, lambda: iter(records(5)), out / "keep.txt", LABELS)
