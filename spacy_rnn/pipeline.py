@@ -137,6 +137,16 @@ class _AttentionExplanations:
             self.model.get_ref("pooling").attrs["last_weights"] = None
         self._store_attention = bool(value)
 
+    def from_bytes(self, *args, **kwargs):
+        loaded = super().from_bytes(*args, **kwargs)
+        self.store_attention = self._store_attention  # the saved model's attrs hold the setting it was saved with
+        return loaded
+
+    def from_disk(self, *args, **kwargs):
+        loaded = super().from_disk(*args, **kwargs)
+        self.store_attention = self._store_attention
+        return loaded
+
     def _reset_attention(self) -> None:
         if self._store_attention:
             self.model.get_ref("pooling").attrs["last_weights"] = None

@@ -165,3 +165,18 @@ def test_text_table_and_html_of_an_empty_text(nlp):
     explanation = explain(nlp, "")
     assert "no tokens" in format_explanation(explanation)
     assert "<!DOCTYPE html>" in explanation_html(explanation)
+
+
+@pytest.mark.parametrize("saved_with", [False, True])
+def test_issue34_store_attention_from_the_load_config(tmp_path, saved_with):
+    """Case 7: spacy.load(MODEL, config={... "store_attention": true}) gave [] for every doc:
+    loading the weights restored the pooling's attrs as they were saved."""
+    nlp = make_nlp(store_attention=saved_with)
+    nlp.to_disk(tmp_path / "model")
+    for wanted in (True, False):
+        loaded = spacy.load(tmp_path / "model", config={"components": {"rnn_textcat": {"store_attention": wanted}}})
+        doc = loaded("a fine film")
+        if wanted:
+            assert len(doc._.rnn_attention) == len(doc) and abs(sum(doc._.rnn_attention) - 1) < 1e-5
+        else:
+            assert doc._.rnn_attention is None
