@@ -10,6 +10,7 @@ Which format a path is in: :mod:`.formats`.
 """
 import csv
 import json
+import math
 from collections import Counter
 from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -113,6 +114,20 @@ def read_text_lines(source: Source, keep_errors: bool = False) -> Iterator[Tuple
             stream.close()
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number as a float, refused where a float cannot hold it: written
+    back, it would become ``Infinity``, which is not JSON."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is beyond the range of a 64-bit float")
+    return value
+
+
+def _not_json(constant: str) -> Any:
+    """Python's json reads NaN, Infinity and -Infinity; JSON (RFC 8259) has none of them."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def _json_items(
     source: Source, keep_blank: bool = False
 ) -> Iterator[Tuple[int, Union[Dict[str, Any], CorpusError, None]]]:
@@ -129,7 +144,7 @@ def _json_items(
                 continue
             text = _strip_line_ending(line)
             try:
-                obj = json.loads(text)
+                obj = json.loads(text, parse_float=_finite_float, parse_constant=_not_json)
             except json.JSONDecodeError as e:
                 # Without its line ending the line holds no "\n", so e.pos
                 # (0-based) is the column; json's own colno counts from a

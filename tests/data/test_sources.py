@@ -9,6 +9,7 @@ from spacy_rnn.data import (
     CorpusError,
     file_format,
     iter_raw_texts,
+    read_jsonl_objects,
     read_records,
     read_table_records,
 )
@@ -46,3 +47,17 @@ def test_unknown_format_names_the_choices():
         file_format("in.jsonl", "yaml", LABELLED_FORMATS)
     with pytest.raises(CorpusError, match=r"Use a \.jsonl or \.txt \(also \.ndjson\) file"):
         file_format("in.csv", None, RAW_TEXT_FORMATS)
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('{"id": 1.5e400, "text": "a"}', "beyond the range of a 64-bit float"),
+    ('{"id": NaN, "text": "a"}', "NaN is not a JSON value"),
+    ('{"id": -Infinity, "text": "a"}', "-Infinity is not a JSON value"),
+])
+def test_issue34_numbers_that_json_cannot_write_back_are_invalid_records(tmp_path, line, problem):
+    """Case 9: {"id": 1.5e400} was written back as Infinity (invalid JSON), and NaN was echoed."""
+    path = write_lines(tmp_path / "in.jsonl", ['{"id": 1, "text": "ok"}', line])
+    items = list(read_jsonl_objects(path, keep_errors=True))
+    assert items[0] == (1, {"id": 1, "text": "ok"})
+    number, error = items[1]
+    assert number == 2 and isinstance(error, CorpusError) and problem in str(error) and "line 2" in str(error)
