@@ -171,6 +171,12 @@ class Errors:
         "{{\"@misc\": \"spacy_rnn.eval_frequency.v1\"}}, which scales it with "
         "the schedule), or train longer ([training] max_epochs or max_steps)."
     )
+    E037 = (
+        "[spacy_rnn E037] [training] dropout = {value!r} is not a rate: use a "
+        "number from 0 (no dropout) up to, not including, 1 (e.g. 0.2, or "
+        "--training.dropout 0.2 on the command line). A rate of 1 or more, or "
+        "below 0, leaves nothing to train on."
+    )
     I001 = (
         "[spacy_rnn] {where}: the pipeline has no word vectors, so "
         "include_static_vectors = \"auto\" trains without them. Load a "

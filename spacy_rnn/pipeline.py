@@ -22,7 +22,7 @@ from thinc.api import Config, ConfigValidationError, Model
 from thinc.types import Floats2d
 
 from .errors import ConfigValueError, Errors
-from .schedule import check_evaluations
+from .schedule import check_dropout, check_evaluations
 
 # The Doc extension that holds a document's attention weights.
 ATTENTION_EXTENSION = "rnn_attention"
@@ -239,6 +239,7 @@ class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, _KnownL
         """spaCy's ``TextCategorizer.initialize``, after ``check_init_tok2vec``
         and ``check_evaluations``."""
         check_init_tok2vec(nlp)
+        check_dropout(nlp)
         check_evaluations(nlp, get_examples)
         super().initialize(get_examples, nlp=nlp, labels=labels, positive_label=positive_label)
 
@@ -258,6 +259,7 @@ class RNNMultiLabelTextCategorizer(
         """spaCy's ``MultiLabel_TextCategorizer.initialize``, after
         ``check_init_tok2vec`` and ``check_evaluations``."""
         check_init_tok2vec(nlp)
+        check_dropout(nlp)
         check_evaluations(nlp, get_examples)
         super().initialize(get_examples, nlp=nlp, labels=labels)
 

@@ -202,6 +202,20 @@ def _resolved(value: Any) -> Any:
     return value
 
 
+def check_dropout(nlp: Optional[Language]) -> None:
+    """Refuse a ``[training] dropout`` outside [0, 1) (E037): spaCy passes any
+    number to every layer, and a rate of 1 or more (or below 0) trains with a
+    frozen loss without a word."""
+    if nlp is None:
+        return
+    try:
+        dropout = nlp.config.interpolate().get("training", {}).get("dropout")
+    except ConfigValidationError:
+        return
+    if isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and not 0 <= dropout < 1:
+        raise ConfigValueError(Errors.E037.format(value=dropout))
+
+
 def check_evaluations(nlp: Optional[Language], get_examples: Callable[[], Iterable[Any]]) -> None:
     """Refuse a training schedule whose only evaluation comes after the first
     update (E036): ``spacy train`` would then keep a barely trained model as

@@ -143,3 +143,13 @@ def test_nlp_initialize_in_python_is_not_refused():
     examples = [Example.from_dict(nlp.make_doc("good"), {"cats": {"pos": 1.0, "neg": 0.0}}),
                 Example.from_dict(nlp.make_doc("bad"), {"cats": {"pos": 0.0, "neg": 1.0}})]
     nlp.initialize(lambda: examples)
+
+
+@pytest.mark.parametrize("dropout", [1.5, 1.0, -0.1])
+def test_issue34_a_dropout_that_is_not_a_rate_stops_at_initialize(tmp_path, dropout):
+    """Case 10: spacy train --training.dropout 1.5 (or -0.1) trained with a frozen loss, silently."""
+    from spacy.training.initialize import init_nlp
+
+    with pytest.raises(ConfigValueError, match=r"E037\] \[training\] dropout = "):
+        init_nlp(tiny_training_config(tmp_path, dropout=dropout))
+    init_nlp(tiny_training_config(tmp_path, dropout=0.0))
