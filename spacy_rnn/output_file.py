@@ -64,13 +64,15 @@ def check_output(
     """
     out = Path(output)
     resolved = Path(os.path.realpath(out))
-    if out.exists() or out.is_symlink():
-        mode = os.stat(resolved).st_mode if resolved.exists() else 0
-        kind_ok = stat.S_ISDIR(mode) if folder else stat.S_ISREG(mode)
-        if resolved.exists() and not kind_ok:
-            what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, FIFO or socket)"
-            if folder and stat.S_ISREG(mode):
+    if resolved.exists():
+        mode = resolved.stat().st_mode
+        if not (stat.S_ISDIR(mode) if folder else stat.S_ISREG(mode)):
+            if stat.S_ISDIR(mode):
+                what = "a folder"
+            elif stat.S_ISREG(mode):
                 what = "a file"
+            else:
+                what = "not a regular file (a device, FIFO or socket)"
             raise OutputError(
                 f"{option} {out} is {what}: the command would replace it. "
                 f"Choose a new {'folder' if folder else 'file'} path."
@@ -79,7 +81,7 @@ def check_output(
         if given is None or str(given) == "-":
             continue
         source = Path(os.path.realpath(given))
-        if same_file(resolved, source) or resolved == source:
+        if same_file(resolved, source):
             raise OutputError(f"{option} {out} is the input {given}: writing it would destroy the input. "
                               "Choose another output path.")
         if source.is_dir() and _inside(resolved, source):

@@ -209,20 +209,34 @@ class _BatchInvariantPredict:
         return self.model.ops.asarray(self.model.predict(docs))
 
 
-def check_init_tok2vec(nlp: Optional[Language]) -> None:
+def check_init_tok2vec(config: Config) -> None:
     """spaCy loads ``[initialize] init_tok2vec`` through the ``[pretraining]``
     block (its ``component`` and ``layer``) and silently skips the weights when
     that block is empty, as it is in most training configs. Refuse that case,
-    so pretrained weights are never dropped without a word."""
+    so pretrained weights are never dropped without a word.
+
+    config (Config): The pipeline's interpolated config.
+    """
+    init_tok2vec = config.get("initialize", {}).get("init_tok2vec")
+    if init_tok2vec and not config.get("pretraining"):
+        raise ConfigValueError(Errors.E016.format(path=init_tok2vec))
+
+
+def check_training_config(nlp: Optional[Language], get_examples: Callable[[], Iterable[Example]]) -> None:
+    """What both components check at ``initialize``, on the pipeline's config
+    interpolated once: ``init_tok2vec`` without a ``[pretraining]`` block
+    (E016), ``[training] dropout`` (E037) and a schedule whose only
+    evaluation follows the first update (E036)."""
     if nlp is None:
         return
     try:
         config = nlp.config.interpolate()
     except ConfigValidationError:  # a config spaCy cannot resolve fails later with spaCy's own error
         return
-    init_tok2vec = config.get("initialize", {}).get("init_tok2vec")
-    if init_tok2vec and not config.get("pretraining"):
-        raise ConfigValueError(Errors.E016.format(path=init_tok2vec))
+    check_init_tok2vec(config)
+    training = config.get("training", {})
+    check_dropout(training)
+    check_evaluations(training, get_examples)
 
 
 class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, TextCategorizer):
@@ -236,11 +250,8 @@ class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, _KnownL
         labels: Optional[Iterable[str]] = None,
         positive_label: Optional[str] = None,
     ) -> None:
-        """spaCy's ``TextCategorizer.initialize``, after ``check_init_tok2vec``
-        and ``check_evaluations``."""
-        check_init_tok2vec(nlp)
-        check_dropout(nlp)
-        check_evaluations(nlp, get_examples)
+        """spaCy's ``TextCategorizer.initialize``, after ``check_training_config``."""
+        check_training_config(nlp, get_examples)
         super().initialize(get_examples, nlp=nlp, labels=labels, positive_label=positive_label)
 
 
@@ -256,11 +267,8 @@ class RNNMultiLabelTextCategorizer(
         nlp: Optional[Language] = None,
         labels: Optional[Iterable[str]] = None,
     ) -> None:
-        """spaCy's ``MultiLabel_TextCategorizer.initialize``, after
-        ``check_init_tok2vec`` and ``check_evaluations``."""
-        check_init_tok2vec(nlp)
-        check_dropout(nlp)
-        check_evaluations(nlp, get_examples)
+        """spaCy's ``MultiLabel_TextCategorizer.initialize``, after ``check_training_config``."""
+        check_training_config(nlp, get_examples)
         super().initialize(get_examples, nlp=nlp, labels=labels)
 
 

@@ -21,7 +21,6 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
-from spacy.language import Language
 from spacy.util import registry
 from thinc.api import ConfigValidationError
 from thinc.schedules import warmup_linear as thinc_warmup_linear
@@ -51,6 +50,8 @@ def document_lengths(path: PathLike) -> List[int]:
     key = tuple((str(shard), shard.stat().st_size, shard.stat().st_mtime_ns) for shard in corpus.shards)
     if key in _LENGTHS_CACHE:
         return _LENGTHS_CACHE[key]
+    from .data.report import CorpusReport
+
     lengths: List[int] = []
     tokenizer = None
     for shard in corpus.shards:
@@ -61,8 +62,6 @@ def document_lengths(path: PathLike) -> List[int]:
             import spacy
 
             tokenizer = spacy.blank("en").tokenizer
-        from .data.records import CorpusReport
-
         lengths.extend(len(tokenizer(record.text)) for record in corpus.records(shard, CorpusReport(path=str(shard))))
     _LENGTHS_CACHE.clear()
     _LENGTHS_CACHE[key] = lengths
@@ -202,35 +201,35 @@ def _resolved(value: Any) -> Any:
     return value
 
 
-def check_dropout(nlp: Optional[Language]) -> None:
+def check_dropout(training: Dict[str, Any]) -> None:
     """Refuse a ``[training] dropout`` outside [0, 1) (E037): spaCy passes any
     number to every layer, and a rate of 1 or more (or below 0) trains with a
-    frozen loss without a word."""
-    if nlp is None:
-        return
-    try:
-        dropout = nlp.config.interpolate().get("training", {}).get("dropout")
-    except ConfigValidationError:
-        return
+    frozen loss without a word.
+
+    training (Dict[str, Any]): The interpolated ``[training]`` block.
+    """
+    dropout = training.get("dropout")
     if isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and not 0 <= dropout < 1:
         raise ConfigValueError(Errors.E037.format(value=dropout))
 
 
-def check_evaluations(nlp: Optional[Language], get_examples: Callable[[], Iterable[Any]]) -> None:
+def check_evaluations(training: Dict[str, Any], get_examples: Callable[[], Iterable[Any]]) -> None:
     """Refuse a training schedule whose only evaluation comes after the first
     update (E036): ``spacy train`` would then keep a barely trained model as
     ``model-best``, without a word.
 
-    Reads ``nlp.config``'s ``[training]`` block (under ``spacy train`` the
-    training config; in Python, spaCy's defaults, which pass). The updates
+    training (Dict[str, Any]): The interpolated ``[training]`` block of
+        ``nlp.config`` (under ``spacy train`` the training config; in Python,
+        spaCy's defaults, which pass).
+    get_examples (Callable): The training examples, counted only for a
+        schedule that ends after ``max_epochs``.
+
+    The updates
     are ``max_steps + 1`` or the batches of ``max_epochs`` passes over
     ``get_examples()`` with the training batcher, whichever is fewer.
     A block that cannot be resolved here is left to spaCy's own checks.
     """
-    if nlp is None:
-        return
     try:
-        training = nlp.config.interpolate().get("training", {})
         frequency = _resolved(training.get("eval_frequency"))
         max_steps = _resolved(training.get("max_steps"))
         max_epochs = training.get("max_epochs")

@@ -62,7 +62,7 @@ def guard_output(output: Optional[Path], inputs: Sequence[Any], option: str, fol
     if output is None:
         return
     try:
-        check_output(output, [i for i in inputs if i is not None], option=option, folder=folder)
+        check_output(output, inputs, option=option, folder=folder)
     except OutputError as e:
         fail(str(e))
 
