@@ -3,15 +3,20 @@
 They are spaCy's :class:`~spacy.pipeline.TextCategorizer` and
 :class:`~spacy.pipeline.MultiLabel_TextCategorizer`, with a recurrent model as
 the default config: labels, ``threshold``, the loss, ``cats_*`` scores and
-serialization behave exactly as in spaCy. One deliberate difference: a batch
-made only of empty docs is scored by the model too (see
-``_BatchInvariantPredict``), so no document's cats depend on its batch.
+serialization behave exactly as in spaCy, which tests/test_spacy_conformance.py
+checks by running spaCy's own textcat tests on them. The deliberate
+differences: our recurrent model scores a batch made only of empty docs too
+(see ``_BatchInvariantPredict``), so no document's cats depend on its batch;
+training examples with labels a component lacks stop with E034 (see
+``_KnownLabelsOnly``); and ``labels`` in the config spelled as a single-quoted
+list are read as that list (see ``config_labels``).
 
 With ``store_attention = true`` (and attention pooling) the components also
 explain their predictions: ``doc._.rnn_attention`` holds each token's
 attention weight (see ``_AttentionExplanations``).
 """
-from typing import Callable, Iterable, Optional
+import ast
+from typing import Callable, Iterable, Optional, Union
 
 from spacy.language import Language
 from spacy.pipeline.textcat import TextCategorizer
@@ -176,12 +181,26 @@ class _KnownLabelsOnly:
     an example whose label the component lacks (a corpus with other labels
     than a sourced component's) would be trained toward none of them, with no
     message. ``update``, ``rehearse`` and ``get_loss`` all validate through
-    ``_validate_categories``; this adds the check there (E034)."""
+    ``_validate_categories``; this adds the check there (E034).
+
+    ``initialize`` takes the examples as spaCy does, also with ``labels``
+    other than theirs (spaCy's multi-label component validates them through
+    the same method, its single-label one before it adds the labels): only
+    training refuses them, from the first update."""
+
+    _initializing = False
+
+    def initialize(self, *args, **kwargs) -> None:
+        self._initializing = True
+        try:
+            super().initialize(*args, **kwargs)
+        finally:
+            self._initializing = False
 
     def _validate_categories(self, examples: Iterable[Example]) -> None:
         super()._validate_categories(examples)
         labels = set(self.labels)
-        if not labels:
+        if not labels or self._initializing:
             return
         for eg in examples:
             unknown = set(eg.reference.cats) - labels
@@ -194,19 +213,48 @@ class _KnownLabelsOnly:
                 )
 
 
+def scores_empty_docs(model: Model) -> bool:
+    """Whether ``model`` is ours (``spacy_rnn.RNNTextCat.v1``): its pooling
+    gives a doc without tokens a zero vector, scored like any other."""
+    return model.has_ref("pooling") and model.get_ref("pooling").name.startswith("pool_")
+
+
 class _BatchInvariantPredict:
     """spaCy's textcat returns all-zero scores when *every* doc in a batch is
     empty, but model scores when an empty doc is batched with others, so an
     empty text's cats depend on its batch-mates. Our models pool an empty doc
-    to a zero vector and score it like any other, so we always run the model:
-    a document gets the same cats alone or in any batch."""
+    to a zero vector and score it like any other, so we always run them: a
+    document gets the same cats alone or in any batch. Another model (one of
+    spaCy's architectures) gets spaCy's all-zero scores for such a batch, as
+    it may not take a batch without tokens (spaCy's TextCatBOW does not)."""
 
     def predict(self, docs: Iterable[Doc]):
         docs = list(docs)
         self._reset_attention()
         if not docs:
             return self.model.ops.alloc2f(0, len(self.labels))
+        if not scores_empty_docs(self.model) and not any(len(doc) for doc in docs):
+            return super().predict(docs)
         return self.model.ops.asarray(self.model.predict(docs))
+
+
+def config_labels(labels: Optional[Union[str, Iterable[str]]]) -> Optional[Iterable[str]]:
+    """The ``labels`` given to ``initialize``, with a string that spells a
+    list or tuple of strings (``labels = ['a', 'b']`` in a config, which
+    spaCy's config reads as one string, single quotes not being JSON) read as
+    that list, where spaCy's textcat would take each of its characters as a
+    label. Anything else is returned as it is. (The ``initialize`` methods
+    type ``labels`` as ``Union[str, Iterable[str]]`` so that spaCy's
+    validation of ``[initialize]`` settings passes such a string on whole.)"""
+    if not isinstance(labels, str):
+        return labels
+    try:
+        value = ast.literal_eval(labels.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return labels
+    if isinstance(value, (list, tuple)) and all(isinstance(label, str) for label in value):
+        return list(value)
+    return labels
 
 
 def check_init_tok2vec(config: Config) -> None:
@@ -247,12 +295,13 @@ class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, _KnownL
         get_examples: Callable[[], Iterable[Example]],
         *,
         nlp: Optional[Language] = None,
-        labels: Optional[Iterable[str]] = None,
+        labels: Optional[Union[str, Iterable[str]]] = None,
         positive_label: Optional[str] = None,
     ) -> None:
-        """spaCy's ``TextCategorizer.initialize``, after ``check_training_config``."""
+        """spaCy's ``TextCategorizer.initialize``, after ``check_training_config``;
+        ``labels`` as read by ``config_labels``."""
         check_training_config(nlp, get_examples)
-        super().initialize(get_examples, nlp=nlp, labels=labels, positive_label=positive_label)
+        super().initialize(get_examples, nlp=nlp, labels=config_labels(labels), positive_label=positive_label)
 
 
 class RNNMultiLabelTextCategorizer(
@@ -265,11 +314,12 @@ class RNNMultiLabelTextCategorizer(
         get_examples: Callable[[], Iterable[Example]],
         *,
         nlp: Optional[Language] = None,
-        labels: Optional[Iterable[str]] = None,
+        labels: Optional[Union[str, Iterable[str]]] = None,
     ) -> None:
-        """spaCy's ``MultiLabel_TextCategorizer.initialize``, after ``check_training_config``."""
+        """spaCy's ``MultiLabel_TextCategorizer.initialize``, after ``check_training_config``;
+        ``labels`` as read by ``config_labels``. No ``positive_label``, as in spaCy."""
         check_training_config(nlp, get_examples)
-        super().initialize(get_examples, nlp=nlp, labels=labels)
+        super().initialize(get_examples, nlp=nlp, labels=config_labels(labels))
 
 
 @Language.factory(

@@ -191,3 +191,129 @@ def test_spacy_train_end_to_end(review_sentences, tmp_path):
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert "cats_score" in metrics
+
+
+# Issue 34, cases 23-25: what spaCy's own textcat tests (tests/test_spacy_conformance.py) found.
+
+SMALL_MODEL = {"tok2vec": {"embed": {"width": 8, "rows": [100, 50, 50, 50]}, "encode": {"width": 8}}}
+
+
+@pytest.mark.parametrize("factory,exclusive", [("rnn_textcat", True), ("rnn_textcat_multilabel", False)])
+def test_issue34_empty_docs_around_a_spacy_model_score_zero(factory, exclusive):
+    """Case 23 (spaCy's test_issue4030): around spaCy's TextCatBOW, a batch of
+    only empty docs gets spaCy's all-zero cats, not the model's IndexError;
+    our own model still scores an empty doc as in any batch."""
+    nlp = spacy.blank("en")
+    model = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": exclusive, "ngram_size": 2,
+             "no_output_layer": False}
+    nlp.add_pipe(factory, config={"model": model})
+    examples = labelled_examples(nlp, [{"text": "a good film", "label": "positive"},
+                                       {"text": "a bad film", "label": "negative"}])
+    nlp.initialize(lambda: examples)
+    assert nlp("").cats == {"negative": 0.0, "positive": 0.0}
+    assert [doc.cats for doc in nlp.pipe(["", ""])] == [{"negative": 0.0, "positive": 0.0}] * 2
+    assert set(nlp("a good film").cats) == set(LABELS)
+
+    ours = spacy.blank("en")
+    ours.add_pipe(factory, config={"model": SMALL_MODEL})
+    ours.initialize(lambda: labelled_examples(ours, [{"text": "a good film", "label": "positive"},
+                                                     {"text": "a bad film", "label": "negative"}]))
+    alone = ours("").cats
+    assert alone == pytest.approx(list(ours.pipe(["", "a good film"]))[0].cats)
+    assert any(score > 0 for score in alone.values())
+
+
+ISSUE_6908_CONFIG = """
+[paths]
+train = null
+
+[nlp]
+lang = "en"
+pipeline = ["textcat"]
+
+[components]
+
+[components.textcat]
+factory = "{factory}"
+
+[corpora]
+
+[corpora.train]
+@readers = "spacy.Corpus.v1"
+path = ${{paths.train}}
+
+[corpora.dev]
+@readers = "spacy.Corpus.v1"
+path = ${{paths.train}}
+
+[training]
+seed = 0
+gpu_allocator = null
+train_corpus = "corpora.train"
+dev_corpus = "corpora.dev"
+frozen_components = []
+before_to_disk = null
+
+[pretraining]
+
+[initialize]
+vectors = null
+init_tok2vec = null
+vocab_data = null
+lookups = null
+before_init = null
+after_init = null
+
+[initialize.components]
+
+[initialize.components.textcat]
+labels = ['label1', 'label2']
+"""
+
+
+@pytest.mark.parametrize("factory", ["rnn_textcat", "rnn_textcat_multilabel"])
+def test_issue34_config_labels_in_single_quotes(factory, tmp_path):
+    """Case 24 (spaCy's test_issue6908): spaCy's config reads
+    labels = ['label1', 'label2'] as one string; the components take it as
+    the two labels it spells, not one label per character (with which the
+    multi-label component refused the corpus with E034)."""
+    from spacy.training.initialize import init_nlp
+    from spacy.util import load_config_from_str
+
+    doc = spacy.blank("en").make_doc("Some text")
+    doc.cats = {"label1": 0.0, "label2": 1.0}
+    DocBin(docs=[doc]).to_disk(tmp_path / "train.spacy")
+    config = load_config_from_str(ISSUE_6908_CONFIG.format(factory=factory),
+                                  overrides={"paths.train": str(tmp_path / "train.spacy")})
+    config["components"]["textcat"]["model"] = {"@architectures": "spacy_rnn.RNNTextCat.v1",
+                                                "exclusive_classes": factory == "rnn_textcat",
+                                                "tok2vec": {"@architectures": "spacy.Tok2Vec.v2",
+                                                            "embed": {"@architectures": "spacy_rnn.SumHashEmbed.v1",
+                                                                      "width": 8, "rows": [100, 50, 50, 50]},
+                                                            "encode": {"@architectures": "spacy_rnn.RNNEncoder.v1",
+                                                                       "width": 8}}}
+    nlp = init_nlp(config)
+    assert nlp.get_pipe("textcat").labels == ("label1", "label2")
+
+
+@pytest.mark.parametrize("factory", ["rnn_textcat", "rnn_textcat_multilabel"])
+def test_issue34_initialize_takes_labels_the_examples_lack(factory):
+    """Case 25 (spaCy's test_positive_class): initialize(labels=...) with
+    labels other than the examples' is accepted as in spaCy (E034 refuses
+    such examples at the first update), and positive_label, which the
+    multi-label component does not take, is spaCy's TypeError."""
+    from spacy.training import Example
+
+    nlp = spacy.blank("en")
+    textcat = nlp.add_pipe(factory, config={"model": SMALL_MODEL})
+    examples = [Example.from_dict(nlp.make_doc("I'm angry and confused"),
+                                  {"cats": {"ANGRY": 1.0, "CONFUSED": 0.0}}),
+                Example.from_dict(nlp.make_doc("I'm confused"), {"cats": {"ANGRY": 0.0, "CONFUSED": 1.0}})]
+    if factory == "rnn_textcat_multilabel":
+        with pytest.raises(TypeError, match="positive_label"):
+            textcat.initialize(lambda: examples, labels=["POS", "NEG"], positive_label="POS")
+    textcat.initialize(lambda: examples, labels=["FICTION", "DRAMA"])
+    assert textcat.labels == ("FICTION", "DRAMA")
+    assert "positive_label" not in textcat.cfg or factory == "rnn_textcat"
+    with pytest.raises(ValueError, match=r"E034.*'ANGRY', 'CONFUSED'.*'FICTION', 'DRAMA'"):
+        nlp.update(examples)
