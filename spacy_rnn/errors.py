@@ -4,7 +4,9 @@ Each message says what was wrong, where, and what to do about it:
 :class:`ConfigValueError` for a setting (the ``Errors`` table), and
 :class:`CorpusError` for input data (the file, line and field).
 """
-from typing import Optional
+from typing import Any, Optional
+
+from confection import ConfigValidationError
 
 
 class Errors:
@@ -108,6 +110,14 @@ class Errors:
         "or copy their [pretraining] block (component = your rnn_textcat "
         "component, layer = \"tok2vec\") into your config."
     )
+    E017 = (
+        "[spacy_rnn E017] The component {name!r} of {model} pools with "
+        "{pooling}, and explain needs attention pooling: only attention "
+        "gives each token a weight. To explain predictions, train a pipeline "
+        "whose component pools with attention alone, [components.{name}.model] "
+        "pooling = \"attention\" (as in configs/sentiment_bilstm.cfg, the "
+        "default of rnn_textcat)."
+    )
     E020 = (
         "[spacy_rnn E020] {where} has include_static_vectors = true, but the "
         "pipeline has no word vectors to include (nlp.vocab.vectors is "
@@ -156,7 +166,7 @@ class Errors:
         "the source's tok2vec) when the labels differ."
     )
     E035 = (
-        "[spacy_rnn E035] Document {n} of the corpus has the gold label(s) "
+        "[spacy_rnn E035] {where}: the document has the gold label(s) "
         "{unknown}, which no text classifier in the pipeline predicts ({labels}); "
         "its text starts {text!r}. Its scores would count it as a mistake "
         "whatever the pipeline predicts. Evaluate on a corpus with the "
@@ -185,8 +195,27 @@ class Errors:
     )
 
 
-class ConfigValueError(ValueError):
-    """A registered function received an argument it cannot use."""
+class ConfigValueError(ConfigValidationError):
+    """A registered function received an argument it cannot use.
+
+    A :class:`confection.ConfigValidationError` (and so a ``ValueError``):
+    ``spacy train`` and the other spaCy commands print it as a clean ✘
+    message, as they print their own config errors, with no traceback.
+    """
+
+    def __init__(self, message: Optional[str] = None, **kwargs: Any) -> None:
+        # spaCy re-creates the error with from_error(title="", ...): keyword
+        # arguments only, and no message.
+        kwargs.setdefault("show_config", False)
+        if message is not None:
+            kwargs["title"] = message
+        super().__init__(**kwargs)
+
+    def __str__(self) -> str:
+        return self.text.strip()
+
+    def __reduce__(self):  # picklable, for worker processes
+        return (type(self), (self.title,))
 
 
 class OutputError(ValueError):
@@ -194,8 +223,13 @@ class OutputError(ValueError):
     that is not the command's to replace; the message says which and what to do."""
 
 
+class WeightsError(ValueError):
+    """A weights file that is not a plain PyTorch state dict: refused unread."""
+
+
 class ScoreError(ValueError):
-    """A scoring run cannot start: bad options, or no usable pipeline."""
+    """A scoring run cannot start: bad options, or no usable pipeline (also
+    for ``evaluate`` and ``explain``: a pipeline that cannot be loaded)."""
 
 
 class EvaluationError(ValueError):

@@ -77,6 +77,14 @@ def check_output(
                 f"{option} {out} is {what}: the command would replace it. "
                 f"Choose a new {'folder' if folder else 'file'} path."
             )
+    folder_of = resolved if folder else resolved.parent
+    while not folder_of.exists() and folder_of != folder_of.parent:
+        folder_of = folder_of.parent
+    if not folder_of.is_dir():
+        raise OutputError(f"{option} {out}: {folder_of} is a file, not a folder. Choose another path.")
+    if not os.access(folder_of, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {out}: the folder {folder_of} cannot be written (permission denied). "
+                          "Choose a folder you can write to.")
     for given in inputs:
         if given is None or str(given) == "-":
             continue
@@ -103,7 +111,11 @@ class AtomicOutput:
 
     Missing parent directories are created. The file gets the permissions any
     new file gets (the umask). An output path that is a symbolic link is
-    written through: its target is replaced, and the link stays.
+    written through: its target is replaced, and the link stays. Whatever
+    happens, no temporary file is left behind: a failure to write (disk full,
+    a file size limit, a folder that cannot be written) raises
+    :class:`OutputError`, after moving the whole lines written so far to
+    ``path.partial`` if ``commit`` was the one to fail.
     """
 
     def __init__(self, path: Union[str, Path]) -> None:
@@ -111,39 +123,91 @@ class AtomicOutput:
         self.stream: Optional[IO[bytes]] = None
         self._target = self.path
         self._tmp: Optional[Path] = None
+        self.kept_lines = 0
 
     def open(self) -> IO[bytes]:
         self._target = Path(os.path.realpath(self.path))
-        self._target.parent.mkdir(parents=True, exist_ok=True)
         # A new name in the target's directory (os.replace cannot cross file
         # systems), opened with "x": never an existing file.
         name = f".{self._target.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
         self._tmp = self._target.with_name(name)
-        self.stream = self._tmp.open("xb")
+        try:
+            self._target.parent.mkdir(parents=True, exist_ok=True)
+            self.stream = self._tmp.open("xb")
+        except OSError as e:
+            raise OutputError(
+                f"Cannot write {self.path}: {e.strerror or e} ({self._target.parent}). "
+                "Choose a folder you can write to."
+            ) from None
         return self.stream
 
     def _close(self) -> Path:
         assert self._tmp is not None, "open() first"
         if self.stream is not None and not self.stream.closed:
-            self.stream.close()
+            self.stream.close()  # closes the file even when the flush fails
         return self._tmp
 
-    def commit(self) -> Path:
-        """Move the written file into place. RETURNS (Path): The output path."""
-        os.replace(self._close(), self._target)
+    def commit(self, keep: bool = True) -> Path:
+        """Move the written file into place. RETURNS (Path): The output path.
+        RAISES (OutputError): The last write failed; with ``keep``, the whole
+        lines are kept in ``path.partial``."""
+        try:
+            os.replace(self._close(), self._target)
+        except OSError as e:
+            partial = self.abandon(keep=keep)
+            raise OutputError(self.failure(e, partial)) from None
         return self.path
 
     def abandon(self, keep: bool) -> Optional[Path]:
-        """Leave the output as it was; with ``keep``, move what was written to
-        ``path.partial`` (next to the link's target for a link) and return that
-        path, else delete it and return None."""
-        tmp = self._close()
-        if keep:
+        """Leave the output as it was; with ``keep``, move the whole lines
+        written so far to ``path.partial`` (next to the link's target for a
+        link), count them in ``kept_lines`` and return that path; else (or
+        when there is no whole line) delete the temporary file and return None."""
+        try:
+            tmp = self._close()
+        except OSError:
+            tmp = self._tmp
+        assert tmp is not None
+        if keep and _cut_to_whole_lines(tmp) > 0:
             partial = partial_path(self._target)
             os.replace(tmp, partial)
+            self.kept_lines = _count_lines(partial)
             return partial
-        tmp.unlink()
+        self.kept_lines = 0
+        tmp.unlink(missing_ok=True)
         return None
+
+    def failure(self, error: OSError, partial: Optional[Path]) -> str:
+        """The message for a write that failed with ``error``."""
+        kept = (f"The {self.kept_lines} whole line(s) written before it are in {partial}" if partial
+                else "Nothing was kept")
+        return (f"Cannot write {self.path}: {error.strerror or error}. {kept}; {self.path} was left as it was. "
+                "Free some space (or raise the file size limit) and run the command again.")
+
+
+def _cut_to_whole_lines(path: Path) -> int:
+    """Truncate ``path`` after its last newline; RETURNS (int): bytes kept."""
+    with path.open("r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        position = end
+        while position > 0:
+            step = min(1 << 16, position)
+            f.seek(position - step)
+            block = f.read(step)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = position - step + newline + 1
+                if keep != end:
+                    f.truncate(keep)
+                return keep
+            position -= step
+        f.truncate(0)
+        return 0
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
 
 
 def write_bytes_atomically(path: Union[str, Path], data: bytes) -> None:
@@ -152,10 +216,13 @@ def write_bytes_atomically(path: Union[str, Path], data: bytes) -> None:
     stream = output.open()
     try:
         stream.write(data)
+    except OSError as e:
+        output.abandon(keep=False)
+        raise OutputError(output.failure(e, None)) from None
     except BaseException:
         output.abandon(keep=False)
         raise
-    output.commit()
+    output.commit(keep=False)  # not lines: a cut file is not worth keeping
 
 
 def json_line(obj: Dict[str, Any]) -> bytes:

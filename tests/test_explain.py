@@ -155,7 +155,7 @@ def test_cli_errors(model_dir, tmp_path):
     nlp.initialize()
     nlp.to_disk(tmp_path / "mean")
     result = runner.invoke(app, ["explain", str(tmp_path / "mean"), "text"])
-    assert result.exit_code == 1 and "E008" in result.output and "attention" in result.output
+    assert result.exit_code == 1 and "E017" in result.output and "attention" in result.output
     spacy.blank("en").to_disk(tmp_path / "blank")
     result = runner.invoke(app, ["explain", str(tmp_path / "blank"), "text"])
     assert result.exit_code == 1 and "E009" in result.output
@@ -180,3 +180,71 @@ def test_issue34_store_attention_from_the_load_config(tmp_path, saved_with):
             assert len(doc._.rnn_attention) == len(doc) and abs(sum(doc._.rnn_attention) - 1) < 1e-5
         else:
             assert doc._.rnn_attention is None
+
+
+# ---------------------------------------------------------------------------
+# Issue 34
+
+
+def test_issue34_no_attention_pooling_is_not_blamed_on_a_setting(tmp_path):
+    """Case 19: the user never set store_attention; say what the model does
+    and what explain needs, with a config that has it."""
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("rnn_textcat", config={"model": small_model("max+mean")})
+    for label in LABELS:
+        pipe.add_label(label)
+    nlp.initialize()
+    with pytest.raises(ExplainError, match=r"E017.*'rnn_textcat'.* pools with 'max\+mean'.*explain needs attention pooling"):
+        explain(nlp, "text")
+    assert not pipe.store_attention
+    nlp.to_disk(tmp_path / "model")
+    result = runner.invoke(app, ["explain", str(tmp_path / "model"), "text"])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "store_attention" not in output and "E008" not in output, output
+    assert "pools with 'max+mean'" in output and 'pooling = "attention"' in output
+    assert "configs/sentiment_bilstm.cfg" in output
+
+
+def test_issue34_top_must_not_be_negative(model_dir):
+    """Case 19: --top -1 marked every token but one."""
+    result = runner.invoke(app, ["explain", str(model_dir), "a witty film", "--top", "-1"])
+    assert result.exit_code == 2 and "--top" in result.output, result.output
+    result = runner.invoke(app, ["explain", str(model_dir), "a witty film", "--top", "0"])
+    assert result.exit_code == 0, result.output
+    assert "*" not in result.output
+    with pytest.raises(ExplainError, match="--top"):
+        explain(spacy.load(model_dir), "a witty film").top(-1)
+
+
+def test_issue34_text_from_stdin_or_a_file(model_dir, tmp_path):
+    """Case 19: TEXT "-" reads stdin, --file a file: the whole input is one
+    text (without its final line break)."""
+    expected = runner.invoke(app, ["explain", str(model_dir), "a witty film\nso dull"])
+    assert expected.exit_code == 0, expected.output
+    result = runner.invoke(app, ["explain", str(model_dir), "-"], input="a witty film\nso dull\n")
+    assert result.exit_code == 0, result.output
+    assert result.output == expected.output
+    path = tmp_path / "review.txt"
+    path.write_text("a witty film\nso dull\n", encoding="utf8")
+    result = runner.invoke(app, ["explain", str(model_dir), "--file", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output == expected.output
+    result = runner.invoke(app, ["explain", str(model_dir), "text", "--file", str(path)])
+    assert result.exit_code == 1 and "not both" in result.output
+    result = runner.invoke(app, ["explain", str(model_dir), "--top", "2"])
+    assert result.exit_code == 1 and "--file" in result.output and "-" in result.output
+    path.write_bytes(b"caf\xe9 noir\n")
+    result = runner.invoke(app, ["explain", str(model_dir), "--file", str(path)])
+    assert result.exit_code == 1 and str(path) in result.output and "UTF-8" in result.output, result.output
+    result = runner.invoke(app, ["explain", str(model_dir), "--file", str(tmp_path / "missing.txt")])
+    assert result.exit_code == 2 and "--file" in result.output
+
+
+def test_issue34_a_damaged_pipeline_is_a_clear_error(model_dir, tmp_path):
+    """Case 17, for explain."""
+    from test_scoring import check_damaged_pipeline_message, damaged_pipelines
+
+    for _, path, target in damaged_pipelines(model_dir, tmp_path):
+        result = runner.invoke(app, ["explain", str(path), "a witty film"])
+        check_damaged_pipeline_message(result, path, target)

@@ -180,3 +180,66 @@ def test_issue16_long_runs_of_invalid_records_keep_memory_flat(tiny_textcat_dir)
     assert len(report.skipped) == ScoreReport.KEEP_INVALID
     assert "skipped 298 invalid record(s), kept 2" in report.summary(max_listed=100)
     assert "... and 198 more" in report.summary(max_listed=100)
+
+
+# ---------------------------------------------------------------------------
+# Issue 34, case 17: a damaged pipeline is one clear message, not a traceback.
+
+
+def damaged_pipelines(model_dir, tmp_path):
+    """Copies of the pipeline at ``model_dir``, each damaged one way: (name,
+    pipeline path, the file that was damaged)."""
+    import shutil
+
+    other = spacy.blank("en")
+    textcat = other.add_pipe("textcat")
+    for label in ("this", "that"):
+        textcat.add_label(label)
+    other.initialize()
+    damaged = []
+    for name in ("config", "truncated", "other_component"):
+        path = tmp_path / f"damaged-{name}"
+        shutil.copytree(model_dir, path)
+        weights = path / "rnn_textcat" / "model"
+        if name == "config":
+            target = path / "config.cfg"
+            target.write_text('[nlp\nlang = "en"\n', encoding="utf8")
+        elif name == "truncated":
+            target = weights
+            target.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+        else:  # the weights of another component
+            target = weights
+            target.write_bytes(other.get_pipe("textcat").model.to_bytes())
+        damaged.append((name, path, target))
+    return damaged
+
+
+def check_damaged_pipeline_message(result, path, target):
+    """exit 1, no traceback, and a message that names the pipeline, the damaged
+    file, the error underneath (on one line) and what to do."""
+    output = result.output
+    assert result.exit_code == 1, output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in output
+    assert f"Cannot load the pipeline {str(path)!r}" in output, output
+    assert f"{target} looks damaged" in output, output
+    assert "Error:" in output  # the underlying error, with its type
+    assert "train it again" in output and "save it again" in output and "Check that" in output
+    assert len(output.strip().splitlines()) <= 3, output
+
+
+def test_issue34_a_damaged_pipeline_is_a_clear_score_error(tmp_path, tiny_textcat_dir):
+    from typer.testing import CliRunner
+    from spacy_rnn.cli import app
+    from spacy_rnn.inference.classifiers import load_classifier
+
+    texts = tmp_path / "in.txt"
+    texts.write_text("a fine film\n", encoding="utf8")
+    for name, path, target in damaged_pipelines(tiny_textcat_dir, tmp_path):
+        with pytest.raises(ScoreError, match="looks damaged") as raised:
+            load_classifier(path)
+        assert str(target) in str(raised.value)
+        result = CliRunner().invoke(app, ["score", str(path), str(texts)])
+        check_damaged_pipeline_message(result, path, target)
+    result = CliRunner().invoke(app, ["score", str(tmp_path / "missing"), str(texts)])
+    assert result.exit_code == 1 and "no such folder" in result.output and "Traceback" not in result.output

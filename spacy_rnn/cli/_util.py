@@ -5,10 +5,15 @@ with ``@app.command(...)`` when imported (as spaCy's own CLI does); to add a
 command, write a module and import it in ``spacy_rnn/cli/__init__.py``.
 """
 import csv
+import functools
+import os
+import re
+import signal
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Optional, Sequence
+from typing import Any, Callable, NoReturn, Optional, Sequence
 
+import click
 import typer
 from wasabi import Printer, color
 
@@ -18,7 +23,30 @@ HELP = """spacy-rnn command-line interface: prepare corpora for recurrent text
 classifiers, score texts with a trained pipeline and explain its predictions.
 """
 
-app = typer.Typer(name=NAME, help=HELP, add_completion=False, no_args_is_help=True)
+# Set to 1 (or give --verbose) to see the traceback behind an unexpected error.
+VERBOSE_ENV = "SPACY_RNN_VERBOSE"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is: a command cleans up after it as
+    after Ctrl+C (an output's lines kept in OUTPUT.partial), then exits 143."""
+
+
+class _GuardedTyper(typer.Typer):
+    """A Typer app whose commands never show the user a traceback: see
+    :func:`guarded`. The functions stay as written (for Python callers)."""
+
+    def command(self, name: Optional[str] = None, **kwargs: Any) -> Callable:
+        register = super().command(name, **kwargs)
+
+        def decorator(function: Callable) -> Callable:
+            register(guarded(name or function.__name__, function))
+            return function
+
+        return decorator
+
+
+app = _GuardedTyper(name=NAME, help=HELP, add_completion=False, no_args_is_help=True)
 
 # Short names for Typer's annotations, as in spaCy's CLI.
 Arg = typer.Argument
@@ -34,9 +62,10 @@ printer = Printer()
 
 def _say(kind: str, text: str, err: bool) -> None:
     """Print ``text`` with the printer's icon for ``kind``; the first line
-    coloured where the stream is a terminal, the others as they are."""
+    coloured where the stream is a terminal, the others as they are. A
+    setting named in both spellings keeps only its option (:func:`cli_spelling`)."""
     stream = sys.stderr if err else sys.stdout
-    first, newline, rest = text.partition("\n")
+    first, newline, rest = cli_spelling(text).partition("\n")
     title = f"{printer.icons[kind]} {first}"
     if printer.show_color and stream.isatty():
         title = color(title, fg=printer.colors[kind])
@@ -67,10 +96,90 @@ def guard_output(output: Optional[Path], inputs: Sequence[Any], option: str, fol
         fail(str(e))
 
 
+# "skip_invalid=True (--skip-invalid)", "text_key (--text-key)": how the
+# library names a setting for both audiences; the command line keeps the flag.
+_BOTH_SPELLINGS = re.compile(r"\b[a-z]+(?:_[a-z]+)+(?:=[\w.'\"]+)? \((--[a-z][a-z-]*)\)")
+
+
+def cli_spelling(message: str) -> str:
+    """``message`` with every setting named only by its command-line option."""
+    return _BOTH_SPELLINGS.sub(r"\1", message)
+
+
 def fail(message: str, exits: int = 1) -> NoReturn:
     """Print an error on stderr and exit with ``exits``, without a traceback."""
     _say("fail", message, err=True)
     raise typer.Exit(code=exits)
+
+
+def guarded(name: str, function: Callable) -> Callable:
+    """``function`` as the command ``name`` runs it: SIGTERM is raised as
+    :class:`Terminated`, and any exception that reaches the top becomes a ✘
+    message and exit code 1 (130 after Ctrl+C, 143 after SIGTERM). The
+    traceback is shown with --verbose or SPACY_RNN_VERBOSE=1."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        restore = _raise_on_sigterm()
+        try:
+            return function(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except Terminated:
+            fail(f"{name}: stopped by SIGTERM.", exits=143)
+        except KeyboardInterrupt:
+            fail(f"{name}: interrupted.", exits=130)
+        except BrokenPipeError:  # the reader of stdout went away (`| head`): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(1)
+        except Exception as error:
+            if verbose():
+                raise
+            fail(describe_error(name, error))
+        finally:
+            restore()
+
+    return run
+
+
+def verbose() -> bool:
+    """Whether to show tracebacks: --verbose, or SPACY_RNN_VERBOSE set to 1."""
+    return os.environ.get(VERBOSE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def describe_error(command: str, error: BaseException) -> str:
+    """One message for an error no command anticipated: what failed and what
+    to do, without a traceback."""
+    from ..errors import ConfigValueError, CorpusError, EvaluationError, ExplainError, OutputError, ScoreError
+
+    if isinstance(error, (ConfigValueError, CorpusError, EvaluationError, ExplainError, OutputError, ScoreError)):
+        return str(error)
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return (f"{command}: {error.strerror}{where}. Check the path, its permissions and the free space "
+                "of its file system, then run the command again.")
+    text = str(error).strip() or "(no message)"
+    return (f"{command} failed: {type(error).__name__}: {text}\n"
+            f"Run it again with --verbose (or {VERBOSE_ENV}=1) to see the traceback; if the inputs "
+            "look right, please report it with that traceback.")
+
+
+def _raise_on_sigterm() -> Callable[[], None]:
+    """Raise :class:`Terminated` on SIGTERM (main thread only); returns the undo."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def allow_large_csv_fields() -> None:
@@ -88,7 +197,21 @@ def allow_large_csv_fields() -> None:
             limit //= 2
 
 
+@app.callback()
+def _main(
+    verbose_option: bool = Opt(False, "--verbose", help=f"Show the traceback behind an unexpected error (or set {VERBOSE_ENV}=1)"),
+) -> None:
+    if verbose_option:
+        os.environ[VERBOSE_ENV] = "1"
+
+
 def setup_cli() -> None:
-    """Run the command line (the entry point of ``python -m spacy_rnn``)."""
+    """Run the command line (the entry point of ``python -m spacy_rnn``).
+    ``--verbose`` may come anywhere before ``--``: it is moved in front of
+    the command."""
+    argv = sys.argv[1:]
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--verbose" in argv[:end]:
+        argv = ["--verbose"] + [a for i, a in enumerate(argv) if not (a == "--verbose" and i < end)]
     command = typer.main.get_command(app)
-    command(prog_name=COMMAND)
+    command(args=argv, prog_name=COMMAND)

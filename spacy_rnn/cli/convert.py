@@ -8,7 +8,7 @@ from wasabi import table
 from ..data import CorpusError
 from ..errors import OutputError
 from ..data.checks import max_length_setting
-from ..data.convert import convert_corpus
+from ..data.convert import MAX_LABELS, convert_corpus
 from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
 
 INPUT_HELP = (
@@ -34,12 +34,13 @@ def convert_cli(
     labels_key: str = Opt("labels", "--labels-key", help="JSONL field holding a list of labels (multi-label)"),
     labels: Optional[str] = Opt(None, "--labels", help="Comma-separated full label set, e.g. negative,positive; any other label is an error. Default: the labels found, sorted"),
     label_separator: Optional[str] = Opt(None, "--label-separator", help="CSV/TSV: split the label column on this string (multi-label), e.g. '|'"),
-    input_format: Optional[str] = Opt(None, "--format", "-f", help="jsonl, csv or tsv. Default: from the suffix"),
+    input_format: Optional[str] = Opt(None, "--format", "-f", help="jsonl, csv, tsv (fields never quoted) or tsv-quoted (fields quoted as in CSV). Default: from the suffix"),
     skip_invalid: bool = Opt(False, "--skip-invalid", help="Skip invalid records and list them, instead of stopping at the first"),
     allow_empty_labels: bool = Opt(False, "--allow-empty-labels", help="Accept empty label lists (multi-label records with no label)"),
     lang: str = Opt("en", "--lang", help="Language whose tokenizer splits the texts (spacy.blank)"),
     clean_html: bool = Opt(True, "--clean-html/--no-clean-html", help="Replace HTML line breaks (<br />) by spaces"),
-    max_length: int = Opt(0, "--max-length", min=0, help="Refuse texts longer than this many characters (with --skip-invalid: skip them); 0: no limit"),
+    max_length: Optional[int] = Opt(None, "--max-length", min=0, help="Refuse texts longer than this many characters (with --skip-invalid: skip them); 0: no limit. Default: the --lang pipeline's nlp.max_length, beyond which spacy train and evaluate refuse a text"),
+    max_labels: int = Opt(MAX_LABELS, "--max-labels", min=0, help="Refuse a corpus with more distinct labels, most likely the wrong --label-key (every doc stores a score per label); 0: no limit"),
     shard_size: int = Opt(0, "--shard-size", min=0, help="Write OUTPUT as a folder of .spacy shards of at most this many docs, in bounded memory (for spacy_rnn.StreamingCorpus.v1); 0: one .spacy file"),
     # fmt: on
 ) -> None:
@@ -48,9 +49,9 @@ def convert_cli(
     The .spacy file (a DocBin) is for `spacy train`. Each doc gets doc.cats
     over the full label set: 1.0 for its labels, 0.0 for the others. Prints
     the label counts, and the invalid records skipped with --skip-invalid.
-    Texts of any length are taken unless --max-length says otherwise: spaCy's
-    own limit (nlp.max_length, 1,000,000 characters) guards the memory of a
-    parser, and the tokenizer needs no such guard. With --shard-size N the
+    A text longer than spaCy's nlp.max_length is refused (or skipped), as
+    spacy train and evaluate would refuse it; --max-length 0 takes any length,
+    for a pipeline whose nlp.max_length is raised. With --shard-size N the
     corpus is streamed (read twice when --labels is not given) and written
     as shards of at most N docs into the folder OUTPUT, which replaces an
     earlier one only when every shard is written.
@@ -62,13 +63,14 @@ def convert_cli(
         nlp = spacy.blank(lang)
     except ImportError as e:
         fail(f"Unknown language {lang!r} (--lang): {e}")
-    nlp.max_length = max_length_setting(max_length)
+    if max_length is not None:
+        nlp.max_length = max_length_setting(max_length)
     try:
         counts, report = convert_corpus(
             input_path, output_path, nlp, text_key=text_key, label_key=label_key, labels_key=labels_key,
             labels=parse_label_list(labels), label_separator=label_separator, format=input_format,
             skip_invalid=skip_invalid, allow_empty_labels=allow_empty_labels, clean_html=clean_html,
-            shard_size=shard_size,
+            shard_size=shard_size, max_labels=max_labels,
         )
     except (CorpusError, OutputError) as e:
         fail(str(e))

@@ -5,16 +5,18 @@ The corpus is read shard by shard and run a chunk at a time
 it; the scores, the printed tables and the JSON keys are ``spacy evaluate``'s
 for ``doc.cats``.
 """
+import re
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import srsly
 from spacy.cli._util import setup_gpu
 from spacy.cli.evaluate import handle_scores_per_type
-from spacy.util import fix_random_seed, load_model
+from spacy.util import fix_random_seed
 from wasabi import Printer
 
-from ..errors import CorpusError
+from ..errors import CorpusError, ScoreError
+from ..inference.classifiers import load_pipeline, max_length_for, scoring_max_length
 from ..memory import bound_primitive_cache
 from ..output_file import write_bytes_atomically
 from ._util import Arg, Opt, app, fail, good, guard_output
@@ -31,6 +33,7 @@ def evaluate_cli(
     chunk_size: int = Opt(1000, "--chunk-size", min=1, help="Docs read and run before they are dropped: memory is one chunk plus two cats dicts a doc"),
     text_key: str = Opt("text", "--text-key", help="JSONL field or CSV column of the text (record files only)"),
     label_key: str = Opt("label", "--label-key", help="JSONL field or CSV column of the label (record files only)"),
+    max_length: Optional[int] = Opt(None, "--max-length", min=0, help="A text longer than this many characters stops the run with its file and line; 0: no limit. Default: no limit, or the pipeline's nlp.max_length if it has a parser or NER"),
     primitive_cache: int = Opt(16, "--primitive-cache", min=-1, help="Entries in oneDNN's cache of built LSTM/GRU kernels (-1: its default, 1,024). Documents of many lengths rarely reuse one, so a small cache bounds memory (docs/design/memory.md). A capacity in the environment (ONEDNN_PRIMITIVE_CACHE_CAPACITY) wins"),
     # fmt: on
 ) -> None:
@@ -46,12 +49,19 @@ def evaluate_cli(
     bound_primitive_cache(primitive_cache)
     fix_random_seed()
     setup_gpu(gpu_id, silent=True)
-    nlp = load_model(model)
+    try:
+        nlp = load_pipeline(model)
+    except ScoreError as e:
+        fail(str(e))
     report = EvaluationReport()
     try:
         corpus = StreamingCorpus(data_path, shuffle=False, text_key=text_key, label_key=label_key)
-        scores = evaluate_stream(nlp, corpus(nlp), batch_size=batch_size, chunk_size=chunk_size, report=report)
-    except (CorpusError, EvaluationError) as e:
+        with max_length_for(nlp, scoring_max_length(nlp, max_length)):
+            scores = evaluate_stream(nlp, corpus.located_examples(nlp), batch_size=batch_size,
+                                     chunk_size=chunk_size, report=report)
+    except CorpusError as e:
+        fail(str(for_evaluate(e)))
+    except EvaluationError as e:
         fail(str(e))
     print_scores(scores)
     if output is not None:
@@ -60,6 +70,76 @@ def evaluate_cli(
         good(f"Saved results to {output}")
     good(f"Evaluated {', '.join(report.components)} on {report.n_docs} docs ({report.n_words} words) "
          f"in {report.seconds:.1f} s")
+
+
+# The corpus readers are shared with `convert`, `score` and the readers of
+# `spacy train`, and their advice names the settings of all of them, e.g.
+# "label_key/labels_key (--label-key/--labels-key)" or "or pass
+# skip_invalid=True (--skip-invalid) ...". For evaluate, a setting it has
+# under another name is renamed, and a clause that needs an option it lacks is
+# left out.
+EVALUATE_RENAMED = (
+    ("label_key/labels_key (--label-key/--labels-key)", "--label-key"),
+    ("text_column (--text-column)", "--text-key"),
+    ("label_column (--label-column)", "--label-key"),
+    ("--text-column", "--text-key"),
+    ("--label-column", "--label-key"),
+)
+# asides that only name a setting evaluate lacks, removed from a clause that keeps its sense without them
+EVALUATE_ASIDES = re.compile(r" \((?:labels_key ?/ ?)?--labels-key\)| \(labels ?/ ?--labels\)")
+_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+
+
+def for_evaluate(error: CorpusError) -> CorpusError:
+    """``error`` with advice that names only options ``evaluate`` has.
+
+    The reader's advice is split into its clauses (at the commas outside
+    brackets and quotes); a clause that still names an option this command
+    lacks after the renaming (``--skip-invalid``, ``--allow-empty-labels``,
+    ``--format``, ...) is dropped, unless the option follows another
+    command (``python -m spacy_rnn convert ... --shard-size N``).
+    """
+    advice = error.advice
+    for old, new in EVALUATE_RENAMED:
+        advice = advice.replace(old, new)
+    advice = EVALUATE_ASIDES.sub("", advice)
+    own = _evaluate_options()
+    end = "." if advice.rstrip().endswith(".") else ""
+    # options after "python -m spacy_rnn convert ..." are that command's
+    kept = [clause for clause in _clauses(advice.rstrip().rstrip("."))
+            if all(option in own for option in _OPTION.findall(clause.split("python -m ")[0]))]
+    if kept and kept[0].startswith("or "):
+        kept[0] = kept[0][3:4].upper() + kept[0][4:]
+    advice = ", ".join(kept) + end if kept else "Fix the record, or remove it from the corpus."
+    return CorpusError(error.path, error.line, error.problem, advice, error.field)
+
+
+def _clauses(text: str) -> List[str]:
+    """``text`` split at ", " outside brackets and quotes."""
+    clauses, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"" and (i == 0 or not text[i - 1].isalnum()):  # not the ' of "pipeline's"
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0 and text[i + 1:i + 2] == " ":
+            clauses.append(text[start:i])
+            start = i + 2
+    clauses.append(text[start:])
+    return [clause for clause in clauses if clause.strip()]
+
+
+def _evaluate_options() -> List[str]:
+    """The options of this command (and of the whole command line, e.g. --verbose)."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    params = [*getattr(group, "params", []), *group.commands["evaluate"].params]  # type: ignore[attr-defined]
+    return [name for param in params for name in getattr(param, "opts", []) if name.startswith("--")]
 
 
 def print_scores(scores: Dict[str, Any]) -> None:

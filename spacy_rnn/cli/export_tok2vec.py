@@ -12,8 +12,8 @@ output layers too. The training config must describe the same tok2vec.
 """
 from pathlib import Path
 
-import spacy
-
+from ..errors import ScoreError
+from ..inference.classifiers import load_pipeline
 from ..output_file import write_bytes_atomically
 from ._util import Arg, Opt, app, fail, good, guard_output
 
@@ -21,8 +21,9 @@ from ._util import Arg, Opt, app, fail, good, guard_output
 def export_tok2vec(pipeline: Path, output: Path, component: str = "rnn_textcat") -> int:
     """Write the Thinc bytes of ``component``'s "tok2vec" layer in the
     pipeline at ``pipeline`` to ``output``; return their size. Raises
-    ValueError naming what is missing."""
-    nlp = spacy.load(pipeline)
+    ValueError naming what is missing (a ScoreError for a pipeline that
+    cannot be loaded)."""
+    nlp = load_pipeline(pipeline)
     if component not in nlp.pipe_names:
         raise ValueError(f"{pipeline} has no component {component!r} (it has {', '.join(nlp.pipe_names) or 'none'}); "
                          "pass --component")
@@ -47,6 +48,6 @@ def export_tok2vec_cli(
     guard_output(output, [pipeline], "OUTPUT")
     try:
         size = export_tok2vec(pipeline, output, component)
-    except ValueError as e:
+    except (ScoreError, ValueError) as e:
         fail(str(e))
     good(f"{component} tok2vec of {pipeline} ({size:,} bytes) -> {output} (train with --paths.init_tok2vec {output})")

@@ -13,7 +13,7 @@ from ..errors import OutputError, ScoreError
 from ..inference.options import ScoreOptions
 from ..inference.score import ScoreReport
 from ..inference.files import score_file
-from ._util import Arg, Opt, allow_large_csv_fields, app, fail, good, warn
+from ._util import Arg, Opt, Terminated, allow_large_csv_fields, app, fail, good, warn
 
 INPUT_HELP = (
     "Texts to score: .txt (one text a line), .jsonl/.ndjson (an object a line), .csv/.tsv/.tab "
@@ -34,7 +34,7 @@ def score_cli(
     input_path: str = Arg(..., help=INPUT_HELP, metavar="INPUT"),
     output_arg: Optional[str] = Arg(None, help=OUTPUT_HELP, metavar="[OUTPUT]", show_default=False),
     output_option: Optional[Path] = Opt(None, "--output", "-o", help="JSONL file to write (through a temporary file: a failed run leaves it as it was, and keeps its lines in OUTPUT.partial). Default, or -: stdout", dir_okay=False),
-    input_format: Optional[str] = Opt(None, "--format", "-f", help="txt, jsonl, csv or tsv (with --engine ray: jsonl, csv, tsv or parquet). Default: from the suffix; txt for stdin"),
+    input_format: Optional[str] = Opt(None, "--format", "-f", help="txt, jsonl, csv, tsv (fields never quoted) or tsv-quoted (fields quoted as in CSV); with --engine ray: jsonl, csv, tsv or parquet. Default: from the suffix; txt for stdin"),
     engine: str = Opt("local", "--engine", "-e", help="local: this process (and --n-process workers); ray: a Ray cluster (pip install 'spacy-rnn[ray]'), see docs/usage/scoring-and-ray.md"),
     address: Optional[str] = Opt(None, "--address", help="With --engine ray: the cluster to use (ray://HOST:10001, HOST:6379 or auto). Default: $RAY_ADDRESS, else start a local one"),
     actors: Optional[int] = Opt(None, "--actors", min=1, help="With --engine ray: scoring actors, each loads the pipeline once. Default: the cluster's CPUs / --cpus-per-actor"),
@@ -101,18 +101,23 @@ def score_cli(
     except (CorpusError, ScoreError, OutputError) as e:
         _warn_invalid(report, error_field)
         fail(str(e))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         _warn_invalid(report, error_field)
         where = report.partial if report.partial is not None else "stdout" if output_path is None else None
         kept = f" to {where}" if where is not None and report.n_written else ""
         unchanged = f"; {output_path} was left as it was" if output_path is not None else ""
-        fail(f"Interrupted. Wrote {report.n_written} output line(s){kept}{unchanged}.", exits=130)
+        how, code = ("Stopped by SIGTERM", 143) if isinstance(e, Terminated) else ("Interrupted", 130)
+        fail(f"{how}. Wrote {report.n_written} output line(s){kept}{unchanged}.", exits=code)
     except BrokenPipeError:
         # The reader of stdout went away (e.g. `| head`): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(1)
     _warn_invalid(report, error_field)
+    if report.skipped and not report.n_records:
+        where = output_path if output_path is not None else "stdout"
+        fail(f"None of the {len(report.skipped)} record(s) could be scored: {where} holds only their error lines. "
+             "Check the input's format and --text-key.")
     if output_path is not None:
         good(f"Scored {report.n_records} texts: {output_path}", err=True)
 
@@ -127,7 +132,7 @@ def _score_with_ray(
         fail("--engine ray writes a directory of files: give OUTPUT, e.g. scored.parquet or scored.jsonl.")
     try:
         job = score_with_ray(model, input_path, output_path, options, **engine)
-    except ScoreError as e:
+    except (ScoreError, OutputError) as e:
         fail(str(e))
     except Exception as e:  # a Ray task's error wraps ours: show ours, without Ray's traceback
         cause = _corpus_cause(e)

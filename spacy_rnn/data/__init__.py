@@ -30,7 +30,8 @@ _LAZY = {
     **dict.fromkeys(["count_labels", "make_cats", "records_to_docs", "write_docbin"], ".docs"),
     **dict.fromkeys(["LabelledCorpus", "RawTextCorpus", "create_labelled_corpus_reader", "create_raw_text_reader",
                      "iter_raw_texts", "raw_text_files"], ".readers"),
-    **dict.fromkeys(["StreamingCorpus", "create_streaming_corpus", "write_shards"], ".streaming"),
+    **dict.fromkeys(["StreamingCorpus", "create_streaming_corpus"], ".streaming"),
+    "write_shards": ".convert",
 }
 __getattr__, __dir__ = lazy_module(globals(), _LAZY)
 
@@ -44,7 +45,8 @@ if TYPE_CHECKING:  # pragma: no cover
         iter_raw_texts,
         raw_text_files,
     )
-    from .streaming import StreamingCorpus, create_streaming_corpus, write_shards
+    from .convert import write_shards
+    from .streaming import StreamingCorpus, create_streaming_corpus
 
 __all__ = [
     "CorpusError", "CorpusReport", "CorpusWarning", "Record", "SkippedRecord", "LabelledCorpus",

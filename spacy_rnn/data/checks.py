@@ -78,8 +78,7 @@ def check_unicode(name: str, line: Optional[int], field: Optional[str], value: s
         name, line,
         f"{where} holds a lone surrogate U+{code:04X} (from a JSON escape \\u{code:04x} without its pair) "
         f"at character {match.start() + 1}, which is not a Unicode character",
-        "Fix the escape (a \\ud800-\\udbff escape must be followed by a \\udc00-\\udfff one), "
-        f"{_SKIP_ADVICE}.",
+        "Fix the escape (a \\ud800-\\udbff escape must be followed by a \\udc00-\\udfff one)",
         field=field,
     )
 
@@ -99,8 +98,7 @@ def check_text(
         raise CorpusError(
             name, line,
             f"{where} is {len(text):,} characters long, more than the limit of {max_length:,} (nlp.max_length)",
-            "Split the text, or raise the limit (--max-length N, 0 for no limit; nlp.max_length in Python), "
-            f"{_SKIP_ADVICE}.",
+            "Split the text, or raise the limit: max_length (--max-length), 0 for none",
             field=field,
         )
 

@@ -19,13 +19,21 @@ SUFFIX_FORMATS = {
     ".txt": "txt",  # one text a line
     ".parquet": "parquet",  # columns; read and written by the Ray engine only
 }
-# The field delimiter of each table format.
-DELIMITERS = {"csv": ",", "tsv": "\t"}
+# The field delimiter of each table format. A CSV field may be quoted ("a, b");
+# a TSV field may not (a quote is a character like any other, as in the
+# IANA definition of TSV) unless the format is "tsv-quoted", named explicitly:
+# a review that starts with a quote must not swallow the lines after it.
+DELIMITERS = {"csv": ",", "tsv": "\t", "tsv-quoted": "\t"}
 # The formats each kind of input accepts.
-LABELLED_FORMATS = ("jsonl", "csv", "tsv")  # labelled corpora: convert, the corpus reader
-SCORE_FORMATS = ("txt", "jsonl", "csv", "tsv")  # texts to score
+LABELLED_FORMATS = ("jsonl", "csv", "tsv", "tsv-quoted")  # labelled corpora: convert, the corpus reader
+SCORE_FORMATS = ("txt", "jsonl", "csv", "tsv", "tsv-quoted")  # texts to score
 RAW_TEXT_FORMATS = ("jsonl", "txt")  # raw text for pretraining and lm-vocab
 RAY_FORMATS = ("jsonl", "csv", "tsv", "parquet")  # read and written by `score --engine ray`
+
+
+def quoted(format: str) -> bool:
+    """Whether the table format ``format`` reads quoted fields: all but "tsv"."""
+    return format != "tsv"
 
 
 def suffixes_for(formats: Sequence[str]) -> List[str]:
@@ -65,7 +73,7 @@ def file_format(
 
 def describe_suffixes(formats: Sequence[str]) -> str:
     """The suffixes of ``formats`` for a message: ".jsonl, .csv or .tsv (also .ndjson, .tab)"."""
-    main = [suffixes_for([fmt])[0] for fmt in formats]
+    main = [suffixes_for([fmt])[0] for fmt in formats if suffixes_for([fmt])]
     others = [suffix for suffix in suffixes_for(formats) if suffix not in main]
     listed = main[0] if len(main) == 1 else f"{', '.join(main[:-1])} or {main[-1]}"
     return f"{listed} (also {', '.join(others)})" if others else listed

@@ -26,13 +26,13 @@ and errors that name the file and line.
 """
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from spacy.training import Example
 from spacy.util import registry
 
 from ..errors import CorpusError, CorpusWarning
-from .checks import check_labels_arg, clean_html_breaks, text_field
+from .checks import check_labels_arg, check_unicode, clean_html_breaks, text_field
 from .docs import make_cats
 from .records import Record, read_records
 from .report import CorpusReport
@@ -220,14 +220,17 @@ def iter_raw_texts(
         has no string under ``text_key``.
     """
     for file in raw_text_files(path):
+        field: Optional[str] = None
         if suffix_format(file) == "jsonl":
-            items: Iterable[str] = (
-                text_field(str(file), number, obj, text_key, "text_key")
+            field = text_key
+            items: Iterable[Tuple[int, str]] = (
+                (number, text_field(str(file), number, obj, text_key, "text_key (--text-key)"))
                 for number, obj in read_jsonl_objects(file)
             )
         else:
-            items = (text for _, text in read_text_lines(file))
-        for text in items:
+            items = read_text_lines(file)
+        for number, text in items:
+            check_unicode(str(file), number, field, text)
             if clean_html:
                 text = clean_html_breaks(text)
             if text.strip():

@@ -42,7 +42,7 @@ from .checks import (
     with_skip_advice,
 )
 from .report import CorpusReport, SkippedRecord
-from .formats import DELIMITERS, LABELLED_FORMATS, PathLike, file_format
+from .formats import DELIMITERS, LABELLED_FORMATS, PathLike, file_format, quoted
 from .sources import Source, _json_items, _table_items, delimiter_for, json_kind, source_name
 
 class Record(NamedTuple):
@@ -284,6 +284,7 @@ def read_table_records(
     allow_empty_labels: bool = False,
     report: Optional[CorpusReport] = None,
     max_length: Optional[int] = None,
+    quoted: Optional[bool] = None,
 ) -> Iterator[Record]:
     """Stream labelled records from a CSV or TSV file with a header row.
 
@@ -304,6 +305,8 @@ def read_table_records(
     report (Optional[CorpusReport]): Filled in while reading.
     max_length (Optional[int]): Refuse (or with ``skip_invalid`` skip) a text
         longer than this many characters, e.g. ``nlp.max_length``.
+    quoted (Optional[bool]): Whether a field may be quoted. Default: for a
+        comma, not for a tab (TSV, where a quote is a character like any other).
     YIELDS (Record): (text, labels, first line of the row) for each valid row.
     RAISES (CorpusError): Invalid input, unless ``skip_invalid``.
     """
@@ -323,7 +326,7 @@ def read_table_records(
     ]
 
     def items() -> Iterator[Tuple[int, Union[Record, CorpusError]]]:
-        for number, row in _table_items(path, delimiter, required):
+        for number, row in _table_items(path, delimiter, required, quoted):
             if isinstance(row, CorpusError):
                 yield number, row
                 continue
@@ -374,5 +377,6 @@ def read_records(
         return read_jsonl_records(path, text_key, label_key, labels_key, **common)  # type: ignore[arg-type]
     delimiter = DELIMITERS[kind]
     return read_table_records(
-        path, text_key, label_key, delimiter, label_separator=label_separator, **common  # type: ignore[arg-type]
+        path, text_key, label_key, delimiter, label_separator=label_separator, quoted=quoted(kind),
+        **common,  # type: ignore[arg-type]
     )

@@ -152,10 +152,13 @@ def _json_items(
                 column = f"column {e.pos + 1}"
                 if e.pos >= len(text):
                     column = f"the end of the line (column {e.pos + 1})"
+                # Some of json's messages end in "at" ("Unterminated string
+                # starting at", "Invalid control character at").
+                message = e.msg[: -len(" at")] if e.msg.endswith(" at") else e.msg
                 yield number, CorpusError(
                     name,
                     number,
-                    f"invalid JSON: {e.msg} at {column}",
+                    f"invalid JSON: {message} at {column}",
                     "Each line of a JSONL file must be one JSON object, e.g. "
                     '{"text": "...", "label": "..."}; fix the line',
                 )
@@ -217,11 +220,12 @@ def delimiter_for(path: PathLike) -> str:
 
 
 def _table_items(
-    source: Source, delimiter: str, required: Sequence[Tuple[str, str]] = ()
+    source: Source, delimiter: str, required: Sequence[Tuple[str, str]] = (), quoted: Optional[bool] = None
 ) -> Iterator[Tuple[int, Union[Dict[str, str], CorpusError]]]:
     """Yield (first line of the row, row as a dict or CorpusError).
 
     required: (column, how to choose another) pairs that the header must have.
+    quoted: Whether fields may be quoted; by default for a comma, not for a tab.
     Errors in the header are raised, since no row can be read without it.
     """
     name = source_name(source)
@@ -235,7 +239,10 @@ def _table_items(
             yield line
 
     try:
-        reader = csv.reader(lines(), delimiter=delimiter, strict=True)
+        if quoted is None:
+            quoted = delimiter != "\t"
+        quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
+        reader = csv.reader(lines(), delimiter=delimiter, strict=True, quoting=quoting)
         header: Optional[List[str]] = None
         header_line = 0
         while True:
@@ -317,6 +324,7 @@ def read_table_rows(
     delimiter: str = ",",
     required_columns: Union[Sequence[str], Mapping[str, str]] = (),
     keep_errors: bool = False,
+    quoted: Optional[bool] = None,
 ) -> Iterator[Tuple[int, Any]]:
     """Stream the rows of a CSV/TSV file with a header, as dicts.
 
@@ -327,6 +335,9 @@ def read_table_rows(
         another column, for the error message (e.g. {"text": "--text-column"}).
     keep_errors (bool): Yield (line, CorpusError) for a row that cannot be
         read and go on, instead of raising. Errors in the header are raised.
+    quoted (Optional[bool]): Whether a field may be quoted ("a, b", with ""
+        for a quote inside). Default: for a comma, not for a tab (TSV, where a
+        quote is a character like any other).
     YIELDS (Tuple[int, Dict[str, str]]): The row's first line and its values by column.
     RAISES (CorpusError): Missing file, invalid UTF-8, an empty file, a missing
         column, malformed quoting or a row with the wrong number of columns.
@@ -335,7 +346,7 @@ def read_table_rows(
         required = list(required_columns.items())
     else:
         required = [(column, "the right column name") for column in required_columns]
-    for number, item in _table_items(source, delimiter, required):
+    for number, item in _table_items(source, delimiter, required, quoted):
         if isinstance(item, CorpusError) and not keep_errors:
             raise item
         yield number, item

@@ -1,5 +1,5 @@
-"""A training corpus that streams and shuffles in bounded memory, and the
-sharded conversion that feeds it.
+"""A training corpus that streams and shuffles in bounded memory (the
+sharded conversion that feeds it is :func:`spacy_rnn.data.convert.write_shards`).
 
 spaCy keeps the whole training corpus in memory (a list of ``Example``
 objects, each with two ``Doc``s) so that it can shuffle it every epoch,
@@ -21,15 +21,13 @@ mode, so training ends at ``[training] max_steps``:
 steps of a number of passes from the corpus and the training batcher, so that
 a config can still think in epochs.
 """
-import os
 import random
-import re
-import shutil
-import tempfile
 import warnings
 from itertools import chain
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
+from typing import (
+    Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar, Union,
+)
 
 from spacy.language import Language
 from spacy.tokens import DocBin
@@ -38,11 +36,10 @@ from spacy.util import registry
 from spacy.vocab import Vocab
 
 from ..errors import CorpusError, CorpusWarning
-from ..output_file import write_bytes_atomically
-from .docs import make_cats, new_docbin, records_to_docs
+from .docs import make_cats
 from .records import Record, read_records
 from .report import CorpusReport
-from .formats import LABELLED_FORMATS, suffixes_for
+from .formats import LABELLED_FORMATS, describe_suffixes, suffixes_for
 
 PathLike = Union[str, Path]
 T = TypeVar("T")
@@ -56,11 +53,17 @@ def list_shards(path: PathLike) -> List[Path]:
     folder whose suffix is a corpus format (``.spacy``, ``.jsonl``,
     ``.csv``, ...), sorted by name. Other files in the folder are ignored.
 
-    RAISES (CorpusError): The path does not exist, or the folder holds no
-        corpus file.
+    RAISES (CorpusError): The path does not exist, is a file whose suffix
+        names no corpus format, or is a folder that holds no corpus file.
     """
     path = Path(path)
     if path.is_file():
+        if path.suffix.lower() not in SHARD_SUFFIXES:
+            raise CorpusError(
+                str(path), None, f"cannot tell the corpus format from the suffix {path.suffix!r}",
+                f"Give a {DOCBIN_SUFFIX} file, or a labelled {describe_suffixes(LABELLED_FORMATS)} file "
+                "(rename the file if it is one of these), or a folder of them",
+            )
         return [path]
     if not path.is_dir():
         raise CorpusError(str(path), None, "no such file or folder",
@@ -141,6 +144,19 @@ def shuffle_through_buffer(items: Iterable[T], buffer_size: int, rng: random.Ran
         buffer[i] = item
     rng.shuffle(buffer)
     yield from buffer
+
+
+class Origin(NamedTuple):
+    """Where an example of a corpus comes from, for messages:
+    ``str(origin)`` is "FILE, line N" for a record (JSONL/CSV/TSV) and
+    "FILE, document N" for a doc of a ``.spacy`` file."""
+
+    path: str
+    line: Optional[int]  # the line the record starts on; None in a .spacy file
+    index: int  # the example's number in its file, from 1
+
+    def __str__(self) -> str:
+        return f"{self.path}, line {self.line}" if self.line is not None else f"{self.path}, document {self.index}"
 
 
 class StreamingCorpus:
@@ -241,6 +257,31 @@ class StreamingCorpus:
             return Example(nlp.make_doc(reference.text), reference)
         return Example.from_dict(nlp.make_doc(item.text), {"cats": make_cats(item.labels, self.get_labels())})
 
+    def located_examples(self, nlp: Language) -> Iterator[Tuple[Example, Origin]]:
+        """One pass in file order (the shards in name order, each in file
+        order, not mixed, whatever ``shuffle`` says), each example with its
+        :class:`Origin`: for an evaluation, whose messages name the document.
+
+        RAISES (CorpusError): As a pass does; and a document of a ``.spacy``
+            shard longer than ``nlp.max_length`` (spaCy's E088, which names
+            no document), with its file and number: the record reader refuses
+            a longer record with its file and line.
+        """
+        for shard in self.shards:
+            for index, item in enumerate(self.shard_items(nlp, shard), start=1):
+                if isinstance(item, DocBin):
+                    reference = next(item.get_docs(nlp.vocab))
+                    if len(reference.text) > nlp.max_length:
+                        raise CorpusError(
+                            str(shard), None,
+                            f"document {index} is {len(reference.text):,} characters long, more than the limit "
+                            f"of {nlp.max_length:,} (nlp.max_length)",
+                            "Split the text, or raise the limit: max_length (--max-length), 0 for none",
+                        )
+                    yield Example(nlp.make_doc(reference.text), reference), Origin(str(shard), None, index)
+                else:
+                    yield self.make_example(nlp, item), Origin(str(shard), item.line, index)
+
     def records(self, shard: Path, report: CorpusReport, max_length: Optional[int] = None) -> Iterator[Record]:
         """The valid records of a JSONL/CSV/TSV shard; with ``skip_invalid``,
         a warning lists the skipped ones (once a shard, not every pass)."""
@@ -321,79 +362,3 @@ def create_streaming_corpus(
         label_key=label_key, labels_key=labels_key, labels=labels, clean_html=clean_html,
         skip_invalid=skip_invalid,
     )
-
-
-def write_shards(
-    nlp: Language,
-    records: Callable[[], Iterable[Record]],
-    output_dir: PathLike,
-    labels: Optional[Sequence[str]] = None,
-    *,
-    shard_size: int = 10_000,
-    source: str = "<records>",
-) -> Tuple[Dict[str, int], int]:
-    """Convert records to ``.spacy`` shards of at most ``shard_size`` docs
-    each, in bounded memory: ``records`` is called once to collect the label
-    set when ``labels`` is not given, and once to write. The shards are
-    written into a new folder that then replaces ``output_dir``, so a failed
-    run leaves an earlier output as it was.
-
-    RETURNS (Tuple[Dict[str, int], int]): Records per label, and the number
-        of shards written.
-    RAISES (CorpusError): ``output_dir`` is a file or a folder holding other
-        files than the shards an earlier conversion wrote there
-        (``NAME-00000.spacy``, ...), or invalid records (from the reader).
-    """
-    output_dir = Path(output_dir)
-    if shard_size < 1:
-        raise CorpusError(str(output_dir), None, f"shard size must be 1 or more, not {shard_size}",
-                          "Pass --shard-size N with N >= 1.")
-    if output_dir.is_file():
-        raise CorpusError(str(output_dir), None, "is a file: shards are written into a folder",
-                          "Choose a folder path (without .spacy) for the shards.")
-    if output_dir.is_dir():
-        # only the shards an earlier conversion to this folder wrote may be replaced
-        ours = re.compile(re.escape(output_dir.name) + r"-\d{5}" + re.escape(DOCBIN_SUFFIX) + "$")
-        others = sorted(p.name for p in output_dir.iterdir() if not ours.match(p.name))
-        if others:
-            raise CorpusError(str(output_dir), None, f"holds other files than the shards convert writes ({others[0]!r})",
-                              "Choose an empty or new folder for the shards.")
-    if labels is None:
-        labels = sorted({label for record in records() for label in record.labels})
-    counts = {label: 0 for label in labels}
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # a folder as mkdir makes it, not mkdtemp's private 0700
-    n_shards = 0
-    try:
-        doc_bin = new_docbin()
-
-        def flush() -> None:
-            nonlocal doc_bin, n_shards
-            write_bytes_atomically(tmp / f"{output_dir.name}-{n_shards:05d}{DOCBIN_SUFFIX}", doc_bin.to_bytes())
-            n_shards += 1
-            doc_bin = new_docbin()
-
-        def counted(stream: Iterable[Record]) -> Iterator[Record]:
-            for record in stream:
-                for label in record.labels:
-                    counts[label] = counts.get(label, 0) + 1
-                yield record
-
-        for doc in records_to_docs(nlp, counted(records()), labels, source=source):
-            doc_bin.add(doc)
-            if len(doc_bin) >= shard_size:
-                flush()
-        if len(doc_bin):
-            flush()
-        if n_shards == 0:
-            raise CorpusError(source, None, "no valid records found", "Check the file and the text/label field names.")
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        tmp.rename(output_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return counts, n_shards

@@ -16,7 +16,7 @@ need the docs themselves: use ``spacy evaluate`` for them.
 """
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.training import Example
@@ -53,7 +53,7 @@ class EvaluationReport:
 
 def evaluate_stream(
     nlp: Language,
-    examples: Iterable[Example],
+    examples: Iterable[Union[Example, Tuple[Example, object]]],
     *,
     batch_size: Optional[int] = None,
     chunk_size: int = 1000,
@@ -64,8 +64,12 @@ def evaluate_stream(
     predicted and gold ``cats`` are held.
 
     nlp (Language): A pipeline with at least one text classifier.
-    examples (Iterable[Example]): Read once, lazily; each predicted doc is
-        run through the pipeline (as ``Language.evaluate`` runs a copy of it).
+    examples (Iterable[Union[Example, Tuple[Example, object]]]): Read once,
+        lazily; each predicted doc is run through the pipeline (as
+        ``Language.evaluate`` runs a copy of it). An item may also be an
+        (example, where) pair, ``str(where)`` naming the document in messages,
+        e.g. ``StreamingCorpus.located_examples``' "dev.jsonl, line 3";
+        otherwise a message counts the documents ("document 3 of the corpus").
     batch_size (Optional[int]): Docs per ``nlp.pipe`` batch; default
         ``nlp.batch_size``, as ``Language.evaluate``.
     chunk_size (int): Examples read before their docs are run and dropped.
@@ -75,8 +79,8 @@ def evaluate_stream(
         pipeline), the keys of ``Language.evaluate``.
     RAISES (EvaluationError): The pipeline has no text classifier,
         ``chunk_size`` is not 1 or more, or a document has a gold label that
-        no text classifier predicts (E035: ``Language.evaluate`` would score
-        it as a mistake without a word).
+        no text classifier predicts (E035, naming the document: spaCy's
+        ``Language.evaluate`` would score it as a mistake without a word).
     """
     # the text classifiers Language.evaluate would score: those with a scorer
     names = [name for name in text_classifiers(nlp) if hasattr(nlp.get_pipe(name), "score")]
@@ -93,14 +97,18 @@ def evaluate_stream(
     labels = {name: tuple(getattr(nlp.get_pipe(name), "labels", ())) for name in names}
     known = {label for component_labels in labels.values() for label in component_labels}
     scored: List[_ScoredExample] = []
-    for chunk in minibatch(examples, size=chunk_size):
-        for i, eg in enumerate(chunk, start=report.n_docs + 1):
+    for items in minibatch(examples, size=chunk_size):
+        chunk: List[Example] = []
+        for i, item in enumerate(items, start=report.n_docs + 1):
+            eg, where = item if isinstance(item, tuple) else (item, None)
+            chunk.append(eg)
             # a label at 0.0 is scored right as it is; one the document has is what goes wrong
             unknown = {label for label, value in eg.reference.cats.items() if value and label not in known}
             if unknown:
                 described = "; ".join(f"{name}: {', '.join(map(str, ls)) or 'no labels'}" for name, ls in labels.items())
                 raise EvaluationError(Errors.E035.format(
-                    n=i, unknown=", ".join(sorted(map(repr, unknown))), labels=described, text=eg.reference.text[:60]
+                    where=where if where is not None else f"document {i} of the corpus",
+                    unknown=", ".join(sorted(map(repr, unknown))), labels=described, text=eg.reference.text[:60],
                 ))
         start = time.perf_counter()
         docs = list(nlp.pipe((eg.predicted for eg in chunk), batch_size=batch_size))

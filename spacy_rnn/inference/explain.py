@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 from spacy.language import Language
 
 from ..errors import Errors, ExplainError
-from ..pipeline import ATTENTION_EXTENSION, RNNMultiLabelTextCategorizer, RNNTextCategorizer
+from ..pipeline import ATTENTION_EXTENSION, RNNMultiLabelTextCategorizer, RNNTextCategorizer, pooling_name
 
 EXPLAINABLE = (RNNTextCategorizer, RNNMultiLabelTextCategorizer)
 
@@ -33,7 +33,12 @@ class Explanation:
     cats: Dict[str, float]
 
     def top(self, k: int = 3) -> List[int]:
-        """The indices of the ``k`` tokens with the highest weights, highest first."""
+        """The indices of the ``k`` tokens with the highest weights, highest first.
+
+        RAISES (ExplainError): ``k`` is negative.
+        """
+        if k < 0:
+            raise ExplainError(f"The number of tokens to mark (n_top, --top) must be 0 or more, not {k}.")
         order = sorted(range(len(self.weights)), key=lambda i: -self.weights[i])
         return order[:k]
 
@@ -67,10 +72,15 @@ def explain(nlp: Language, text: str, component: Optional[str] = None, model: st
     model (str): How to call the pipeline in error messages.
     RETURNS (Explanation): Tokens, weights (summing to 1; none for a text
         without tokens) and ``doc.cats``.
-    RAISES (ExplainError): No such component.
-    RAISES (ConfigValueError): The component does not pool with attention.
+    RAISES (ExplainError): No such component, or it does not pool with
+        attention (alone: "attention+max" has no per-token weights either).
     """
     pipe = explainable_component(nlp, component, model)
+    pooling = pooling_name(pipe.model)
+    if pooling != "attention":
+        described = repr(pooling) if pipe.model.has_ref("pooling") else pooling
+        where = model if model == "the pipeline" else f"the pipeline {model!r}"
+        raise ExplainError(Errors.E017.format(name=pipe.name, model=where, pooling=described))
     was_on = pipe.store_attention
     pipe.store_attention = True
     try:
@@ -112,8 +122,8 @@ p.legend {{ color: #666; font-size: 0.9em; }}
 </table>
 <p class="text">{tokens}</p>
 <p class="legend">Each token is shaded by its attention weight in component
-<code>{component}</code> (darkest = highest, {max_weight}); the {n_top} highest are
-outlined. Hover a token for its weight. Attention shows where the pooling looked,
+<code>{component}</code> (darkest = highest, {max_weight}){outlined}.
+Hover a token for its weight. Attention shows where the pooling looked,
 not a full account of why.</p>
 </body>
 </html>
@@ -127,6 +137,8 @@ def explanation_html(explanation: Explanation, n_top: int = 3) -> str:
     label in bold; then the text, every token's background shaded by its
     weight relative to the highest weight, the ``n_top`` highest outlined.
     All text is HTML-escaped.
+
+    RAISES (ExplainError): ``n_top`` is negative.
     """
     cats = sorted(explanation.cats.items(), key=lambda item: -item[1])
     best = cats[0][0] if cats else None
@@ -140,6 +152,7 @@ def explanation_html(explanation: Explanation, n_top: int = 3) -> str:
     weights = explanation.weights
     max_weight = max(weights) if weights else 0.0
     top = set(explanation.top(n_top))
+    n_marked = len(top)
     spans = []
     for i, (token, space) in enumerate(zip(explanation.tokens, explanation.whitespace)):
         weight = weights[i] if i < len(weights) else 0.0
@@ -155,5 +168,5 @@ def explanation_html(explanation: Explanation, n_top: int = 3) -> str:
         tokens="".join(spans),
         component=html.escape(explanation.component),
         max_weight=f"{max_weight:.3f}",
-        n_top=min(n_top, len(explanation.tokens)),
+        outlined=f"; the {n_marked} highest are outlined" if n_marked else "",
     )

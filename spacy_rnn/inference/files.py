@@ -17,8 +17,8 @@ from typing import IO, Any, Callable, Dict, Iterator, Optional, Union
 
 from spacy.language import Language
 
-from ..errors import CorpusError, ScoreError
-from ..output_file import AtomicOutput, check_output, json_line
+from ..errors import CorpusError, OutputError, ScoreError
+from ..output_file import AtomicOutput, check_output, json_line, partial_path
 from .classifiers import load_classifier, max_length_for, scoring_max_length
 from .options import ScoreOptions
 from .reading import open_input, read_scoring_items, score_format, source_name
@@ -93,10 +93,15 @@ def _write_results(results: Iterator[Dict[str, Any]], output_path: Optional[Path
             for result in results:
                 out.write(json_line(result))
                 report.n_written += 1
+            out.flush()
         except CorpusError as e:
             raise _with_note(e, f"{_wrote(report.n_written)} to stdout") from None
-        finally:
-            out.flush()
+        except OSError as e:  # stdout on a full disk; a closed pipe is the caller's to handle
+            if isinstance(e, BrokenPipeError):
+                raise
+            raise OutputError(f"Cannot write to stdout: {e.strerror or e}. Stopped after {report.n_written} "
+                              "output line(s), the last of them possibly cut. Write to a file with --output instead, or free "
+                              "some space.") from None
         return
     existed = output_path.exists()
     output = AtomicOutput(output_path)
@@ -107,12 +112,19 @@ def _write_results(results: Iterator[Dict[str, Any]], output_path: Optional[Path
             report.n_written += 1
     except BaseException as e:
         report.partial = output.abandon(keep=report.n_written > 0)
+        report.n_written = output.kept_lines  # whole lines only: the last one may have been cut
+        if isinstance(e, OSError):  # disk full, file size limit
+            raise OutputError(output.failure(e, report.partial)) from None
         if not isinstance(e, CorpusError):
             raise
         unchanged = f"{output_path} was left as it was" if existed else f"{output_path} was not created"
         where = f" to {report.partial}" if report.partial is not None else ""
         raise _with_note(e, f"{_wrote(report.n_written)}{where}; {unchanged}") from None
-    output.commit()
+    try:
+        output.commit()
+    except OutputError:
+        report.partial, report.n_written = (partial_path(output_path) if output.kept_lines else None), output.kept_lines
+        raise
 
 
 def _wrote(n_written: int) -> str:

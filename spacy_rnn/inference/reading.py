@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, Iterator, NamedTuple, Optional, Tuple, Union
 
 from ..data.checks import clean_html_breaks, text_field
-from ..data.formats import DELIMITERS, SCORE_FORMATS, file_format
+from ..data.formats import DELIMITERS, SCORE_FORMATS, file_format, quoted
 from ..data.sources import Source, read_jsonl_objects, read_table_rows, read_text_lines, source_name
 from ..errors import CorpusError
 
@@ -81,8 +81,11 @@ def read_scoring_items(
                     yield ScoreItem(number, None, None, e)
                     continue
                 yield ScoreItem(number, prepare(text), obj, field=text_key)
-    elif format in ("csv", "tsv"):
-        rows = read_table_rows(source, DELIMITERS[format], required_columns={text_key: "--text-key"}, keep_errors=True)
+    elif format in DELIMITERS:
+        rows = read_table_rows(
+            source, DELIMITERS[format], required_columns={text_key: "--text-key"}, keep_errors=True,
+            quoted=quoted(format),
+        )
         for number, row in rows:
             if isinstance(row, CorpusError):
                 yield ScoreItem(number, None, None, row)

@@ -18,7 +18,10 @@ number in a column of strings) fails the block and with it the job. Here:
 
 Every row gets an id in ``id_field`` unless the input already has that field
 (then its own value is kept): file k (in sorted path order, from 0) numbers
-its rows ``k * FILE_ID_STRIDE + i``, i from 0 in file order. The ids depend on
+its rows ``k * FILE_ID_STRIDE + i``, i from 0 in file order. In a file
+whose rows carry their own ids (its first readable record has one), a line
+that cannot be read, or a record without an id, gets a null id: a number
+made from its line could be another row's id. Its error names the file and line. The ids depend on
 the input alone, not on how Ray schedules the reads, so a retried read gives
 the same ids, and sorting the output by id restores the input order. With one
 input file the ids are the row numbers 0, 1, 2, ...
@@ -133,6 +136,8 @@ class ScoringInput(FileBasedDatasource):
                 keep_errors=True,
             )
         rows: List[Dict[str, Any]] = []
+        own_ids: Optional[bool] = None  # does the file carry its ids? Its first readable record says.
+        undecided: List[int] = []  # rows (in ``rows``) read before that record, without an id yet
         for index, (_, item) in enumerate(items):
             if isinstance(item, CorpusError):
                 row: Dict[str, Any] = {READ_ERROR: read_error_message(item)}
@@ -140,14 +145,39 @@ class ScoringInput(FileBasedDatasource):
                 row = {self._text_field: ""}
             else:
                 row = item
+                if own_ids is None:
+                    own_ids = self._id_field in row
+                    for position in undecided:
+                        rows[position] = self._with_id(rows[position], own_ids, first_id)
+                    undecided = []
             if self._id_field not in row:
-                row = {self._id_field: first_id + index, **row}
+                if own_ids is None:
+                    row[_LINE_INDEX] = index
+                    undecided.append(len(rows))
+                else:
+                    row = self._with_id({_LINE_INDEX: index, **row}, own_ids, first_id)
             rows.append(row)
             if len(rows) == self._rows_per_block:
-                yield rows_to_block(rows)
-                rows = []
+                yield self._block(rows, undecided, first_id)
+                rows, undecided = [], []
         if rows:
-            yield rows_to_block(rows)
+            yield self._block(rows, undecided, first_id)
+
+    def _with_id(self, row: Dict[str, Any], own_ids: bool, first_id: int) -> Dict[str, Any]:
+        """``row`` with its id in front: the line's, unless the file carries
+        its own ids; then null, as the line's number could be another row's id."""
+        index = row.pop(_LINE_INDEX)
+        return {self._id_field: None if own_ids else first_id + index, **row}
+
+    def _block(self, rows: List[Dict[str, Any]], undecided: List[int], first_id: int) -> Any:
+        # A block of rows before the file's first readable record: line ids.
+        for position in undecided:
+            rows[position] = self._with_id(rows[position], False, first_id)
+        return rows_to_block(rows)
+
+
+# A row's line index, until the row gets its id.
+_LINE_INDEX = "\0line_index"
 
 
 def rows_to_block(rows: List[Dict[str, Any]]) -> Any:

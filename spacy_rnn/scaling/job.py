@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ..data.formats import RAY_FORMATS, describe_suffixes, suffix_format
 from ..errors import ScoreError
+from ..output_file import check_output
 from ..inference.classifiers import classifier_labels, load_classifier
 from ..inference.options import ScoreOptions
 from .scorer import PipelineScorer
@@ -129,9 +130,13 @@ def _directory_format(path: str) -> Optional[str]:
     return formats.pop() if len(formats) == 1 else None
 
 
-def _check_output(output_path: str) -> None:
+def _check_output(output_path: str, inputs: Sequence[str]) -> None:
+    """The one output guard of every command (:func:`spacy_rnn.output_file.check_output`),
+    and a directory that does not exist yet or is empty."""
     if _is_uri(output_path):
         return
+    check_output(output_path, [p for p in inputs if not _is_uri(p) and Path(p).exists()], option="OUTPUT",
+                 folder=True)
     path = Path(output_path)
     if path.is_file() or (path.is_dir() and any(path.iterdir())):
         raise ScoreError(
@@ -204,7 +209,7 @@ def score_with_ray(
     output_path = str(output_path)
     out_format = ray_format([output_path], output_format, "output", "--output-format") if (
         output_format is not None or suffix_format(output_path) is not None) else in_format
-    _check_output(output_path)
+    _check_output(output_path, [*paths, str(model)])
     # Load it here once: a wrong path fails now, with our message, not in every actor.
     labels = classifier_labels(load_classifier(str(model)))
     started = False

@@ -86,11 +86,14 @@ def test_convert_cli_errors(tmp_path, monkeypatch, args, message):
 
 
 def test_issue16_convert_takes_a_text_over_a_million_characters(tmp_path):
-    """Case 1: no E088 traceback; any length by default, --max-length to refuse or skip."""
+    """Case 1: no E088 traceback; --max-length 0 for any length, N to refuse or skip. By
+    default, nlp.max_length, beyond which spacy train and evaluate refuse the text (issue 34, case 11)."""
     long_text = "x" * 1_000_001
     path = jsonl(tmp_path / "a.jsonl", {"text": "ok", "label": "pos"}, {"text": long_text, "label": "neg"})
     out = tmp_path / "a.spacy"
     result = runner.invoke(app, ["convert", str(path), str(out)])
+    assert result.exit_code == 1 and "more than the limit of 1,000,000 (nlp.max_length)" in result.stderr
+    result = runner.invoke(app, ["convert", str(path), str(out), "--max-length", "0"])
     assert result.exit_code == 0, result.output
     docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
     assert [len(d.text) for d in docs] == [2, 1_000_001]

@@ -462,7 +462,7 @@ def test_issue16_existing_output_field_names_the_line(tmp_path, tiny_textcat_dir
     path = jsonl_file(tmp_path / "err.jsonl", [{"text": "a", "error": "none"}])
     assert invoke(tiny_textcat_dir, path).exit_code == 0  # "error" is only reserved with --skip-invalid
     result = invoke(tiny_textcat_dir, path, "--skip-invalid")  # an invalid record like any other
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and "None of the 1 record(s) could be scored" in result.output  # issue 34, case 21
     assert parse(result.stdout)[0]["error"]["message"].startswith("the record already has a field 'error'")
     result = invoke(tiny_textcat_dir, path, "--skip-invalid", "--error-field", "problem")
     assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ from spacy_rnn.data import (
     records_to_docs,
     write_docbin,
 )
-from spacy_rnn.data.streaming import write_shards
+from spacy_rnn.data.convert import write_shards
 
 
 # ---------------------------------------------------------------------------

@@ -342,16 +342,33 @@ def test_jsonl_round_trip(tmp_path, texts):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=st.lists(TEXTS, min_size=1, max_size=6), tsv=st.booleans())
-def test_table_round_trip(tmp_path, texts, tsv):
+def test_quoted_table_round_trip(tmp_path, texts, tsv):
+    """CSV, and TSV read as "tsv-quoted": what Python's csv writer writes comes back."""
     path = tmp_path / ("rt.tsv" if tsv else "rt.csv")
     with path.open("w", encoding="utf8", newline="") as f:
         writer = csv.writer(f, delimiter="\t" if tsv else ",")
         writer.writerow(["text", "label"])
         for i, text in enumerate(texts):
             writer.writerow([text, f"label {i % 3}"])
-    records = list(read_table_records(path, clean_html=False))
+    records = list(read_table_records(path, clean_html=False, quoted=True))
     assert [r.text for r in records] == texts
     assert [r.labels for r in records] == [[f"label {i % 3}"] for i in range(len(texts))]
+    kind = "tsv-quoted" if tsv else "csv"
+    assert [r.text for r in read_records(path, format=kind, clean_html=False)] == texts
+
+
+TSV_TEXTS = TEXTS.filter(lambda t: not any(c in t for c in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+                         and t == t.strip())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(TSV_TEXTS, min_size=1, max_size=6))
+def test_tsv_round_trip_keeps_quotes_as_characters(tmp_path, texts):
+    """Plain TSV (issue 34, case 6): fields joined by tabs come back as written, quotes and all."""
+    path = tmp_path / "rt.tsv"
+    path.write_text("text\tlabel\n" + "".join(f"{t}\tlabel {i % 3}\n" for i, t in enumerate(texts)),
+                    encoding="utf8")
+    assert [r.text for r in read_table_records(path, clean_html=False)] == texts
 
 
 # ---------------------------------------------------------------------------

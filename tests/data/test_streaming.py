@@ -13,12 +13,8 @@ from thinc.api import Config
 from spacy_rnn.data import CorpusError, Record
 from spacy_rnn.errors import ConfigValueError
 from spacy_rnn.schedule import steps_for_passes
-from spacy_rnn.data.streaming import (
-    StreamingCorpus,
-    docbin_rows,
-    shuffle_through_buffer,
-    write_shards,
-)
+from spacy_rnn.data.convert import write_shards
+from spacy_rnn.data.streaming import StreamingCorpus, docbin_rows, shuffle_through_buffer
 
 LABELS = ["neg", "pos"]
 
