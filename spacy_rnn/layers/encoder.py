@@ -27,7 +27,7 @@ from .checks import check_int, check_rate
 from ..torch import CELLS, RecurrentEncoder
 from ..errors import ClockworkSettingError
 from ..torch.clockwork import resolve_periods
-from .torch_bridge import ThreadScopedShim, split_output, torch_forward
+from .torch_bridge import ThreadScopedShim, load_weights, split_output, torch_forward
 
 # The name of every RNNEncoder layer: how find_encoders knows one in a model.
 ENCODER_NAME = "rnn_encoder"
@@ -107,7 +107,7 @@ def deserialize_module(
         return module
     # Bytes saved before an option existed rebuild with its default.
     module = RecurrentEncoder(**msg["hparams"])
-    state = torch.load(BytesIO(msg["state"]), map_location=device, weights_only=True)
+    state = load_weights(msg["state"], device)
     module.load_state_dict(state)
     return module.to(device)
 

@@ -13,16 +13,18 @@ spacy-transformers does, and Thinc's optimizer, ``grad_clip`` and
 serialization apply as to any ``PyTorchWrapper``.
 """
 import contextlib
-from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
+from io import BytesIO
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from thinc.api import ArgsKwargs, Ops, PyTorchShim, torch2xp, xp2torch
 from thinc.types import Floats2d
 from thinc.layers.pytorchwrapper import forward as torch_forward
 
+from ..errors import WeightsError
 from ..torch.threads import thread_scope
 
-__all__ = ["ThreadScopedShim", "backward_args", "split_output", "torch_forward"]
+__all__ = ["ThreadScopedShim", "backward_args", "load_weights", "split_output", "torch_forward"]
 
 
 def backward_args(Yt: torch.Tensor, dY: Any) -> ArgsKwargs:
@@ -47,6 +49,28 @@ def split_output(
     return Ys, convert_dY
 
 
+def load_weights(data: bytes, device: "torch.device") -> Any:
+    """A ``torch.save``d state dict, loaded with ``weights_only=True`` whatever
+    torch's default: tensors and plain containers only, so a weights file
+    can never run code (a planted pickle is refused).
+
+    RAISES (WeightsError): The bytes are not a safe state dict.
+    """
+    try:
+        return torch.load(BytesIO(data), map_location=device, weights_only=True)
+    except Exception as e:  # pickle.UnpicklingError, RuntimeError for a bad archive, ...
+        raise WeightsError(
+            "the weights are not a plain PyTorch state dict (tensors only); they were refused without "
+            f"running any of their code ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        ) from None
+
+
+def load_state_safely(module: Any, data: bytes, device: "torch.device") -> Any:
+    """Thinc's default deserializer of a shim's module, with :func:`load_weights`."""
+    module.load_state_dict(load_weights(data, device))
+    return module.to(device)
+
+
 class ThreadScopedShim(PyTorchShim):
     """A ``PyTorchShim`` whose forward pass and returned backprop each run
     inside :func:`~spacy_rnn.torch.threads.thread_scope` when the input is on
@@ -54,6 +78,9 @@ class ThreadScopedShim(PyTorchShim):
     runs on more threads than there are CPUs, forked workers run on one
     thread, and the caller's thread count is restored afterwards, also after
     an exception. On another device the shim is Thinc's own."""
+
+    def __init__(self, model: Any, *args: Any, deserialize_model: Optional[Callable] = None, **kwargs: Any) -> None:
+        super().__init__(model, *args, deserialize_model=deserialize_model or load_state_safely, **kwargs)
 
     def __call__(self, inputs: ArgsKwargs, is_train: bool) -> Tuple[Any, Callable[[ArgsKwargs], ArgsKwargs]]:
         first = inputs.args[0]
