@@ -56,15 +56,22 @@ def test_eval_frequency_checks_its_arguments(args):
 
 def test_count_updates_is_what_spacys_training_loop_does(tmp_path):
     """Word batches with a compounding size, over several passes: the count is
-    the batches spaCy's create_train_batches yields (the order of the docs
-    within a pass moves a word batcher's count by a few batches)."""
+    the batches spaCy's create_train_batches yields. The order of the docs
+    within a pass (spaCy shuffles with Python's random) moves a word batcher's
+    count: over 40 seeds of this corpus, from 7% fewer batches to 2% more,
+    3% fewer on average. Seeded, so the test does not depend on the tests before it."""
     path = write_corpus(tmp_path / "train.spacy", 300)
     nlp = spacy.blank("en")
     from spacy.training import Corpus
 
-    corpus = Corpus(path)
-    batches = sum(1 for _ in create_train_batches(nlp, corpus, words_batcher(), 3))
-    assert abs(count_updates(words_batcher(), document_lengths(path), 3) - batches) <= 0.02 * batches
+    counted = count_updates(words_batcher(), document_lengths(path), 3)
+    ratios = []
+    for seed in range(8):
+        random.seed(seed)
+        batches = sum(1 for _ in create_train_batches(nlp, Corpus(path), words_batcher(), 3))
+        ratios.append(counted / batches)
+    assert all(0.95 <= ratio <= 1.09 for ratio in ratios), ratios
+    assert 0.98 <= sum(ratios) / len(ratios) <= 1.06, ratios
     docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
     assert document_lengths(path) == [len(doc) for doc in docs]
 
