@@ -20,7 +20,7 @@ $(VENV)/.installed: $(BIN)/python setup.cfg setup.py
 install: $(VENV)/.installed
 
 test: install
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n auto
 
 main: install
 	$(BIN)/python -m spacy project run all .
