@@ -142,19 +142,26 @@ def _evaluate_options() -> List[str]:
     return [name for param in params for name in getattr(param, "opts", []) if name.startswith("--")]
 
 
+# The Results table: (row, score key, format), spacy evaluate's rows and ours.
+RESULT_ROWS = (
+    ("TEXTCAT", "cats_score", lambda value: f"{value * 100:.2f}"),
+    ("ECE (%)", "cats_ece", lambda value: f"{value * 100:.2f}"),
+    ("BRIER", "cats_brier", lambda value: f"{value:.4f}"),
+    ("SPEED", "speed", lambda value: f"{value:.0f}"),
+)
+
+
 def print_scores(scores: Dict[str, Any]) -> None:
-    """Print the Results table and the per-label tables as ``spacy evaluate`` does."""
+    """Print the Results table and the per-label tables as ``spacy evaluate``
+    does, with the expected calibration error and the Brier score."""
     msg = Printer()
     results: Dict[str, str] = {}
-    for metric, key in (("TEXTCAT", "cats_score"), ("SPEED", "speed")):
+    for metric, key, show in RESULT_ROWS:
         if key not in scores:
             continue
         if key == "cats_score":
             metric = f"{metric} ({scores.get('cats_score_desc', 'unk')})"
         value = scores[key]
-        if isinstance(value, (int, float)):
-            results[metric] = f"{value:.0f}" if key == "speed" else f"{value * 100:.2f}"
-        else:
-            results[metric] = "-"
+        results[metric] = show(value) if isinstance(value, (int, float)) else "-"
     msg.table(results, title="Results")
     handle_scores_per_type(scores, {})

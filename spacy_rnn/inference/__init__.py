@@ -11,6 +11,7 @@ the same options and loop), evaluation in bounded memory, and explanations.
   place or stopping the run), for files, texts and records.
 - :mod:`.files`: a file or stdin in, JSON Lines out, atomically.
 - :mod:`.evaluate`: spaCy's ``cats_*`` scores over a corpus of any size.
+- :mod:`.calibration`: expected calibration error and Brier score of ``doc.cats``.
 - :mod:`.explain`: which tokens a prediction attended to.
 """
 from .classifiers import load_classifier, text_classifiers

@@ -10,6 +10,10 @@ time, keeps those two dicts per document, and hands them to each text
 classifier's own scorer (``Pipe.score``, the scorer of its config): the same
 ``cats_*`` scores as ``spacy evaluate``, computed by the same code.
 
+Beside them, :mod:`.calibration` adds the expected calibration error and
+the Brier score of the same ``cats`` (``cats_ece``, ``cats_brier``, and the
+bins of a reliability diagram in ``cats_calibration``).
+
 Only text classifiers are scored. A pipeline's other components still run,
 but their scores (and the tokenization scores, ``token_acc`` and friends)
 need the docs themselves: use ``spacy evaluate`` for them.
@@ -19,10 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from spacy.language import Language
+from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.training import Example
 from spacy.util import minibatch
 
 from ..errors import Errors, EvaluationError
+from .calibration import calibration_scores
 from .classifiers import text_classifiers
 
 
@@ -76,7 +82,9 @@ def evaluate_stream(
     report (Optional[EvaluationReport]): Filled with the counts, if given.
     RETURNS (Dict[str, Any]): Each text classifier's scores (``cats_score``,
         ``cats_macro_auc``, ...) and ``speed`` (words per second of the
-        pipeline), the keys of ``Language.evaluate``.
+        pipeline), the keys of ``Language.evaluate``; and ``cats_ece``,
+        ``cats_brier`` and ``cats_calibration``
+        (:func:`~spacy_rnn.inference.calibration.calibration_scores`).
     RAISES (EvaluationError): The pipeline has no text classifier,
         ``chunk_size`` is not 1 or more, or a document has a gold label that
         no text classifier predicts (E035, naming the document: spaCy's
@@ -119,6 +127,10 @@ def evaluate_stream(
             report.n_words += len(doc)
     scores: Dict[str, Any] = {}
     for name in names:
-        scores.update(nlp.get_pipe(name).score(scored))
+        pipe = nlp.get_pipe(name)
+        scores.update(pipe.score(scored))
+        exclusive = not isinstance(pipe, MultiLabel_TextCategorizer)
+        pairs = ((eg.predicted.cats, eg.reference.cats) for eg in scored)
+        scores.update(calibration_scores(pairs, labels[name], exclusive=exclusive))
     scores["speed"] = report.n_words / report.seconds if report.seconds else 0.0
     return scores
