@@ -187,6 +187,11 @@ class Errors:
         "--training.dropout 0.2 on the command line). A rate of 1 or more, or "
         "below 0, leaves nothing to train on."
     )
+    E038 = (
+        "[spacy_rnn E038] {where} = {value!r} is not a temperature: use a "
+        "number above 0 (1.0 leaves the model's probabilities as they are; "
+        "python -m spacy_rnn calibrate fits one on a labelled corpus)."
+    )
     I001 = (
         "[spacy_rnn] {where}: the pipeline has no word vectors, so "
         "include_static_vectors = \"auto\" trains without them. Load a "

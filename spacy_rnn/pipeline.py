@@ -23,11 +23,12 @@ from spacy.pipeline.textcat import TextCategorizer
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.tokens import Doc
 from spacy.training import Example
-from thinc.api import Config, ConfigValidationError, Model
+from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from .errors import ConfigValueError, Errors
-from .schedule import check_dropout, check_evaluations
+from .schedule import check_training_config
+from .temperature import TemperatureScaled
 
 # The Doc extension that holds a document's attention weights.
 ATTENTION_EXTENSION = "rnn_attention"
@@ -257,37 +258,9 @@ def config_labels(labels: Optional[Union[str, Iterable[str]]]) -> Optional[Itera
     return labels
 
 
-def check_init_tok2vec(config: Config) -> None:
-    """spaCy loads ``[initialize] init_tok2vec`` through the ``[pretraining]``
-    block (its ``component`` and ``layer``) and silently skips the weights when
-    that block is empty, as it is in most training configs. Refuse that case,
-    so pretrained weights are never dropped without a word.
-
-    config (Config): The pipeline's interpolated config.
-    """
-    init_tok2vec = config.get("initialize", {}).get("init_tok2vec")
-    if init_tok2vec and not config.get("pretraining"):
-        raise ConfigValueError(Errors.E016.format(path=init_tok2vec))
-
-
-def check_training_config(nlp: Optional[Language], get_examples: Callable[[], Iterable[Example]]) -> None:
-    """What both components check at ``initialize``, on the pipeline's config
-    interpolated once: ``init_tok2vec`` without a ``[pretraining]`` block
-    (E016), ``[training] dropout`` (E037) and a schedule whose only
-    evaluation follows the first update (E036)."""
-    if nlp is None:
-        return
-    try:
-        config = nlp.config.interpolate()
-    except ConfigValidationError:  # a config spaCy cannot resolve fails later with spaCy's own error
-        return
-    check_init_tok2vec(config)
-    training = config.get("training", {})
-    check_dropout(training)
-    check_evaluations(training, get_examples)
-
-
-class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, TextCategorizer):
+class RNNTextCategorizer(
+    TemperatureScaled, _AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, TextCategorizer
+):
     """Single-label text classification with a recurrent model."""
 
     def initialize(
@@ -305,7 +278,7 @@ class RNNTextCategorizer(_AttentionExplanations, _BatchInvariantPredict, _KnownL
 
 
 class RNNMultiLabelTextCategorizer(
-    _AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, MultiLabel_TextCategorizer
+    TemperatureScaled, _AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, MultiLabel_TextCategorizer
 ):
     """Multi-label text classification with a recurrent model."""
 
@@ -328,6 +301,7 @@ class RNNMultiLabelTextCategorizer(
     default_config={
         "threshold": 0.0,
         "store_attention": False,
+        "temperature": 1.0,
         "model": DEFAULT_RNN_TEXTCAT_MODEL,
         "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
     },
@@ -340,6 +314,7 @@ def make_rnn_textcat(
     threshold: float,
     scorer: Optional[Callable],
     store_attention: bool,
+    temperature: float = 1.0,
 ) -> RNNTextCategorizer:
     """Create an ``rnn_textcat`` component: one label per document.
 
@@ -353,10 +328,15 @@ def make_rnn_textcat(
         ``doc._.rnn_attention`` (a list of floats summing to 1, one per token;
         None while off). Needs ``pooling = "attention"``. Off by default, and
         then free: the weights are not even kept.
-    RAISES (ConfigValueError): store_attention without attention pooling.
+    temperature (float): Scales the probabilities in ``doc.cats``
+        (:mod:`spacy_rnn.temperature`); 1.0 leaves them as the model gives
+        them. ``python -m spacy_rnn calibrate`` fits it.
+    RAISES (ConfigValueError): store_attention without attention pooling, or
+        a temperature that is not a number above 0 (E038).
     """
     return RNNTextCategorizer(
-        nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention
+        nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention,
+        temperature=temperature,
     )
 
 
@@ -366,6 +346,7 @@ def make_rnn_textcat(
     default_config={
         "threshold": 0.5,
         "store_attention": False,
+        "temperature": 1.0,
         "model": DEFAULT_RNN_TEXTCAT_MULTILABEL_MODEL,
         "scorer": {"@scorers": "spacy.textcat_multilabel_scorer.v2"},
     },
@@ -378,6 +359,7 @@ def make_rnn_textcat_multilabel(
     threshold: float,
     scorer: Optional[Callable],
     store_attention: bool,
+    temperature: float = 1.0,
 ) -> RNNMultiLabelTextCategorizer:
     """Create an ``rnn_textcat_multilabel`` component: any number of labels.
 
@@ -389,8 +371,13 @@ def make_rnn_textcat_multilabel(
         ``doc._.rnn_attention`` (a list of floats summing to 1, one per token;
         None while off). Needs ``pooling = "attention"``. Off by default, and
         then free: the weights are not even kept.
-    RAISES (ConfigValueError): store_attention without attention pooling.
+    temperature (float): Scales each label's probability in ``doc.cats``
+        (:mod:`spacy_rnn.temperature`); 1.0 leaves them as the model gives
+        them. ``python -m spacy_rnn calibrate`` fits it.
+    RAISES (ConfigValueError): store_attention without attention pooling, or
+        a temperature that is not a number above 0 (E038).
     """
     return RNNMultiLabelTextCategorizer(
-        nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention
+        nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention,
+        temperature=temperature,
     )

@@ -14,15 +14,19 @@ the schedule from it:
 - ``spacy_rnn.warmup_linear.v1``: a warm-up of a fraction of ``total_steps``,
   then linear decay.
 
-:func:`check_evaluations` runs when a component initializes and stops a
-schedule that would evaluate only the barely trained model (error E036).
+:func:`check_training_config` runs when a component initializes: it stops
+a schedule that would evaluate only the barely trained model (error E036), a
+``[training] dropout`` that is not a rate (E037), and pretrained weights that
+spaCy would skip without a word (E016).
 """
 import math
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
+from spacy.language import Language
+from spacy.training import Example
 from spacy.util import registry
-from thinc.api import ConfigValidationError
+from thinc.api import Config, ConfigValidationError
 from thinc.schedules import warmup_linear as thinc_warmup_linear
 
 from .errors import ConfigValueError, CorpusError, Errors
@@ -252,3 +256,33 @@ def check_evaluations(training: Dict[str, Any], get_examples: Callable[[], Itera
         raise ConfigValueError(Errors.E036.format(
             updates=updates, eval_frequency=frequency, most=max(1, updates - 1), suggested=suggested,
         ))
+
+
+def check_init_tok2vec(config: Config) -> None:
+    """spaCy loads ``[initialize] init_tok2vec`` through the ``[pretraining]``
+    block (its ``component`` and ``layer``) and silently skips the weights when
+    that block is empty, as it is in most training configs. Refuse that case,
+    so pretrained weights are never dropped without a word.
+
+    config (Config): The pipeline's interpolated config.
+    """
+    init_tok2vec = config.get("initialize", {}).get("init_tok2vec")
+    if init_tok2vec and not config.get("pretraining"):
+        raise ConfigValueError(Errors.E016.format(path=init_tok2vec))
+
+
+def check_training_config(nlp: Optional[Language], get_examples: Callable[[], Iterable[Example]]) -> None:
+    """What both components check at ``initialize``, on the pipeline's config
+    interpolated once: ``init_tok2vec`` without a ``[pretraining]`` block
+    (E016), ``[training] dropout`` (E037) and a schedule whose only
+    evaluation follows the first update (E036)."""
+    if nlp is None:
+        return
+    try:
+        config = nlp.config.interpolate()
+    except ConfigValidationError:  # a config spaCy cannot resolve fails later with spaCy's own error
+        return
+    check_init_tok2vec(config)
+    training = config.get("training", {})
+    check_dropout(training)
+    check_evaluations(training, get_examples)

@@ -21,8 +21,25 @@ defines them:
 
 Both are 0 for a perfect, certain classifier; a model that says 0.9 and is
 right half the time has an ECE near 0.4 whatever its accuracy.
+
+:func:`calibrate` fits a component's ``temperature``
+(:mod:`spacy_rnn.temperature`) on a labelled corpus and writes the pipeline
+with it: ``python -m spacy_rnn calibrate``.
 """
-from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
+from spacy.util import minibatch
+from thinc.api import Config
+
+from ..errors import EvaluationError, OutputError
 
 N_BINS = 15  # Guo et al. (2017)
 
@@ -83,3 +100,126 @@ def calibration_scores(
         for b in range(n_bins)
     ]
     return {"cats_ece": ece, "cats_brier": brier_sum / brier_n if brier_n else None, "cats_calibration": bins}
+
+
+@dataclass
+class Calibration:
+    """What :func:`calibrate` fitted and measured, on the corpus it fitted on."""
+
+    component: str
+    temperature: float
+    n_docs: int
+    before: Dict[str, Any]
+    after: Dict[str, Any]
+    output_path: Path
+
+
+def calibrate(
+    model: Union[str, Path],
+    data_path: Union[str, Path],
+    output_path: Union[str, Path],
+    *,
+    component: Optional[str] = None,
+    text_key: str = "text",
+    label_key: str = "label",
+    batch_size: Optional[int] = None,
+) -> Calibration:
+    """Fit a text classifier's ``temperature`` on a labelled corpus
+    (:func:`spacy_rnn.temperature.fit_temperature`) and write a copy of the
+    pipeline with it set in the component's config, so that its ``doc.cats``
+    are calibrated when loaded with ``spacy.load``.
+
+    model (Union[str, Path]): The pipeline: a path or a package name.
+    data_path (Union[str, Path]): Labelled documents the model was not trained
+        on (a dev split): a .spacy file, a JSONL/CSV/TSV file with labels, or a
+        folder of them.
+    output_path (Union[str, Path]): The folder to write the calibrated
+        pipeline to; it must not exist yet, or be empty.
+    component (Optional[str]): The component to calibrate; default the last
+        one with a ``temperature`` (``rnn_textcat``, ``rnn_textcat_multilabel``).
+    RETURNS (Calibration): The temperature, and the ECE and Brier score before
+        and after it on ``data_path``.
+    RAISES (EvaluationError): No component to calibrate, a gold label the
+        component lacks, or no labelled document.
+    RAISES (OutputError): ``output_path`` is an input, inside one, or a folder
+        that is not empty.
+    RAISES (ScoreError): The pipeline cannot be loaded.
+    RAISES (CorpusError): The corpus cannot be read.
+    """
+    from ..data.streaming import StreamingCorpus
+    from ..output_file import check_output
+    from ..temperature import fit_temperature, scale
+    from .classifiers import load_pipeline
+
+    output_path = Path(output_path)
+    check_output(output_path, [p for p in (model, data_path) if Path(p).exists()], option="OUTPUT", folder=True)
+    if output_path.is_dir() and any(output_path.iterdir()):
+        raise OutputError(f"OUTPUT {output_path} is a folder that is not empty: choose a new folder for the "
+                          "calibrated pipeline.")
+    nlp = load_pipeline(model)
+    names = [name for name in nlp.pipe_names if hasattr(nlp.get_pipe(name), "temperature")]
+    if component is None and names:
+        component = names[-1]
+    if component not in names:
+        raise EvaluationError(
+            f"The pipeline {str(model)!r} has no component {component!r} with a temperature to calibrate; "
+            f"it has: {', '.join(names) or 'none'} (rnn_textcat or rnn_textcat_multilabel). Pass --component."
+            if component is not None else
+            f"The pipeline {str(model)!r} has no rnn_textcat or rnn_textcat_multilabel component to calibrate; "
+            f"its components are: {', '.join(nlp.pipe_names) or 'none'}."
+        )
+    pipe = nlp.get_pipe(component)
+    labels = list(pipe.labels)
+    exclusive = not isinstance(pipe, MultiLabel_TextCategorizer)
+    pipe.temperature = 1.0
+    pairs: List[Tuple[Dict[str, float], Dict[str, float]]] = []
+    corpus = StreamingCorpus(data_path, shuffle=False, text_key=text_key, label_key=label_key)
+    for chunk in minibatch(corpus.located_examples(nlp), size=1000):
+        for eg, where in chunk:
+            unknown = {label for label, value in eg.reference.cats.items() if value and label not in labels}
+            if unknown:
+                raise EvaluationError(
+                    f"{where}: the gold label(s) {', '.join(sorted(map(repr, unknown)))} are not labels of "
+                    f"{component!r} ({', '.join(map(repr, labels))}): calibrate on a corpus with its labels."
+                )
+        docs = nlp.pipe((eg.predicted for eg, _ in chunk), batch_size=batch_size or nlp.batch_size)
+        pairs.extend((dict(doc.cats), dict(eg.reference.cats)) for doc, (eg, _) in zip(docs, chunk))
+    try:
+        temperature = fit_temperature(pairs, labels, exclusive)
+    except ValueError as e:
+        raise EvaluationError(f"{data_path}: {e}; calibrate on labelled documents.") from None
+
+    def scaled(p: Dict[str, float]) -> Dict[str, float]:
+        row = scale(numpy.asarray([[p.get(label, 0.0) for label in labels]]), temperature, exclusive)[0]
+        return dict(zip(labels, row.tolist()))
+
+    before = calibration_scores(pairs, labels, exclusive)
+    after = calibration_scores(((scaled(p), y) for p, y in pairs), labels, exclusive)
+    pipe.temperature = temperature
+    _write_with_temperature(nlp, component, temperature, output_path)
+    return Calibration(component, temperature, len(pairs), before, after, output_path)
+
+
+def _write_with_temperature(nlp: Language, component: str, temperature: float, output_path: Path) -> None:
+    """Save ``nlp`` to ``output_path`` (through a new folder beside it, renamed
+    at the end) with ``temperature`` in the component's config."""
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output_path.name}.", dir=output_path.parent))
+    try:
+        nlp.to_disk(tmp)
+        config = Config().from_disk(tmp / "config.cfg", interpolate=False)
+        config["components"][component]["temperature"] = temperature
+        config.to_disk(tmp / "config.cfg")
+        tmp.chmod(0o777 & ~_umask())
+        if output_path.exists():
+            output_path.rmdir()  # empty: checked above
+        tmp.rename(output_path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
