@@ -192,6 +192,11 @@ class Errors:
         "number above 0 (1.0 leaves the model's probabilities as they are; "
         "python -m spacy_rnn calibrate fits one on a labelled corpus)."
     )
+    E039 = (
+        "[spacy_rnn E039] {where} = {value!r} {problem}: give a table of "
+        "label = threshold, each from 0 to 1, e.g. {{\"positive\": 0.3}} "
+        "(python -m spacy_rnn tune-thresholds fits them on a labelled corpus)."
+    )
     I001 = (
         "[spacy_rnn] {where}: the pipeline has no word vectors, so "
         "include_static_vectors = \"auto\" trains without them. Load a "

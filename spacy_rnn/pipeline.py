@@ -16,7 +16,7 @@ explain their predictions: ``doc._.rnn_attention`` holds each token's
 attention weight (see ``_AttentionExplanations``).
 """
 import ast
-from typing import Callable, Iterable, Optional, Union
+from typing import Callable, Dict, Iterable, Optional, Union
 
 from spacy.language import Language
 from spacy.pipeline.textcat import TextCategorizer
@@ -29,6 +29,7 @@ from thinc.types import Floats2d
 from .errors import ConfigValueError, Errors
 from .schedule import check_training_config
 from .temperature import TemperatureScaled
+from .thresholds import PerLabelThresholds
 
 # The Doc extension that holds a document's attention weights.
 ATTENTION_EXTENSION = "rnn_attention"
@@ -278,7 +279,7 @@ class RNNTextCategorizer(
 
 
 class RNNMultiLabelTextCategorizer(
-    TemperatureScaled, _AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, MultiLabel_TextCategorizer
+    PerLabelThresholds, TemperatureScaled, _AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, MultiLabel_TextCategorizer
 ):
     """Multi-label text classification with a recurrent model."""
 
@@ -347,6 +348,7 @@ def make_rnn_textcat(
         "threshold": 0.5,
         "store_attention": False,
         "temperature": 1.0,
+        "thresholds": {},
         "model": DEFAULT_RNN_TEXTCAT_MULTILABEL_MODEL,
         "scorer": {"@scorers": "spacy.textcat_multilabel_scorer.v2"},
     },
@@ -360,12 +362,17 @@ def make_rnn_textcat_multilabel(
     scorer: Optional[Callable],
     store_attention: bool,
     temperature: float = 1.0,
+    thresholds: Dict[str, float] = {},
 ) -> RNNMultiLabelTextCategorizer:
     """Create an ``rnn_textcat_multilabel`` component: any number of labels.
 
     model (Model[List[Doc], Floats2d]): The classifier, by default the model
         of ``rnn_textcat`` with ``exclusive_classes = false``.
-    threshold (float): A label counts as predicted at this probability or above.
+    threshold (float): A label counts as predicted at this probability or
+        above, unless ``thresholds`` gives it its own.
+    thresholds (Dict[str, float]): Label -> threshold, for the scorer and
+        ``predicted_labels`` (:mod:`spacy_rnn.thresholds`); ``python -m
+        spacy_rnn tune-thresholds`` fits them. E039 for a value outside [0, 1].
     scorer (Optional[Callable]): Defaults to spaCy's multilabel ``Scorer.score_cats``.
     store_attention (bool): Store each token's attention weight in
         ``doc._.rnn_attention`` (a list of floats summing to 1, one per token;
@@ -379,5 +386,5 @@ def make_rnn_textcat_multilabel(
     """
     return RNNMultiLabelTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention,
-        temperature=temperature,
+        temperature=temperature, thresholds=thresholds,
     )

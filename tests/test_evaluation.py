@@ -269,13 +269,13 @@ def test_issue34_the_pipelines_own_limit_is_named_too(tiny_textcat_dir, tmp_path
 
 
 def test_issue34_advice_rewritten_clause_by_clause():
-    """What for_evaluate keeps: its own options, another command's, and
+    """What advice_for(error, "evaluate") keeps: its own options, another command's, and
     clauses with an apostrophe or quoted commas whole."""
-    from spacy_rnn.cli.evaluate import for_evaluate
+    from spacy_rnn.cli._util import advice_for
     from spacy_rnn.errors import CorpusError
 
     def advice(text):
-        return for_evaluate(CorpusError("f.jsonl", 3, "bad", text)).advice
+        return advice_for(CorpusError("f.jsonl", 3, "bad", text), "evaluate").advice
 
     assert advice("Fix the pipeline's record, or pass skip_invalid=True (--skip-invalid) to skip them.") == \
         "Fix the pipeline's record."

@@ -11,11 +11,13 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Optional, Sequence
+from typing import Any, Callable, List, NoReturn, Optional, Sequence
 
 import click
 import typer
 from wasabi import Printer, color
+
+from ..errors import CorpusError
 
 COMMAND = "python -m spacy_rnn"
 NAME = "spacy_rnn"
@@ -180,6 +182,78 @@ def _raise_on_sigterm() -> Callable[[], None]:
     except (ValueError, OSError):
         return lambda: None
     return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+# The corpus readers are shared with `convert`, `score` and the readers of
+# `spacy train`, and their advice names the settings of all of them, e.g.
+# "label_key/labels_key (--label-key/--labels-key)" or "or pass
+# skip_invalid=True (--skip-invalid) ...". For a command that reads a
+# labelled corpus with only --text-key and --label-key (evaluate, calibrate,
+# tune-thresholds), a setting it has under another name is renamed, and a
+# clause that needs an option it lacks is left out.
+CORPUS_RENAMED = (
+    ("label_key/labels_key (--label-key/--labels-key)", "--label-key"),
+    ("text_column (--text-column)", "--text-key"),
+    ("label_column (--label-column)", "--label-key"),
+    ("--text-column", "--text-key"),
+    ("--label-column", "--label-key"),
+)
+# asides that only name a setting such a command lacks, removed from a clause that keeps its sense without them
+CORPUS_ASIDES = re.compile(r" \((?:labels_key ?/ ?)?--labels-key\)| \(labels ?/ ?--labels\)")
+_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+
+
+def advice_for(error: CorpusError, command: str) -> CorpusError:
+    """``error`` with advice that names only options ``command`` has.
+
+    The reader's advice is split into its clauses (at the commas outside
+    brackets and quotes); a clause that still names an option this command
+    lacks after the renaming (``--skip-invalid``, ``--allow-empty-labels``,
+    ``--format``, ...) is dropped, unless the option follows another
+    command (``python -m spacy_rnn convert ... --shard-size N``).
+    """
+    advice = error.advice
+    for old, new in CORPUS_RENAMED:
+        advice = advice.replace(old, new)
+    advice = CORPUS_ASIDES.sub("", advice)
+    own = _command_options(command)
+    end = "." if advice.rstrip().endswith(".") else ""
+    # options after "python -m spacy_rnn convert ..." are that command's
+    kept = [clause for clause in _clauses(advice.rstrip().rstrip("."))
+            if all(option in own for option in _OPTION.findall(clause.split("python -m ")[0]))]
+    if kept and kept[0].startswith("or "):
+        kept[0] = kept[0][3:4].upper() + kept[0][4:]
+    advice = ", ".join(kept) + end if kept else "Fix the record, or remove it from the corpus."
+    return CorpusError(error.path, error.line, error.problem, advice, error.field)
+
+
+def _clauses(text: str) -> List[str]:
+    """``text`` split at ", " outside brackets and quotes."""
+    clauses, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"" and (i == 0 or not text[i - 1].isalnum()):  # not the ' of "pipeline's"
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0 and text[i + 1:i + 2] == " ":
+            clauses.append(text[start:i])
+            start = i + 2
+    clauses.append(text[start:])
+    return [clause for clause in clauses if clause.strip()]
+
+
+def _command_options(command: str) -> List[str]:
+    """The options of ``command`` (and of the whole command line, e.g. --verbose)."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    params = [*getattr(group, "params", []), *group.commands[command].params]  # type: ignore[attr-defined]
+    return [name for param in params for name in getattr(param, "opts", []) if name.startswith("--")]
+
 
 
 def allow_large_csv_fields() -> None:

@@ -6,7 +6,7 @@ from typing import Optional
 
 from ..errors import CorpusError, EvaluationError, OutputError, ScoreError
 from ..inference.calibration import calibrate
-from ._util import Arg, Opt, app, fail, good
+from ._util import Arg, Opt, advice_for, app, fail, good
 
 
 @app.command("calibrate", no_args_is_help=True)
@@ -31,7 +31,9 @@ def calibrate_cli(
     try:
         result = calibrate(model, data_path, output_path, component=component, text_key=text_key,
                            label_key=label_key, batch_size=batch_size)
-    except (CorpusError, EvaluationError, OutputError, ScoreError) as e:
+    except CorpusError as e:
+        fail(str(advice_for(e, "calibrate")))
+    except (EvaluationError, OutputError, ScoreError) as e:
         fail(str(e))
 
     def shown(scores):

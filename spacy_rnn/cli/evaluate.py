@@ -5,9 +5,8 @@ The corpus is read shard by shard and run a chunk at a time
 it; the scores, the printed tables and the JSON keys are ``spacy evaluate``'s
 for ``doc.cats``.
 """
-import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import srsly
 from spacy.cli._util import setup_gpu
@@ -19,7 +18,7 @@ from ..errors import CorpusError, ScoreError
 from ..inference.classifiers import load_pipeline, max_length_for, scoring_max_length
 from ..memory import bound_primitive_cache
 from ..output_file import write_bytes_atomically
-from ._util import Arg, Opt, app, fail, good, guard_output
+from ._util import Arg, Opt, advice_for, app, fail, good, guard_output
 
 
 @app.command("evaluate", no_args_is_help=True)
@@ -60,7 +59,7 @@ def evaluate_cli(
             scores = evaluate_stream(nlp, corpus.located_examples(nlp), batch_size=batch_size,
                                      chunk_size=chunk_size, report=report)
     except CorpusError as e:
-        fail(str(for_evaluate(e)))
+        fail(str(advice_for(e, "evaluate")))
     except EvaluationError as e:
         fail(str(e))
     print_scores(scores)
@@ -70,76 +69,6 @@ def evaluate_cli(
         good(f"Saved results to {output}")
     good(f"Evaluated {', '.join(report.components)} on {report.n_docs} docs ({report.n_words} words) "
          f"in {report.seconds:.1f} s")
-
-
-# The corpus readers are shared with `convert`, `score` and the readers of
-# `spacy train`, and their advice names the settings of all of them, e.g.
-# "label_key/labels_key (--label-key/--labels-key)" or "or pass
-# skip_invalid=True (--skip-invalid) ...". For evaluate, a setting it has
-# under another name is renamed, and a clause that needs an option it lacks is
-# left out.
-EVALUATE_RENAMED = (
-    ("label_key/labels_key (--label-key/--labels-key)", "--label-key"),
-    ("text_column (--text-column)", "--text-key"),
-    ("label_column (--label-column)", "--label-key"),
-    ("--text-column", "--text-key"),
-    ("--label-column", "--label-key"),
-)
-# asides that only name a setting evaluate lacks, removed from a clause that keeps its sense without them
-EVALUATE_ASIDES = re.compile(r" \((?:labels_key ?/ ?)?--labels-key\)| \(labels ?/ ?--labels\)")
-_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
-
-
-def for_evaluate(error: CorpusError) -> CorpusError:
-    """``error`` with advice that names only options ``evaluate`` has.
-
-    The reader's advice is split into its clauses (at the commas outside
-    brackets and quotes); a clause that still names an option this command
-    lacks after the renaming (``--skip-invalid``, ``--allow-empty-labels``,
-    ``--format``, ...) is dropped, unless the option follows another
-    command (``python -m spacy_rnn convert ... --shard-size N``).
-    """
-    advice = error.advice
-    for old, new in EVALUATE_RENAMED:
-        advice = advice.replace(old, new)
-    advice = EVALUATE_ASIDES.sub("", advice)
-    own = _evaluate_options()
-    end = "." if advice.rstrip().endswith(".") else ""
-    # options after "python -m spacy_rnn convert ..." are that command's
-    kept = [clause for clause in _clauses(advice.rstrip().rstrip("."))
-            if all(option in own for option in _OPTION.findall(clause.split("python -m ")[0]))]
-    if kept and kept[0].startswith("or "):
-        kept[0] = kept[0][3:4].upper() + kept[0][4:]
-    advice = ", ".join(kept) + end if kept else "Fix the record, or remove it from the corpus."
-    return CorpusError(error.path, error.line, error.problem, advice, error.field)
-
-
-def _clauses(text: str) -> List[str]:
-    """``text`` split at ", " outside brackets and quotes."""
-    clauses, depth, quote, start = [], 0, "", 0
-    for i, char in enumerate(text):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"" and (i == 0 or not text[i - 1].isalnum()):  # not the ' of "pipeline's"
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth = max(depth - 1, 0)
-        elif char == "," and depth == 0 and text[i + 1:i + 2] == " ":
-            clauses.append(text[start:i])
-            start = i + 2
-    clauses.append(text[start:])
-    return [clause for clause in clauses if clause.strip()]
-
-
-def _evaluate_options() -> List[str]:
-    """The options of this command (and of the whole command line, e.g. --verbose)."""
-    import typer.main
-
-    group = typer.main.get_command(app)
-    params = [*getattr(group, "params", []), *group.commands["evaluate"].params]  # type: ignore[attr-defined]
-    return [name for param in params for name in getattr(param, "opts", []) if name.startswith("--")]
 
 
 # The Results table: (row, score key, format), spacy evaluate's rows and ours.

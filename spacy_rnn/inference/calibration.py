@@ -40,6 +40,7 @@ from spacy.util import minibatch
 from thinc.api import Config
 
 from ..errors import EvaluationError, OutputError
+from ..output_file import check_output
 
 N_BINS = 15  # Guo et al. (2017)
 
@@ -146,44 +147,18 @@ def calibrate(
     RAISES (ScoreError): The pipeline cannot be loaded.
     RAISES (CorpusError): The corpus cannot be read.
     """
-    from ..data.streaming import StreamingCorpus
-    from ..output_file import check_output
     from ..temperature import fit_temperature, scale
     from .classifiers import load_pipeline
 
     output_path = Path(output_path)
-    check_output(output_path, [p for p in (model, data_path) if Path(p).exists()], option="OUTPUT", folder=True)
-    if output_path.is_dir() and any(output_path.iterdir()):
-        raise OutputError(f"OUTPUT {output_path} is a folder that is not empty: choose a new folder for the "
-                          "calibrated pipeline.")
+    check_new_folder(output_path, [model, data_path])
     nlp = load_pipeline(model)
-    names = [name for name in nlp.pipe_names if hasattr(nlp.get_pipe(name), "temperature")]
-    if component is None and names:
-        component = names[-1]
-    if component not in names:
-        raise EvaluationError(
-            f"The pipeline {str(model)!r} has no component {component!r} with a temperature to calibrate; "
-            f"it has: {', '.join(names) or 'none'} (rnn_textcat or rnn_textcat_multilabel). Pass --component."
-            if component is not None else
-            f"The pipeline {str(model)!r} has no rnn_textcat or rnn_textcat_multilabel component to calibrate; "
-            f"its components are: {', '.join(nlp.pipe_names) or 'none'}."
-        )
+    component = choose_component(nlp, component, model, "temperature")
     pipe = nlp.get_pipe(component)
     labels = list(pipe.labels)
     exclusive = not isinstance(pipe, MultiLabel_TextCategorizer)
     pipe.temperature = 1.0
-    pairs: List[Tuple[Dict[str, float], Dict[str, float]]] = []
-    corpus = StreamingCorpus(data_path, shuffle=False, text_key=text_key, label_key=label_key)
-    for chunk in minibatch(corpus.located_examples(nlp), size=1000):
-        for eg, where in chunk:
-            unknown = {label for label, value in eg.reference.cats.items() if value and label not in labels}
-            if unknown:
-                raise EvaluationError(
-                    f"{where}: the gold label(s) {', '.join(sorted(map(repr, unknown)))} are not labels of "
-                    f"{component!r} ({', '.join(map(repr, labels))}): calibrate on a corpus with its labels."
-                )
-        docs = nlp.pipe((eg.predicted for eg, _ in chunk), batch_size=batch_size or nlp.batch_size)
-        pairs.extend((dict(doc.cats), dict(eg.reference.cats)) for doc, (eg, _) in zip(docs, chunk))
+    pairs = predict_corpus(nlp, component, data_path, text_key=text_key, label_key=label_key, batch_size=batch_size)
     try:
         temperature = fit_temperature(pairs, labels, exclusive)
     except ValueError as e:
@@ -196,19 +171,73 @@ def calibrate(
     before = calibration_scores(pairs, labels, exclusive)
     after = calibration_scores(((scaled(p), y) for p, y in pairs), labels, exclusive)
     pipe.temperature = temperature
-    _write_with_temperature(nlp, component, temperature, output_path)
+    write_with_setting(nlp, component, "temperature", temperature, output_path)
     return Calibration(component, temperature, len(pairs), before, after, output_path)
 
 
-def _write_with_temperature(nlp: Language, component: str, temperature: float, output_path: Path) -> None:
+def check_new_folder(output_path: Path, inputs: Sequence[Union[str, Path]]) -> None:
+    """Refuse an ``output_path`` for a pipeline that is an input, inside one,
+    or a folder with files in it (:func:`~spacy_rnn.output_file.check_output`)."""
+    check_output(output_path, [p for p in inputs if Path(p).exists()], option="OUTPUT", folder=True)
+    if output_path.is_dir() and any(output_path.iterdir()):
+        raise OutputError(f"OUTPUT {output_path} is a folder that is not empty: choose a new folder for the "
+                          "pipeline.")
+
+
+def choose_component(nlp: Language, component: Optional[str], model: Union[str, Path], setting: str) -> str:
+    """The component to set ``setting`` of: ``component``, or the last one that has it.
+
+    RAISES (EvaluationError): No such component.
+    """
+    names = [name for name in nlp.pipe_names if hasattr(nlp.get_pipe(name), setting)]
+    if component is None and names:
+        return names[-1]
+    if component in names:
+        return component
+    kinds = "rnn_textcat or rnn_textcat_multilabel" if setting == "temperature" else "rnn_textcat_multilabel"
+    if component is not None:
+        raise EvaluationError(f"The pipeline {str(model)!r} has no component {component!r} with {setting}; "
+                              f"those with it: {', '.join(names) or 'none'} ({kinds}). Pass --component.")
+    raise EvaluationError(f"The pipeline {str(model)!r} has no {kinds} component, which {setting} belongs "
+                          f"to; its components are: {', '.join(nlp.pipe_names) or 'none'}.")
+
+
+def predict_corpus(
+    nlp: Language, component: str, data_path: Union[str, Path], *, text_key: str = "text",
+    label_key: str = "label", batch_size: Optional[int] = None,
+) -> List[Tuple[Dict[str, float], Dict[str, float]]]:
+    """Each document's predicted and gold ``cats`` on a labelled corpus.
+
+    RAISES (EvaluationError): A gold label ``component`` lacks.
+    RAISES (CorpusError): The corpus cannot be read.
+    """
+    from ..data.streaming import StreamingCorpus
+
+    labels = set(nlp.get_pipe(component).labels)
+    pairs: List[Tuple[Dict[str, float], Dict[str, float]]] = []
+    corpus = StreamingCorpus(data_path, shuffle=False, text_key=text_key, label_key=label_key)
+    for chunk in minibatch(corpus.located_examples(nlp), size=1000):
+        for eg, where in chunk:
+            unknown = {label for label, value in eg.reference.cats.items() if value and label not in labels}
+            if unknown:
+                raise EvaluationError(
+                    f"{where}: the gold label(s) {', '.join(sorted(map(repr, unknown)))} are not labels of "
+                    f"{component!r} ({', '.join(map(repr, sorted(labels)))}): use a corpus with its labels."
+                )
+        docs = nlp.pipe((eg.predicted for eg, _ in chunk), batch_size=batch_size or nlp.batch_size)
+        pairs.extend((dict(doc.cats), dict(eg.reference.cats)) for doc, (eg, _) in zip(docs, chunk))
+    return pairs
+
+
+def write_with_setting(nlp: Language, component: str, key: str, value: Any, output_path: Path) -> None:
     """Save ``nlp`` to ``output_path`` (through a new folder beside it, renamed
-    at the end) with ``temperature`` in the component's config."""
+    at the end) with ``key = value`` in the component's config."""
     output_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_path.name}.", dir=output_path.parent))
     try:
         nlp.to_disk(tmp)
         config = Config().from_disk(tmp / "config.cfg", interpolate=False)
-        config["components"][component]["temperature"] = temperature
+        config["components"][component][key] = value
         config.to_disk(tmp / "config.cfg")
         tmp.chmod(0o777 & ~_umask())
         if output_path.exists():
