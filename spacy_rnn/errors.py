@@ -197,6 +197,9 @@ class Errors:
         "label = threshold, each from 0 to 1, e.g. {{\"positive\": 0.3}} "
         "(python -m spacy_rnn tune-thresholds fits them on a labelled corpus)."
     )
+    E040 = (
+        "[spacy_rnn E040] {where} {name} = {value!r}: {reason}."
+    )
     I001 = (
         "[spacy_rnn] {where}: the pipeline has no word vectors, so "
         "include_static_vectors = \"auto\" trains without them. Load a "

@@ -13,7 +13,10 @@ list are read as that list (see ``config_labels``).
 
 With ``store_attention = true`` (and attention pooling) the components also
 explain their predictions: ``doc._.rnn_attention`` holds each token's
-attention weight (see ``_AttentionExplanations``).
+attention weight (:mod:`spacy_rnn.attention`). Beyond spaCy's settings they
+take ``temperature`` (:mod:`spacy_rnn.temperature`), ``loss``,
+``class_weights`` and ``label_smoothing`` (:mod:`spacy_rnn.losses`), and the
+multi-label one ``thresholds`` (:mod:`spacy_rnn.thresholds`).
 """
 import ast
 from typing import Callable, Dict, Iterable, Optional, Union
@@ -24,15 +27,13 @@ from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import Config, Model
-from thinc.types import Floats2d
 
-from .errors import ConfigValueError, Errors
+from .errors import Errors
+from .attention import AttentionExplanations
+from .losses import ConfigurableLoss
 from .schedule import check_training_config
 from .temperature import TemperatureScaled
 from .thresholds import PerLabelThresholds
-
-# The Doc extension that holds a document's attention weights.
-ATTENTION_EXTENSION = "rnn_attention"
 
 DEFAULT_RNN_TEXTCAT_CONFIG = """
 [model]
@@ -90,90 +91,6 @@ DEFAULT_SCORE_WEIGHTS = {
     "cats_macro_auc": None,
     "cats_f_per_type": None,
 }
-
-
-def register_attention_extension() -> None:
-    """Register ``Doc._.rnn_attention`` (default None), once per process."""
-    if not Doc.has_extension(ATTENTION_EXTENSION):
-        Doc.set_extension(ATTENTION_EXTENSION, default=None)
-
-
-def pooling_name(model: Model) -> str:
-    """The pooling of an ``RNNTextCat`` model ("attention", "mean", ...), or a
-    description of why there is none."""
-    if not model.has_ref("pooling"):
-        return f"no pooling layer (model {model.name!r} is not spacy_rnn.RNNTextCat.v1)"
-    return model.get_ref("pooling").name.replace("pool_", "", 1)
-
-
-class _AttentionExplanations:
-    """Copy the attention pooling's per-token weights to ``doc._.rnn_attention``.
-
-    Off by default: the pooling layer then keeps no weights and inference runs
-    exactly as without explanations. When on, the pooling layer keeps the
-    weights of its last forward pass (``attrs["store_weights"]``), and
-    ``set_annotations`` stores them on each doc as plain Python floats (one per
-    token, summing to 1; ``[]`` for a doc without tokens), so they survive
-    ``Doc.to_bytes`` and ``nlp.pipe(n_process=...)``. With several such
-    components in one pipeline, the last one's weights are kept.
-    """
-
-    _store_attention = False
-
-    def __init__(self, *args, store_attention: bool = False, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.store_attention = store_attention
-
-    @property
-    def store_attention(self) -> bool:
-        """Whether predictions store ``doc._.rnn_attention``; settable at runtime.
-
-        RAISES (ConfigValueError): Set to True on a model without attention pooling.
-        """
-        return self._store_attention
-
-    @store_attention.setter
-    def store_attention(self, value: bool) -> None:
-        register_attention_extension()
-        if value:
-            pooling = pooling_name(self.model)
-            if pooling != "attention":
-                raise ConfigValueError(Errors.E008.format(name=self.name, pooling=pooling))
-        if self.model.has_ref("pooling"):
-            self.model.get_ref("pooling").attrs["store_weights"] = bool(value)
-            self.model.get_ref("pooling").attrs["last_weights"] = None
-        self._store_attention = bool(value)
-
-    def from_bytes(self, *args, **kwargs):
-        loaded = super().from_bytes(*args, **kwargs)
-        self.store_attention = self._store_attention  # the saved model's attrs hold the setting it was saved with
-        return loaded
-
-    def from_disk(self, *args, **kwargs):
-        loaded = super().from_disk(*args, **kwargs)
-        self.store_attention = self._store_attention
-        return loaded
-
-    def _reset_attention(self) -> None:
-        if self._store_attention:
-            self.model.get_ref("pooling").attrs["last_weights"] = None
-
-    def set_annotations(self, docs: Iterable[Doc], scores: Floats2d) -> None:
-        docs = list(docs)
-        super().set_annotations(docs, scores)
-        if not self._store_attention:
-            return
-        weights = self.model.get_ref("pooling").attrs["last_weights"]
-        if weights is None:  # no doc of the batch has tokens
-            weights = [self.model.ops.alloc1f(0) for _ in docs]
-        if len(weights) != len(docs):
-            raise RuntimeError(
-                f"[spacy_rnn] {self.name}: {len(weights)} attention weight lists for "
-                f"{len(docs)} docs; set_annotations must follow the predict call of the same docs."
-            )
-        for doc, doc_weights in zip(docs, weights):
-            # tolist(): plain Python floats (from numpy or cupy), picklable and cheap
-            doc._.set(ATTENTION_EXTENSION, doc_weights.tolist())
 
 
 class _KnownLabelsOnly:
@@ -260,7 +177,8 @@ def config_labels(labels: Optional[Union[str, Iterable[str]]]) -> Optional[Itera
 
 
 class RNNTextCategorizer(
-    TemperatureScaled, _AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, TextCategorizer
+    TemperatureScaled, ConfigurableLoss, AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly,
+    TextCategorizer,
 ):
     """Single-label text classification with a recurrent model."""
 
@@ -279,7 +197,8 @@ class RNNTextCategorizer(
 
 
 class RNNMultiLabelTextCategorizer(
-    PerLabelThresholds, TemperatureScaled, _AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly, MultiLabel_TextCategorizer
+    PerLabelThresholds, TemperatureScaled, ConfigurableLoss, AttentionExplanations, _BatchInvariantPredict,
+    _KnownLabelsOnly, MultiLabel_TextCategorizer,
 ):
     """Multi-label text classification with a recurrent model."""
 
@@ -303,6 +222,9 @@ class RNNMultiLabelTextCategorizer(
         "threshold": 0.0,
         "store_attention": False,
         "temperature": 1.0,
+        "loss": "squared",
+        "class_weights": None,
+        "label_smoothing": 0.0,
         "model": DEFAULT_RNN_TEXTCAT_MODEL,
         "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
     },
@@ -316,6 +238,9 @@ def make_rnn_textcat(
     scorer: Optional[Callable],
     store_attention: bool,
     temperature: float = 1.0,
+    loss: str = "squared",
+    class_weights: Optional[Union[str, Dict[str, float]]] = None,
+    label_smoothing: float = 0.0,
 ) -> RNNTextCategorizer:
     """Create an ``rnn_textcat`` component: one label per document.
 
@@ -332,12 +257,16 @@ def make_rnn_textcat(
     temperature (float): Scales the probabilities in ``doc.cats``
         (:mod:`spacy_rnn.temperature`); 1.0 leaves them as the model gives
         them. ``python -m spacy_rnn calibrate`` fits it.
+    loss, class_weights, label_smoothing: The training loss
+        (:mod:`spacy_rnn.losses`): "squared" (spaCy's) or "cross_entropy";
+        "balanced" or a label -> weight table; a smoothing in [0, 1). E040
+        for another value.
     RAISES (ConfigValueError): store_attention without attention pooling, or
         a temperature that is not a number above 0 (E038).
     """
     return RNNTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention,
-        temperature=temperature,
+        temperature=temperature, loss=loss, class_weights=class_weights, label_smoothing=label_smoothing,
     )
 
 
@@ -349,6 +278,9 @@ def make_rnn_textcat(
         "store_attention": False,
         "temperature": 1.0,
         "thresholds": {},
+        "loss": "squared",
+        "class_weights": None,
+        "label_smoothing": 0.0,
         "model": DEFAULT_RNN_TEXTCAT_MULTILABEL_MODEL,
         "scorer": {"@scorers": "spacy.textcat_multilabel_scorer.v2"},
     },
@@ -363,6 +295,9 @@ def make_rnn_textcat_multilabel(
     store_attention: bool,
     temperature: float = 1.0,
     thresholds: Dict[str, float] = {},
+    loss: str = "squared",
+    class_weights: Optional[Union[str, Dict[str, float]]] = None,
+    label_smoothing: float = 0.0,
 ) -> RNNMultiLabelTextCategorizer:
     """Create an ``rnn_textcat_multilabel`` component: any number of labels.
 
@@ -381,10 +316,15 @@ def make_rnn_textcat_multilabel(
     temperature (float): Scales each label's probability in ``doc.cats``
         (:mod:`spacy_rnn.temperature`); 1.0 leaves them as the model gives
         them. ``python -m spacy_rnn calibrate`` fits it.
+    loss, class_weights, label_smoothing: The training loss
+        (:mod:`spacy_rnn.losses`): "squared" (spaCy's) or "cross_entropy";
+        "balanced" or a label -> weight table; a smoothing in [0, 1). E040
+        for another value.
     RAISES (ConfigValueError): store_attention without attention pooling, or
         a temperature that is not a number above 0 (E038).
     """
     return RNNMultiLabelTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention,
-        temperature=temperature, thresholds=thresholds,
+        temperature=temperature, thresholds=thresholds, loss=loss, class_weights=class_weights,
+        label_smoothing=label_smoothing,
     )

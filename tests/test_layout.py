@@ -19,7 +19,7 @@ LAYERS = {
     "errors": 0, "_lazy": 0, "output_file": 0,
     "torch": 1, "data": 1, "memory": 1,
     "layers": 2, "schedule": 2,
-    "architectures": 3, "pipeline": 3, "temperature": 3, "thresholds": 3, "pretraining": 3, "gradient_flow": 3,
+    "architectures": 3, "pipeline": 3, "temperature": 3, "thresholds": 3, "losses": 3, "attention": 3, "pretraining": 3, "gradient_flow": 3,
     "inference": 4, "__init__": 4,
     "scaling": 5,
     "cli": 6, "__main__": 7,

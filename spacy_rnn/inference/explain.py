@@ -17,7 +17,8 @@ from typing import Dict, List, Optional
 from spacy.language import Language
 
 from ..errors import Errors, ExplainError
-from ..pipeline import ATTENTION_EXTENSION, RNNMultiLabelTextCategorizer, RNNTextCategorizer, pooling_name
+from ..attention import ATTENTION_EXTENSION, pooling_name
+from ..pipeline import RNNMultiLabelTextCategorizer, RNNTextCategorizer
 
 EXPLAINABLE = (RNNTextCategorizer, RNNMultiLabelTextCategorizer)
 
