@@ -1,17 +1,14 @@
 """The training loss of the text classifiers: spaCy's, or cross-entropy,
 with class weights and label smoothing.
 
-spaCy's ``textcat`` and ``textcat_multilabel`` train on the squared error
+spaCy's ``textcat`` and ``textcat_multilabel`` report the squared error
 between the probabilities and the 0/1 targets, with every class alike, so
 on a 90/10 corpus a model can predict the majority class and lose little.
 Our components take, in their config:
 
 - ``loss``: ``"squared"`` (spaCy's, the default) or ``"cross_entropy"``
   (the negative log-likelihood of the gold label for exclusive classes,
-  binary cross-entropy per label for multi-label ones). Our models output
-  probabilities (the default averages two branches'), so the gradient is
-  taken with respect to them: ``-y / p`` and ``(p - y) / (p (1 - p))``,
-  which each branch's softmax or sigmoid turns into the usual ``p - y``.
+  binary cross-entropy per label for multi-label ones).
 - ``class_weights``: a label -> weight table, or ``"balanced"``: weights
   ``n_docs / (n_labels * n_docs_with_label)`` counted from the training
   examples at initialize (scikit-learn's rule) and saved with the pipeline.
@@ -20,6 +17,19 @@ Our components take, in their config:
   (PyTorch's ``pos_weight``).
 - ``label_smoothing``: targets ``y (1 - e) + e / K`` over the ``K`` labels
   (exclusive), or ``y (1 - e) + e / 2`` per label (multi-label).
+
+The gradient. Every model here, like spaCy's, ends in a softmax (or
+logistic) whose backward pass hands the gradient straight to the scores
+under it (Thinc's ``Softmax`` and ``Logistic`` do the same), so what
+``get_loss`` returns is a gradient with respect to those scores. spaCy's
+``P - y`` is exactly the cross-entropy gradient there: spaCy's textcat,
+though it reports the squared error, trains on cross-entropy. Both our
+losses therefore hand back ``w (P - y)`` (weights and smoothed targets
+included) and train alike, step for step; ``loss`` decides the value
+reported in the training table (and in ``losses``). In the default
+ensemble (``bow_combine = "mean"`` or ``"geometric_mean"``) each branch gets
+its own ``p_i - P`` plus that gradient, so the class weights scale the
+ensemble's error, not the branches' own correction terms.
 """
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 
@@ -119,15 +129,15 @@ class ConfigurableLoss:
                 w = w * xp.where(has_gold, row, 1.0)
             else:  # positive targets only
                 w = xp.where(truths > 0.5, per_label[None, :] * w, w)
-        p = xp.clip(scores, _EPS, 1.0 - _EPS)
+        # the gradient of both losses with respect to the scores under the softmax (see the module docstring)
+        d_scores = (scores - y) * w * not_missing
         if self.loss == "squared":
-            d_scores = (scores - y) * w * not_missing
             value = float((w * ((scores - y) * not_missing) ** 2).mean())
-        elif exclusive:
-            d_scores = -y / p * w * not_missing
-            value = float(-(y * xp.log(p) * w * not_missing).sum() / max(len(examples), 1))
         else:
-            d_scores = (p - y) / (p * (1.0 - p)) * w * not_missing
-            nll = -(y * xp.log(p) + (1.0 - y) * xp.log1p(-p))
-            value = float((nll * w * not_missing).mean())
+            p = xp.clip(scores, _EPS, 1.0 - _EPS)
+            if exclusive:
+                value = float(-(y * xp.log(p) * w * not_missing).sum() / max(len(examples), 1))
+            else:
+                nll = -(y * xp.log(p) + (1.0 - y) * xp.log1p(-p))
+                value = float((nll * w * not_missing).mean())
         return value, d_scores.astype(scores.dtype)

@@ -46,22 +46,61 @@ def test_default_loss_is_spacys(factory):
 @pytest.mark.parametrize("config", [
     {"loss": "cross_entropy"},
     {"loss": "cross_entropy", "class_weights": "balanced", "label_smoothing": 0.1},
-    {"loss": "squared", "class_weights": {"neg": 3.0}},
+    {"loss": "cross_entropy", "class_weights": {"neg": 3.0}},
 ])
-def test_gradient_is_the_derivative_of_the_loss(factory, config):
-    """d_scores is proportional to the finite-difference gradient of the loss
-    value (spaCy's convention: the gradient is not divided by the batch)."""
+def test_gradient_is_the_derivative_of_the_loss_at_the_scores_under_the_softmax(factory, config):
+    """Our models' softmax (or logistic), like Thinc's, hands its gradient
+    straight to the scores under it; d_scores is proportional to the
+    finite-difference gradient of the loss value with respect to those
+    scores (spaCy's convention: the gradient is not divided by the batch)."""
     nlp, pipe, examples = make(factory, **config)
-    scores = scores_for(pipe).astype("float64")
-    value, d_scores = pipe.get_loss(examples, scores)
-    numeric = numpy.zeros_like(scores)
-    for index in numpy.ndindex(scores.shape):
-        step = numpy.zeros_like(scores)
+    exclusive = pipe.name == "rnn_textcat"
+    logits = numpy.random.default_rng(0).normal(size=(len(DATA), len(pipe.labels)))
+
+    def probabilities(z):
+        if exclusive:
+            e = numpy.exp(z - z.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        return 1 / (1 + numpy.exp(-z))
+
+    value, d_scores = pipe.get_loss(examples, probabilities(logits))
+    numeric = numpy.zeros_like(logits)
+    for index in numpy.ndindex(logits.shape):
+        step = numpy.zeros_like(logits)
         step[index] = 1e-6
-        numeric[index] = (pipe.get_loss(examples, scores + step)[0] - pipe.get_loss(examples, scores - step)[0]) / 2e-6
+        numeric[index] = (pipe.get_loss(examples, probabilities(logits + step))[0]
+                          - pipe.get_loss(examples, probabilities(logits - step))[0]) / 2e-6
     ratio = d_scores[numpy.abs(numeric) > 1e-6] / numeric[numpy.abs(numeric) > 1e-6]
     assert ratio.min() > 0
     numpy.testing.assert_allclose(ratio, ratio.mean(), rtol=1e-3)
+
+
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_both_losses_train_alike_and_report_their_own_value(factory):
+    """spaCy's P - y is the cross-entropy gradient of the scores under the
+    softmax, so "squared" and "cross_entropy" update the weights alike."""
+    from thinc.api import fix_random_seed
+
+    trained = {}
+    for loss in ("squared", "cross_entropy"):
+        fix_random_seed(0)
+        nlp, pipe, examples = make(factory, loss=loss, class_weights={"neg": 3.0})
+        optimizer = nlp.resume_training()
+        losses = {}
+        for _ in range(3):
+            nlp.update(examples, sgd=optimizer, losses=losses)
+        trained[loss] = (pipe.model.get_ref("output_layer").get_param("W").copy(), losses[factory])
+    numpy.testing.assert_allclose(trained["squared"][0], trained["cross_entropy"][0], rtol=1e-5, atol=1e-7)
+    assert trained["squared"][1] != pytest.approx(trained["cross_entropy"][1])
+
+
+def test_class_weights_scale_spacys_gradient():
+    _, pipe, examples = make("rnn_textcat", class_weights={"neg": 3.0})
+    scores = scores_for(pipe)
+    _, d_scores = pipe.get_loss(examples, scores)
+    _, spacys = TextCategorizer.get_loss(pipe, examples, scores)
+    weight = numpy.asarray([[3.0] if label == "neg" else [1.0] for _, label in DATA])
+    numpy.testing.assert_allclose(d_scores, spacys * weight, rtol=1e-6)
 
 
 def test_balanced_weights_are_computed_at_initialize_and_saved(tmp_path):
