@@ -7,6 +7,7 @@ worker that only reads files never imports spaCy or torch.
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_module
+from ._spacy_cli import install as _install_spacy_cli_hook
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,7 @@ _LAZY = {
     "schedule": ".schedule",
 }
 __getattr__, __dir__ = lazy_module(globals(), _LAZY)
+_install_spacy_cli_hook()  # our errors under `spacy train` etc. as ✘ messages, not tracebacks
 
 if TYPE_CHECKING:  # pragma: no cover
     from .layers import RNNEncoder

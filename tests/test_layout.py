@@ -16,7 +16,7 @@ MAX_LINES = 400
 
 # Each module group's layer: a module may import from its own layer and lower ones only.
 LAYERS = {
-    "errors": 0, "_lazy": 0, "output_file": 0,
+    "errors": 0, "_lazy": 0, "_spacy_cli": 0, "output_file": 0,
     "torch": 1, "data": 1, "memory": 1,
     "layers": 2, "schedule": 2,
     "architectures": 3, "pipeline": 3, "temperature": 3, "thresholds": 3, "losses": 3, "attention": 3, "pretraining": 3, "gradient_flow": 3,

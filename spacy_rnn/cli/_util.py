@@ -17,6 +17,7 @@ import click
 import typer
 from wasabi import Printer, color
 
+from .._spacy_cli import VERBOSE_ENV  # set to 1 (or give --verbose): tracebacks of unexpected errors
 from ..errors import CorpusError
 
 COMMAND = "python -m spacy_rnn"
@@ -24,9 +25,6 @@ NAME = "spacy_rnn"
 HELP = """spacy-rnn command-line interface: prepare corpora for recurrent text
 classifiers, score texts with a trained pipeline and explain its predictions.
 """
-
-# Set to 1 (or give --verbose) to see the traceback behind an unexpected error.
-VERBOSE_ENV = "SPACY_RNN_VERBOSE"
 
 
 class Terminated(KeyboardInterrupt):

@@ -259,6 +259,33 @@ def test_spacy_train_prints_our_config_errors_cleanly(tmp_path):
         assert f"[spacy_rnn {code}]" in output and "Traceback" not in output, output
 
 
+def test_spacy_train_prints_our_corpus_errors_cleanly(tmp_path):
+    """A missing corpus, found while spaCy resolves the shipped config (our
+    steps_for_passes counts it), is a ✘ message under spacy train; the
+    traceback only with SPACY_RNN_VERBOSE=1."""
+    config = Path(__file__).resolve().parents[2] / "configs" / "sentiment_bilstm.cfg"
+    command = [sys.executable, "-m", "spacy", "train", str(config), "--paths.train", str(tmp_path / "missing"),
+               "--paths.dev", str(tmp_path / "missing")]
+    env = {k: v for k, v in os.environ.items() if k != "SPACY_RNN_VERBOSE"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output
+    assert "no such file or folder" in " ".join(output.split()) and "--paths.train" in output
+    verbose = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path,
+                             env={**env, "SPACY_RNN_VERBOSE": "1"})
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+
+def test_other_programs_keep_their_tracebacks(tmp_path):
+    from spacy_rnn._spacy_cli import running_spacy_cli
+
+    assert running_spacy_cli("/usr/bin/spacy") and running_spacy_cli(os.path.join("x", "spacy", "__main__.py"))
+    assert not running_spacy_cli("train.py")
+    code = "import spacy_rnn\nfrom spacy_rnn.errors import OutputError\nraise OutputError('mine')\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" in result.stderr and "OutputError: mine" in result.stderr
+
+
 # the top-level handler
 def test_an_unexpected_error_is_a_message_and_verbose_shows_the_traceback(tmp_path, monkeypatch):
     import spacy_rnn.cli.lm_vocab as module
