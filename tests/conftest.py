@@ -40,26 +40,29 @@ TINY_EXAMPLES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def tiny_textcat_dir(tmp_path_factory) -> Path:
-    """A tiny rnn_textcat pipeline (widths 8), briefly trained on made-up
-    sentences so that different texts get different cats, saved to disk."""
+def train_tiny_pipeline(factory: str, cats, path: Path) -> Path:
+    """A tiny ``factory`` pipeline (widths 8), trained for 5 updates on
+    TINY_EXAMPLES with ``cats(label)`` as each one's gold cats, saved to ``path``."""
     import spacy
     from spacy.training import Example
 
     nlp = spacy.blank("en")
     config = {"model": {"tok2vec": {"embed": {"width": 8, "rows": [100, 50, 50, 50]}, "encode": {"width": 8}}}}
-    nlp.add_pipe("rnn_textcat", config=config)
-    examples = [
-        Example.from_dict(nlp.make_doc(text), {"cats": {lab: float(lab == label) for lab in TINY_LABELS}})
-        for text, label in TINY_EXAMPLES
-    ]
+    nlp.add_pipe(factory, config=config)
+    examples = [Example.from_dict(nlp.make_doc(text), {"cats": cats(label)}) for text, label in TINY_EXAMPLES]
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(5):
         nlp.update(examples, sgd=optimizer)
-    path = tmp_path_factory.mktemp("tiny_textcat") / "model"
     nlp.to_disk(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_textcat_dir(tmp_path_factory) -> Path:
+    """A tiny rnn_textcat pipeline (widths 8), briefly trained on made-up
+    sentences so that different texts get different cats, saved to disk."""
+    return train_tiny_pipeline("rnn_textcat", lambda label: {lab: float(lab == label) for lab in TINY_LABELS},
+                               tmp_path_factory.mktemp("tiny_textcat") / "model")
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def examples_of(nlp, records):
     ]
 
 
-CALIBRATION = ("cats_ece", "cats_brier", "cats_calibration")  # ours, beside spaCy's (tests/test_calibration.py)
+CALIBRATION = ("cats_ece", "cats_brier", "cats_calibration", "cats_confusion")  # ours, beside spaCy's (tests/test_calibration.py, tests/test_evaluation_plots.py)
 
 
 def without_speed(scores):

@@ -17,7 +17,7 @@ from wasabi import Printer
 from ..errors import CorpusError, ScoreError
 from ..inference.classifiers import load_pipeline, max_length_for, scoring_max_length
 from ..memory import bound_primitive_cache
-from ..output_file import write_bytes_atomically
+from ..output_file import same_file, write_bytes_atomically
 from ._util import Arg, Opt, advice_for, app, fail, good, guard_output
 
 
@@ -27,6 +27,7 @@ def evaluate_cli(
     model: str = Arg(..., help="Pipeline with a text classifier: a path or an installed package name"),
     data_path: Path = Arg(..., help="Labelled corpus: a .spacy file (as spacy evaluate takes), a .jsonl/.csv/.tsv file, or a folder of them (shards, read in name order)", exists=True),
     output: Optional[Path] = Opt(None, "--output", "-o", help="JSON file for the scores (spacy evaluate's keys)", dir_okay=False),
+    plots: Optional[Path] = Opt(None, "--plots", help="Folder (new or existing) for confusion_matrix.png, reliability.png and evaluation.html (a page with both and the per-label table); other files in it are left alone. Needs matplotlib: pip install \"spacy-rnn[plots]\""),
     gpu_id: int = Opt(-1, "--gpu-id", "-g", help="GPU ID or -1 for CPU"),
     batch_size: Optional[int] = Opt(None, "--batch-size", "-b", min=1, help="Docs per nlp.pipe batch. Default: the pipeline's nlp.batch_size, as spacy evaluate"),
     chunk_size: int = Opt(1000, "--chunk-size", min=1, help="Docs read and run before they are dropped: memory is one chunk plus two cats dicts a doc"),
@@ -39,12 +40,22 @@ def evaluate_cli(
     """Evaluate a pipeline's text classifiers on a labelled corpus, as
     `python -m spacy evaluate` does, in memory that does not grow with the
     corpus. Only doc.cats are scored: use spacy evaluate for other components
-    and for the tokenization scores."""
+    and for the tokenization scores. With --plots, also draws a confusion
+    matrix and a reliability diagram, and a page with both."""
     from ..data.streaming import StreamingCorpus
-    from ..errors import EvaluationError
+    from ..errors import EvaluationError, OutputError
     from ..inference.evaluate import EvaluationReport, evaluate_stream
+    from ..inference.plots import check_plots_folder, require_matplotlib, write_evaluation_plots
 
     guard_output(output, [model, data_path], "--output")
+    if plots is not None:
+        try:
+            written = check_plots_folder(plots, [model, data_path], option="--plots")
+            require_matplotlib()
+        except (OutputError, EvaluationError) as e:
+            fail(str(e))
+        if output is not None and any(same_file(output, path) for path in written):
+            fail(f"--output {output} is one of the files --plots writes: choose another path for the scores.")
     bound_primitive_cache(primitive_cache)
     fix_random_seed()
     setup_gpu(gpu_id, silent=True)
@@ -67,6 +78,9 @@ def evaluate_cli(
         # spacy evaluate writes every score too (its handle_scores_per_type returns them all)
         write_bytes_atomically(output, srsly.json_dumps(scores, indent=2).encode("utf8") + b"\n")
         good(f"Saved results to {output}")
+    if plots is not None:
+        write_evaluation_plots(scores, plots, title=f"{model} on {data_path}", inputs=[model, data_path])
+        good(f"Wrote the confusion matrix, the reliability diagram and evaluation.html to {plots}")
     good(f"Evaluated {', '.join(report.components)} on {report.n_docs} docs ({report.n_words} words) "
          f"in {report.seconds:.1f} s")
 

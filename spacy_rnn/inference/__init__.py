@@ -12,6 +12,8 @@ the same options and loop), evaluation in bounded memory, and explanations.
 - :mod:`.files`: a file or stdin in, JSON Lines out, atomically.
 - :mod:`.evaluate`: spaCy's ``cats_*`` scores over a corpus of any size.
 - :mod:`.calibration`: expected calibration error and Brier score of ``doc.cats``.
+- :mod:`.plots`: a confusion matrix, a reliability diagram and a page with both
+  (``evaluate --plots``).
 - :mod:`.explain`: which tokens a prediction attended to.
 """
 from .classifiers import load_classifier, text_classifiers

@@ -12,7 +12,9 @@ classifier's own scorer (``Pipe.score``, the scorer of its config): the same
 
 Beside them, :mod:`.calibration` adds the expected calibration error and
 the Brier score of the same ``cats`` (``cats_ece``, ``cats_brier``, and the
-bins of a reliability diagram in ``cats_calibration``).
+bins of a reliability diagram in ``cats_calibration``), and
+:func:`confusion_scores` the counts of a confusion matrix
+(``cats_confusion``), which :mod:`.plots` draws.
 
 Only text classifiers are scored. A pipeline's other components still run,
 but their scores (and the tokenization scores, ``token_acc`` and friends)
@@ -20,7 +22,7 @@ need the docs themselves: use ``spacy evaluate`` for them.
 """
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
@@ -84,7 +86,8 @@ def evaluate_stream(
         ``cats_macro_auc``, ...) and ``speed`` (words per second of the
         pipeline), the keys of ``Language.evaluate``; and ``cats_ece``,
         ``cats_brier`` and ``cats_calibration``
-        (:func:`~spacy_rnn.inference.calibration.calibration_scores`).
+        (:func:`~spacy_rnn.inference.calibration.calibration_scores`), and
+        ``cats_confusion`` (:func:`confusion_scores`).
     RAISES (EvaluationError): The pipeline has no text classifier,
         ``chunk_size`` is not 1 or more, or a document has a gold label that
         no text classifier predicts (E035, naming the document: spaCy's
@@ -132,5 +135,66 @@ def evaluate_stream(
         exclusive = not isinstance(pipe, MultiLabel_TextCategorizer)
         pairs = ((eg.predicted.cats, eg.reference.cats) for eg in scored)
         scores.update(calibration_scores(pairs, labels[name], exclusive=exclusive))
+        pairs = ((eg.predicted.cats, eg.reference.cats) for eg in scored)
+        scores.update(confusion_scores(pairs, labels[name], exclusive=exclusive, thresholds=_thresholds(pipe)))
     scores["speed"] = report.n_words / report.seconds if report.seconds else 0.0
     return scores
+
+
+def confusion_scores(
+    pairs: Iterable[Tuple[Mapping[str, float], Mapping[str, float]]],
+    labels: Sequence[str],
+    exclusive: bool,
+    thresholds: Optional[Mapping[str, float]] = None,
+) -> Dict[str, Any]:
+    """The counts of a confusion matrix, decided as spaCy's ``Scorer.score_cats`` decides.
+
+    pairs (Iterable[Tuple[Mapping[str, float], Mapping[str, float]]]): Each
+        document's predicted and gold ``doc.cats``.
+    labels (Sequence[str]): The component's labels; other keys of the cats are ignored.
+    exclusive (bool): Whether the classes are exclusive.
+    thresholds (Optional[Mapping[str, float]]): Multi-label only: a label is
+        predicted at this probability or above (default 0.5), as the
+        component's scorer counts it.
+    RETURNS (Dict[str, Any]): ``cats_confusion``. Exclusive classes:
+        ``{"exclusive": true, "labels": [...], "matrix": [[...]], "left_out": n}``,
+        ``matrix[i][j]`` the documents of gold label ``labels[i]`` whose most
+        probable label is ``labels[j]`` (its diagonal is the scorer's true
+        positives), ``left_out`` the documents without a gold label (or
+        without predicted cats). Multi-label: ``{"exclusive": false, "labels": [...],
+        "thresholds": {label: t}, "per_label": {label: {"tp", "fn", "fp", "tn"}}}``;
+        a label missing from a document's gold cats is not counted for it.
+    """
+    index = {label: i for i, label in enumerate(labels)}
+    if exclusive:
+        matrix = [[0] * len(labels) for _ in labels]
+        left_out = 0
+        for predicted, gold in pairs:
+            # the highest of each, the first in dict order on a tie: as Scorer.score_cats picks them
+            pred = [(label, value) for label, value in predicted.items() if label in index]
+            ref = [(label, value) for label, value in gold.items() if label in index]
+            gold_label, gold_value = max(ref, key=lambda item: item[1]) if ref else (None, 0.0)
+            if not pred or gold_value <= 0:
+                left_out += 1
+                continue
+            pred_label = max(pred, key=lambda item: item[1])[0]
+            matrix[index[gold_label]][index[pred_label]] += 1
+        return {"cats_confusion": {"exclusive": True, "labels": list(labels), "matrix": matrix, "left_out": left_out}}
+    cut = {label: (thresholds or {}).get(label, 0.5) for label in labels}
+    counts = {label: {"tp": 0, "fn": 0, "fp": 0, "tn": 0} for label in labels}
+    for predicted, gold in pairs:
+        for label in labels:
+            gold_value = gold.get(label)
+            if gold_value is None:
+                continue
+            yes = float(predicted.get(label, 0.0)) >= cut[label]
+            key = ("tp" if yes else "fn") if gold_value > 0 else ("fp" if yes else "tn")
+            counts[label][key] += 1
+    return {"cats_confusion": {"exclusive": False, "labels": list(labels), "thresholds": cut, "per_label": counts}}
+
+
+def _thresholds(pipe: Any) -> Dict[str, float]:
+    """The threshold at which a multi-label component's scorer counts each label as predicted."""
+    threshold_for = getattr(pipe, "threshold_for", None)
+    default = float(getattr(pipe, "cfg", {}).get("threshold", 0.5))
+    return {label: float(threshold_for(label)) if threshold_for else default for label in getattr(pipe, "labels", ())}
