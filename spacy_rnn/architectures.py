@@ -35,7 +35,7 @@ from .layers.embed import StaticVectorsChoice, SumHashEmbed
 NEG_VALUE = -5000
 
 # How RNNTextCat.v1 combines its recurrent and bag-of-n-grams branches.
-Combine = Literal["sum", "mean"]
+Combine = Literal["sum", "mean", "geometric_mean"]
 COMBINE = get_args(Combine)
 
 
@@ -231,11 +231,12 @@ def build_rnn_textcat(
     bow_counts (str): How an n-gram's count in a document enters the branch:
         "binary" (1 for each n-gram present), "log" (log(1 + count)) or
         "count" (spaCy's ``TextCatBOW``).
-    bow_combine (str): How the branches make one prediction. "mean" gives
-        each branch its own softmax (or logistic) and outputs the mean of the
-        two probabilities, each branch trained with its own cross-entropy, an
-        ensemble of two models; "sum" adds the branches' scores before one
-        softmax (or logistic), one log-linear model.
+    bow_combine (str): How the branches make one prediction. "mean" and
+        "geometric_mean" give each branch its own softmax (or logistic), each
+        trained with its own cross-entropy, an ensemble of two models, and
+        output the arithmetic or the normalized geometric mean of the two
+        probabilities; "sum" adds the branches' scores before one softmax (or
+        logistic), one log-linear model.
     nO (Optional[int]): The number of labels, set by the component.
     """
     return _rnn_textcat(tok2vec, pooling, dropout, exclusive_classes, bow_ngram_size, bow_length,
@@ -250,6 +251,8 @@ def _rnn_textcat(
     """The classifier of ``spacy_rnn.RNNTextCat.v1``."""
     check_textcat_args(dropout, bow_ngram_size, bow_length, bow_counts, nO, where, bow_combine)
     layers, pool = _pooling_layers(tok2vec, pooling, dropout, where)
+    # random (Glorot) weights, Thinc's default; zero weights, as spaCy's output layers start, train
+    # to lower accuracy here (benchmarks/output_combination.json)
     scores_layer = Linear(nO=nO, nI=pooled_width(pooling, tok2vec.maybe_get_dim("nO")))
     fill_defaults = {"b": NEG_VALUE if exclusive_classes else 0, "W": 0}
     resizable_scores = resizable(
@@ -258,13 +261,14 @@ def _rnn_textcat(
     scores = chain(*layers, resizable_scores)
     resizables = [resizable_scores]
     if bow_ngram_size:
-        # in "mean", the branch has its own softmax: a label added later must start improbable there too
-        own_softmax = exclusive_classes and bow_combine == "mean"
+        # in the means, the branch has its own softmax: a label added later must start improbable there too
+        own_softmax = exclusive_classes and bow_combine != "sum"
         bow, resizable_bow = BagOfNgrams(bow_ngram_size, bow_length, nO=nO, counts=bow_counts,
                                          new_label_bias=NEG_VALUE if own_softmax else 0.0)
         resizables.append(resizable_bow)
-    if bow_ngram_size and bow_combine == "mean":
-        model = mean_probabilities(scores, bow, exclusive_classes=exclusive_classes)
+    if bow_ngram_size and bow_combine != "sum":
+        model = mean_probabilities(scores, bow, exclusive_classes=exclusive_classes,
+                                   geometric=bow_combine == "geometric_mean")
     else:
         if bow_ngram_size:
             scores = sum_outputs("sum_scores", scores, bow)

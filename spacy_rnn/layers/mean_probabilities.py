@@ -1,9 +1,13 @@
 """Average the label probabilities of several scorers, each trained as if alone.
 
-``RNNTextCat.v1`` with ``bow_combine = "mean"`` uses it for its two branches
-(the recurrent scorer and the bag of n-grams): each branch's scores go through
-their own softmax (exclusive classes) or logistic (multilabel), and the
-classifier outputs the mean of those probabilities, an ensemble of two models.
+``RNNTextCat.v1`` with ``bow_combine = "mean"`` or ``"geometric_mean"`` uses it
+for its two branches (the recurrent scorer and the bag of n-grams): each
+branch's scores go through their own softmax (exclusive classes) or logistic
+(multilabel), an ensemble of two models. "mean" outputs the arithmetic mean of
+those probabilities; "geometric_mean" their normalized geometric mean, which
+is the softmax (or logistic) of the mean of the branches' scores. The
+geometric mean follows the more confident branch: while one branch is still
+unsure, the other decides.
 
 Adding the branches' scores before one softmax ("sum") trains one log-linear
 model, in which each branch only has to correct the other; on IMDB dev a bag
@@ -25,12 +29,15 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 
-def mean_probabilities(*branches: Model[List[Doc], Floats2d], exclusive_classes: bool) -> Model[List[Doc], Floats2d]:
+def mean_probabilities(
+    *branches: Model[List[Doc], Floats2d], exclusive_classes: bool, geometric: bool = False
+) -> Model[List[Doc], Floats2d]:
     """The mean of the branches' softmax (``exclusive_classes``) or logistic
-    probabilities; ``branches`` give unnormalized scores of the same shape."""
+    probabilities; ``branches`` give unnormalized scores of the same shape.
+    ``geometric``: the normalized geometric mean instead of the arithmetic."""
     return Model(
         "mean_probabilities", _forward, init=_init, layers=list(branches), dims={"nO": None},
-        attrs={"exclusive_classes": exclusive_classes},
+        attrs={"exclusive_classes": exclusive_classes, "geometric": geometric},
     )
 
 
@@ -45,11 +52,12 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Floats2d, C
     ops = model.ops
     normalize = ops.softmax if model.attrs["exclusive_classes"] else ops.sigmoid
     outputs, callbacks = zip(*(layer(docs, is_train) for layer in model.layers))
-    probabilities = [normalize(ops.asarray(scores)) for scores in outputs]
-    mean = probabilities[0].copy()
-    for p in probabilities[1:]:
-        mean += p
-    mean /= len(probabilities)
+    outputs = [ops.asarray(scores) for scores in outputs]
+    probabilities = [normalize(scores) for scores in outputs]
+    if model.attrs["geometric"]:
+        mean = normalize(sum(outputs) / len(outputs))
+    else:
+        mean = sum(probabilities) / len(probabilities)
 
     def backprop(d_mean: Floats2d) -> List[Doc]:
         known = d_mean != 0

@@ -82,6 +82,13 @@ def scores(nlp, texts=TEXTS):
     return numpy.array([[doc.cats[l] for l in ("pos", "neg")] for doc in nlp.pipe(texts)])
 
 
+def token_vectors(nlp, texts=TEXTS):
+    """Each text's tok2vec output, flattened: what the vectors change in an
+    untrained model (its output layer starts at zero, so its scores do not)."""
+    tok2vec = nlp.get_pipe("rnn_textcat").model.get_ref("tok2vec")
+    return [numpy.asarray(v).ravel() for v in tok2vec.predict([nlp.make_doc(t) for t in texts])]
+
+
 def test_predictions_change_when_the_vectors_table_changes():
     nlp = trained_pipeline()
     before = scores(nlp)
@@ -160,9 +167,10 @@ def test_vectors_from_an_installed_package_are_used(tmp_path, monkeypatch):
     ]
     nlp.initialize(lambda: examples)
     assert_allclose(nlp.vocab["awful"].vector, table[WORDS.index("awful")])
-    before = scores(nlp)
+    before = token_vectors(nlp)
     nlp.vocab.vectors.data[:] = 0.0
-    assert not numpy.allclose(before[[0, 2, 3]], scores(nlp)[[0, 2, 3]])
+    after = token_vectors(nlp)
+    assert all(not numpy.allclose(before[i], after[i]) for i in [0, 2, 3])
 
 @pytest.mark.parametrize("bow, bow_counts, bow_combine", [
     (0, None, None), (1, None, None), (3, None, None), (2, "binary", None), (2, "log", None), (2, "binary", "mean"),
@@ -235,7 +243,27 @@ def test_bow_combine_mean_averages_the_branches():
 
 
 @pytest.mark.parametrize("exclusive", [True, False])
-def test_mean_probabilities_gives_each_branch_its_own_cross_entropy_gradient(exclusive):
+def test_bow_combine_geometric_mean_is_the_normalized_product(exclusive):
+    """With "geometric_mean" the output is the normalized geometric mean of
+    the branches' probabilities: the softmax (logistic) of their mean scores."""
+    texts = ["a bad bad bad film", "good fun", ""]
+    nlp = trained_pipeline(bow_ngram_size=2, steps=3, bow_combine="geometric_mean", exclusive=exclusive)
+    model = nlp.get_pipe(nlp.pipe_names[0]).model
+    assert model.name == "mean_probabilities" and model.attrs["geometric"]
+    docs = [nlp.make_doc(t) for t in texts]
+    p = [numpy.asarray(model.ops.softmax(model.ops.asarray(layer.predict(docs))) if exclusive
+                       else model.ops.sigmoid(model.ops.asarray(layer.predict(docs)))) for layer in model.layers]
+    if exclusive:
+        expected = numpy.sqrt(p[0] * p[1])
+        expected /= expected.sum(axis=1, keepdims=True)
+    else:
+        expected = numpy.sqrt(p[0] * p[1]) / (numpy.sqrt(p[0] * p[1]) + numpy.sqrt((1 - p[0]) * (1 - p[1])))
+    assert_allclose(model.predict(docs), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("geometric", [False, True])
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_mean_probabilities_gives_each_branch_its_own_cross_entropy_gradient(exclusive, geometric):
     """Handed spaCy's textcat gradient P - truth, each branch gets p_i - truth
     (the cross-entropy gradient of its own scores), and zero where the
     gradient was zero (a missing label)."""
@@ -254,11 +282,12 @@ def test_mean_probabilities_gives_each_branch_its_own_cross_entropy_gradient(exc
             return outputs[i].copy(), backprop
         return Model(f"fixed{i}", forward)
 
-    layer = mean_probabilities(fixed(0), fixed(1), exclusive_classes=exclusive)
+    layer = mean_probabilities(fixed(0), fixed(1), exclusive_classes=exclusive, geometric=geometric)
     P, backprop = layer([None] * 3, is_train=True)
     normalize = layer.ops.softmax if exclusive else layer.ops.sigmoid
     probabilities = [normalize(o) for o in outputs]
-    assert_allclose(P, (probabilities[0] + probabilities[1]) / 2, atol=1e-6)
+    expected = normalize((outputs[0] + outputs[1]) / 2) if geometric else (probabilities[0] + probabilities[1]) / 2
+    assert_allclose(P, expected, atol=1e-6)
     truth = numpy.zeros((3, 4), dtype="f")
     truth[[0, 1, 2], [1, 3, 0]] = 1.0
     d_P = P - truth
@@ -274,7 +303,7 @@ def test_textcat_refuses_unknown_combine():
 
     cfg = textcat_config(include_vectors=False, bow_ngram_size=2, bow_combine="max")
     tok2vec = spacy.util.registry.resolve({"t": cfg["model"]["tok2vec"]})["t"]
-    with pytest.raises(ConfigValueError, match="bow_combine = 'max' in spacy_rnn.RNNTextCat.v1.*'sum', 'mean'"):
+    with pytest.raises(ConfigValueError, match="bow_combine = 'max' in spacy_rnn.RNNTextCat.v1.*'sum', 'mean', 'geometric_mean'"):
         build_rnn_textcat(tok2vec, bow_ngram_size=2, bow_combine="max")
 
 
@@ -441,10 +470,10 @@ def test_vectors_from_spacy_init_vectors_are_used(tmp_path, mode):
     assert nlp.vocab.vectors.shape == (len(keys), dims)
     unseen = "zyxwvut"
     assert nlp.vocab[unseen].has_vector is (mode == "floret")
-    before = scores(nlp, TEXTS + [unseen])
-    # the same weights (same seed) over a changed table: other predictions
+    before = token_vectors(nlp, TEXTS + [unseen])
+    # the same weights (same seed) over a changed table: other token vectors
     nlp.vocab.vectors.data[:] = rng.standard_normal(nlp.vocab.vectors.shape).astype("f")
-    after = scores(nlp, TEXTS + [unseen])
+    after = token_vectors(nlp, TEXTS + [unseen])
     assert not numpy.allclose(before[0], after[0])
     assert numpy.allclose(before[1], after[1])  # the empty text has no vectors to change
     assert numpy.allclose(before[-1], after[-1]) is (mode == "default")
