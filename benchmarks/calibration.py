@@ -13,7 +13,8 @@ calibrate MODEL VAL OUTPUT`` fits it, and the dev split is scored once at
 temperature 1 and once at the fitted temperature. ECE: 15 bins, the top
 label (:mod:`spacy_rnn.inference.calibration`). Accuracy cannot change:
 scaling keeps the most probable label (checked). Writes
-``benchmarks/calibration.json``.
+``benchmarks/calibration.json`` (the corpora and seeds run are replaced, the
+others kept; ``commands`` lists the runs that made it).
 """
 import argparse
 import json
@@ -66,15 +67,19 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help="IMDB trains for several minutes a seed")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "calibration.json")
     args = parser.parse_args(argv)
-    result: Dict[str, Any] = {"protocol": "train on 90% of train, model-best and temperature on the other 10%, "
-                                          "scores on dev", "corpora": {}}
+    result: Dict[str, Any] = json.loads(args.output.read_text()) if args.output.exists() else {}
+    result["protocol"] = "train on 90% of train, model-best and temperature on the other 10%, scores on dev"
+    result.setdefault("corpora", {})
+    commands = result.setdefault("commands", [])
+    commands.append("python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for corpus in args.corpora:
             train = read_jsonl(DATA / corpus / "train.jsonl")
             labels = sorted({row["label"] for row in train})
             split = write_splits(corpus, train, read_jsonl(DATA / corpus / "dev.jsonl"), labels, work)
-            runs = []
+            runs = [run for run in result["corpora"].get(corpus, {}).get("runs", [])
+                    if run["seed"] not in (args.imdb_seeds if corpus == "imdb" else args.seeds)]
             for seed in (args.imdb_seeds if corpus == "imdb" else args.seeds):
                 out = work / f"{corpus}-{seed}"
                 train_s = spacy_train(ROOT / "configs" / f"{CONFIG[corpus]}.cfg", split["paths"]["train"],
@@ -83,6 +88,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                        **evaluate_model(out / "model-best", split["paths"]["val"], split["paths"]["dev"])}
                 runs.append(run)
                 print(corpus, json.dumps(run), flush=True)
+            runs.sort(key=lambda run: run["seed"])
             before, after = [r["ece_before"] for r in runs], [r["ece_after"] for r in runs]
             result["corpora"][corpus] = {
                 "config": f"configs/{CONFIG[corpus]}.cfg", "sizes": split["sizes"], "runs": runs,
@@ -91,7 +97,6 @@ def main(argv: Optional[List[str]] = None) -> None:
                 "half_or_less": sum(a <= b / 2 for a, b in zip(after, before)),
                 "at_most_0.03": sum(a <= 0.03 for a in after), "runs_total": len(runs),
             }
-            result["command"] = "python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:])
             args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"Wrote {args.output}")
 
