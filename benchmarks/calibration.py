@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from heldout import DATA, ROOT, predictions, read_jsonl, spacy_train, write_splits
+from heldout import DATA, ROOT, accuracy, predictions, read_jsonl, spacy_train, write_splits
 
 CONFIG = {"sst2": "sentiment_bilstm", "sst5": "sentiment_bilstm", "trec": "sentiment_bilstm",
           "imdb": "sentiment_bilstm_long"}
@@ -37,10 +37,6 @@ def scaled(pairs, labels, temperature):
 
     scores = scale(numpy.asarray([[p[label] for label in labels] for p, _ in pairs]), temperature, True)
     return [(dict(zip(labels, row.tolist())), y) for row, (_, y) in zip(scores, pairs)]
-
-
-def accuracy(pairs, labels) -> float:
-    return sum(max(labels, key=p.__getitem__) == max(labels, key=y.__getitem__) for p, y in pairs) / len(pairs)
 
 
 def evaluate_model(model: Path, val: Path, dev: Path) -> Dict[str, Any]:

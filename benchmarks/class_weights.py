@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
-from heldout import DATA, ROOT, exclusive_scores, read_jsonl, spacy_train, summary, write_splits
+from heldout import DATA, ROOT, label_counts, exclusive_scores, read_jsonl, spacy_train, summary, write_splits
 
 SUBSAMPLE = {"sst2_pos10": ("sst2", {"positive": 0.1}), "trec_rare": ("trec", {"LOC": 0.1, "NUM": 0.1}),
              "sst2": ("sst2", {})}
@@ -35,13 +35,6 @@ VARIANTS = {"unweighted": "null", "balanced": '"balanced"'}
 def subsample(rows: List[Dict[str, Any]], keep: Dict[str, float], seed: int = 0) -> List[Dict[str, Any]]:
     rng = random.Random(seed)
     return [row for row in rows if rng.random() < keep.get(row["label"], 1.0)]
-
-
-def label_counts(rows: List[Dict[str, Any]]) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for row in rows:
-        counts[row["label"]] = counts.get(row["label"], 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def main() -> None:

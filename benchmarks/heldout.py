@@ -23,6 +23,25 @@ def read_jsonl(path: Path) -> List[Dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def gold_labels(row: Dict[str, Any]) -> List[str]:
+    """A row's labels: its "labels" (a list: multi-label) or its one "label"."""
+    return list(row["labels"]) if "labels" in row else [row["label"]]
+
+
+def label_counts(rows: Iterable[Dict[str, Any]]) -> Dict[str, int]:
+    """Documents per label, in label order."""
+    counts: Dict[str, int] = {}
+    for row in rows:
+        for label in gold_labels(row):
+            counts[label] = counts.get(label, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def accuracy(pairs: Sequence[tuple], labels: Sequence[str]) -> float:
+    """The share of (predicted cats, gold cats) pairs whose most probable label is the gold one."""
+    return sum(max(labels, key=p.__getitem__) == max(labels, key=g.__getitem__) for p, g in pairs) / len(pairs)
+
+
 def write_docbin(rows: Iterable[Dict[str, Any]], labels: Sequence[str], path: Path) -> None:
     """Rows with a "label" (one label) or "labels" (a list: multi-label) as a .spacy file."""
     import spacy
@@ -31,7 +50,7 @@ def write_docbin(rows: Iterable[Dict[str, Any]], labels: Sequence[str], path: Pa
     nlp = spacy.blank("en")
     db = DocBin(store_user_data=False)
     for row in rows:
-        gold = set(row["labels"]) if "labels" in row else {row["label"]}
+        gold = set(gold_labels(row))
         doc = nlp.make_doc(row["text"])
         doc.cats = {label: float(label in gold) for label in labels}
         db.add(doc)
@@ -92,8 +111,7 @@ def exclusive_scores(model: Path, corpus: Path, component: str = "rnn_textcat") 
     _, pipe, pairs = predictions(model, corpus, component)
     scores = pipe.score([_ScoredExample(_Cats(p), _Cats(g)) for p, g in pairs])
     calibration = calibration_scores(pairs, list(pipe.labels), exclusive=True)
-    correct = sum(max(p, key=p.get) == max(g, key=g.get) for p, g in pairs)
-    return {"accuracy": correct / len(pairs), "macro_f": scores["cats_macro_f"],
+    return {"accuracy": accuracy(pairs, list(pipe.labels)), "macro_f": scores["cats_macro_f"],
             "ece": calibration["cats_ece"], "brier": calibration["cats_brier"]}
 
 

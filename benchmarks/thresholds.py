@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
-from heldout import DATA, ROOT, predictions, read_jsonl, spacy_train, summary, write_splits
+from heldout import DATA, ROOT, label_counts, predictions, read_jsonl, spacy_train, summary, write_splits
 
 COMPONENT = "rnn_textcat_multilabel"
 
@@ -43,14 +43,6 @@ def combine(questions: List[Dict[str, Any]], sentences: List[Dict[str, Any]], se
         else:
             rows.append({"text": question["text"], "labels": [question["label"]]})
     return rows
-
-
-def label_counts(rows: List[Dict[str, Any]]) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for row in rows:
-        for label in row["labels"]:
-            counts[label] = counts.get(label, 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def dev_scores(model: Path, val: Path, dev: Path) -> Dict[str, Any]:

@@ -25,19 +25,21 @@ def running_spacy_cli(argv0: Optional[str] = None) -> bool:
     return name in ("spacy", "spacy.exe") or path.endswith(os.path.join("spacy", "__main__.py"))
 
 
-def _user_errors() -> tuple:
-    from .errors import (ClockworkSettingError, ConfigValueError, CorpusError, EvaluationError, ExplainError,
-                         OutputError, ScoreError, WeightsError)
+def verbose() -> bool:
+    """Whether to show tracebacks: SPACY_RNN_VERBOSE set to 1 (our commands' --verbose sets it)."""
+    return os.environ.get(VERBOSE_ENV, "").strip().lower() in ("1", "true", "yes")
 
-    return (ClockworkSettingError, ConfigValueError, CorpusError, EvaluationError, ExplainError, OutputError,
-            ScoreError, WeightsError)
+
+def _user_errors() -> tuple:
+    from .errors import MESSAGE_ERRORS, ClockworkSettingError, WeightsError
+
+    return MESSAGE_ERRORS + (ClockworkSettingError, WeightsError)
 
 
 def excepthook(kind: Type[BaseException], error: BaseException, tb: Optional[TracebackType],
                previous=sys.__excepthook__) -> None:
     """Print one of our errors as a ✘ message; hand anything else to ``previous``."""
-    verbose = os.environ.get(VERBOSE_ENV, "").strip().lower() in ("1", "true", "yes")
-    if verbose or not isinstance(error, _user_errors()):
+    if verbose() or not isinstance(error, _user_errors()):
         previous(kind, error, tb)
         return
     from wasabi import msg

@@ -299,3 +299,9 @@ class CorpusError(ValueError):
 
     def __reduce__(self):  # keep it picklable (worker processes, pytest-xdist)
         return (type(self), (self.path, self.line, self.problem, self.advice, self.field))
+
+
+# Errors whose message says what is wrong and what to do: the commands print
+# them as they are (cli._util.describe_error), and under spaCy's own CLI they
+# are ✘ messages too (_spacy_cli, which adds the two a command never lets out).
+MESSAGE_ERRORS = (ConfigValueError, CorpusError, EvaluationError, ExplainError, OutputError, ScoreError)

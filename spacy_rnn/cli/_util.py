@@ -17,7 +17,7 @@ import click
 import typer
 from wasabi import Printer, color
 
-from .._spacy_cli import VERBOSE_ENV  # set to 1 (or give --verbose): tracebacks of unexpected errors
+from .._spacy_cli import VERBOSE_ENV, verbose  # set to 1 (or give --verbose): tracebacks of unexpected errors
 from ..errors import CorpusError
 
 COMMAND = "python -m spacy_rnn"
@@ -143,17 +143,12 @@ def guarded(name: str, function: Callable) -> Callable:
     return run
 
 
-def verbose() -> bool:
-    """Whether to show tracebacks: --verbose, or SPACY_RNN_VERBOSE set to 1."""
-    return os.environ.get(VERBOSE_ENV, "").strip().lower() in ("1", "true", "yes")
-
-
 def describe_error(command: str, error: BaseException) -> str:
     """One message for an error no command anticipated: what failed and what
     to do, without a traceback."""
-    from ..errors import ConfigValueError, CorpusError, EvaluationError, ExplainError, OutputError, ScoreError
+    from ..errors import MESSAGE_ERRORS
 
-    if isinstance(error, (ConfigValueError, CorpusError, EvaluationError, ExplainError, OutputError, ScoreError)):
+    if isinstance(error, MESSAGE_ERRORS):
         return str(error)
     if isinstance(error, OSError) and error.strerror:
         where = f": {error.filename}" if error.filename else ""

@@ -129,13 +129,12 @@ def evaluate_stream(
             report.n_docs += 1
             report.n_words += len(doc)
     scores: Dict[str, Any] = {}
+    pairs = [(eg.predicted.cats, eg.reference.cats) for eg in scored]
     for name in names:
         pipe = nlp.get_pipe(name)
         scores.update(pipe.score(scored))
         exclusive = not isinstance(pipe, MultiLabel_TextCategorizer)
-        pairs = ((eg.predicted.cats, eg.reference.cats) for eg in scored)
         scores.update(calibration_scores(pairs, labels[name], exclusive=exclusive))
-        pairs = ((eg.predicted.cats, eg.reference.cats) for eg in scored)
         scores.update(confusion_scores(pairs, labels[name], exclusive=exclusive, thresholds=_thresholds(pipe)))
     scores["speed"] = report.n_words / report.seconds if report.seconds else 0.0
     return scores
