@@ -15,8 +15,9 @@ With ``store_attention = true`` (and attention pooling) the components also
 explain their predictions: ``doc._.rnn_attention`` holds each token's
 attention weight (:mod:`spacy_rnn.attention`). Beyond spaCy's settings they
 take ``temperature`` (:mod:`spacy_rnn.temperature`), ``loss``,
-``class_weights`` and ``label_smoothing`` (:mod:`spacy_rnn.losses`), and the
-multi-label one ``thresholds`` (:mod:`spacy_rnn.thresholds`).
+``class_weights`` and ``label_smoothing`` (:mod:`spacy_rnn.losses`),
+``weights_dtype`` (:mod:`spacy_rnn.quantization`), and the multi-label one
+``thresholds`` (:mod:`spacy_rnn.thresholds`).
 """
 import ast
 from typing import Callable, Dict, Iterable, Optional, Union
@@ -31,6 +32,7 @@ from thinc.api import Config, Model
 from .errors import Errors
 from .attention import AttentionExplanations
 from .losses import ConfigurableLoss
+from .quantization import Int8Storage
 from .schedule import check_training_config
 from .temperature import TemperatureScaled
 from .thresholds import PerLabelThresholds
@@ -178,7 +180,7 @@ def config_labels(labels: Optional[Union[str, Iterable[str]]]) -> Optional[Itera
 
 class RNNTextCategorizer(
     TemperatureScaled, ConfigurableLoss, AttentionExplanations, _BatchInvariantPredict, _KnownLabelsOnly,
-    TextCategorizer,
+    Int8Storage, TextCategorizer,
 ):
     """Single-label text classification with a recurrent model."""
 
@@ -198,7 +200,7 @@ class RNNTextCategorizer(
 
 class RNNMultiLabelTextCategorizer(
     PerLabelThresholds, TemperatureScaled, ConfigurableLoss, AttentionExplanations, _BatchInvariantPredict,
-    _KnownLabelsOnly, MultiLabel_TextCategorizer,
+    _KnownLabelsOnly, Int8Storage, MultiLabel_TextCategorizer,
 ):
     """Multi-label text classification with a recurrent model."""
 
@@ -225,6 +227,7 @@ class RNNMultiLabelTextCategorizer(
         "loss": "squared",
         "class_weights": None,
         "label_smoothing": 0.0,
+        "weights_dtype": "float32",
         "model": DEFAULT_RNN_TEXTCAT_MODEL,
         "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
     },
@@ -241,6 +244,7 @@ def make_rnn_textcat(
     loss: str = "squared",
     class_weights: Optional[Union[str, Dict[str, float]]] = None,
     label_smoothing: float = 0.0,
+    weights_dtype: str = "float32",
 ) -> RNNTextCategorizer:
     """Create an ``rnn_textcat`` component: one label per document.
 
@@ -261,12 +265,17 @@ def make_rnn_textcat(
         (:mod:`spacy_rnn.losses`): "squared" (spaCy's) or "cross_entropy";
         "balanced" or a label -> weight table; a smoothing in [0, 1). E040
         for another value.
+    weights_dtype (str): How the model's weights are saved: "float32", or
+        "int8" (about a quarter of the size, loaded back as float32;
+        :mod:`spacy_rnn.quantization`). ``python -m spacy_rnn quantize``
+        writes a copy of a trained pipeline with it. E040 for another value.
     RAISES (ConfigValueError): store_attention without attention pooling, or
         a temperature that is not a number above 0 (E038).
     """
     return RNNTextCategorizer(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention,
         temperature=temperature, loss=loss, class_weights=class_weights, label_smoothing=label_smoothing,
+        weights_dtype=weights_dtype,
     )
 
 
@@ -281,6 +290,7 @@ def make_rnn_textcat(
         "loss": "squared",
         "class_weights": None,
         "label_smoothing": 0.0,
+        "weights_dtype": "float32",
         "model": DEFAULT_RNN_TEXTCAT_MULTILABEL_MODEL,
         "scorer": {"@scorers": "spacy.textcat_multilabel_scorer.v2"},
     },
@@ -298,6 +308,7 @@ def make_rnn_textcat_multilabel(
     loss: str = "squared",
     class_weights: Optional[Union[str, Dict[str, float]]] = None,
     label_smoothing: float = 0.0,
+    weights_dtype: str = "float32",
 ) -> RNNMultiLabelTextCategorizer:
     """Create an ``rnn_textcat_multilabel`` component: any number of labels.
 
@@ -320,6 +331,10 @@ def make_rnn_textcat_multilabel(
         (:mod:`spacy_rnn.losses`): "squared" (spaCy's) or "cross_entropy";
         "balanced" or a label -> weight table; a smoothing in [0, 1). E040
         for another value.
+    weights_dtype (str): How the model's weights are saved: "float32", or
+        "int8" (about a quarter of the size, loaded back as float32;
+        :mod:`spacy_rnn.quantization`). ``python -m spacy_rnn quantize``
+        writes a copy of a trained pipeline with it. E040 for another value.
     RAISES (ConfigValueError): store_attention without attention pooling, or
         a temperature that is not a number above 0 (E038).
     """
@@ -327,4 +342,5 @@ def make_rnn_textcat_multilabel(
         nlp.vocab, model, name, threshold=threshold, scorer=scorer, store_attention=store_attention,
         temperature=temperature, thresholds=thresholds, loss=loss, class_weights=class_weights,
         label_smoothing=label_smoothing,
+        weights_dtype=weights_dtype,
     )

@@ -194,7 +194,7 @@ def choose_component(nlp: Language, component: Optional[str], model: Union[str, 
         return names[-1]
     if component in names:
         return component
-    kinds = "rnn_textcat or rnn_textcat_multilabel" if setting == "temperature" else "rnn_textcat_multilabel"
+    kinds = "rnn_textcat_multilabel" if setting == "thresholds" else "rnn_textcat or rnn_textcat_multilabel"
     if component is not None:
         raise EvaluationError(f"The pipeline {str(model)!r} has no component {component!r} with {setting}; "
                               f"those with it: {', '.join(names) or 'none'} ({kinds}). Pass --component.")
@@ -232,12 +232,19 @@ def predict_corpus(
 def write_with_setting(nlp: Language, component: str, key: str, value: Any, output_path: Path) -> None:
     """Save ``nlp`` to ``output_path`` (through a new folder beside it, renamed
     at the end) with ``key = value`` in the component's config."""
+    write_with_settings(nlp, {component: {key: value}}, output_path)
+
+
+def write_with_settings(nlp: Language, settings: Dict[str, Dict[str, Any]], output_path: Path) -> None:
+    """Save ``nlp`` to ``output_path`` (through a new folder beside it, renamed
+    at the end) with each component's ``{key: value}`` of ``settings`` in its config."""
     output_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_path.name}.", dir=output_path.parent))
     try:
         nlp.to_disk(tmp)
         config = Config().from_disk(tmp / "config.cfg", interpolate=False)
-        config["components"][component][key] = value
+        for component, values in settings.items():
+            config["components"][component].update(values)
         config.to_disk(tmp / "config.cfg")
         tmp.chmod(0o777 & ~_umask())
         if output_path.exists():
