@@ -1,7 +1,8 @@
 """benchmarks/textcat_benchmark.py: configs it builds, ratios, targets and the report.
 
-The full run and ``--quick`` train real models (CI runs ``--quick``); these
-tests check the pieces on their own, fast."""
+The full run and ``--quick`` train real models (``make benchmark-quick``);
+these tests check the pieces on their own, fast, and run ``--quick`` end to
+end with two models."""
 import json
 import subprocess
 import sys
@@ -249,3 +250,22 @@ def test_a_failing_child_stops_the_run(monkeypatch, tmp_path):
     assert err.value.returncode == 3
     with pytest.raises(SystemExit, match="--jobs must be at least 1"):
         list(bench.run_children(jobs, n_parallel=0))
+
+
+@pytest.mark.slow
+def test_quick_mode_trains_scores_and_reports_end_to_end(tmp_path):
+    """--quick on the fixture corpora with one model of ours and one of
+    spaCy's (the whole --quick, every model, is `make benchmark-quick`):
+    children train real models with `spacy train`, and the report has both."""
+    models = [bench.DEFAULT_MODEL, bench.ENSEMBLE_BASELINE]
+    subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "textcat_benchmark.py"), "--quick",
+                    "--data-dir", str(bench.FIXTURE_DATA_DIR), "--models", *models, "--jobs", "2",
+                    "--output-dir", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work")],
+                   check=True, capture_output=True, cwd=REPO_ROOT)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["quick"] and results["fixture_data"]
+    assert set(results["datasets"]["sentences"]) == set(models)
+    for row in results["datasets"]["sentences"].values():
+        assert 0.0 <= row["accuracy"] <= 1.0 and row["words_per_s"] > 0
+    report = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert bench.OURS[bench.DEFAULT_MODEL][1] in report and bench.SPACY[bench.ENSEMBLE_BASELINE] in report
