@@ -39,6 +39,10 @@ BLOCK = 64
 MIN_SIZE = 256
 # marks the bytes of a model saved int8 (a msgpack map with this key)
 MARK = "spacy_rnn_int8"
+# how those bytes begin: a msgpack map of two entries (0x82), MARK = 1 first
+# (msgpack keeps the order), so a model saved float32 is told apart without
+# decoding it
+_INT8_PREFIX = b"\x82" + srsly.msgpack_dumps(MARK) + srsly.msgpack_dumps(1)
 
 
 def check_weights_dtype(value: Any, where: str) -> str:
@@ -142,16 +146,18 @@ def quantize_model_bytes(data: bytes) -> bytes:
     return srsly.msgpack_dumps({MARK: 1, "model": msg})
 
 
+def is_quantized(data: bytes) -> bool:
+    """Whether model bytes were written by :func:`quantize_model_bytes`."""
+    return data.startswith(_INT8_PREFIX)
+
+
 def dequantize_model_bytes(data: bytes) -> bytes:
     """The float32 ``to_bytes`` of a model saved by :func:`quantize_model_bytes`;
-    other bytes unchanged (a model saved float32 loads as it always did)."""
-    try:
-        outer = srsly.msgpack_loads(data)
-    except Exception:  # not ours to judge: Thinc's from_bytes reports it
+    other bytes unchanged and not decoded (a model saved float32 loads as it
+    always did, at no extra cost)."""
+    if not is_quantized(data):
         return data
-    if not (isinstance(outer, dict) and outer.get(MARK)):
-        return data
-    return srsly.msgpack_dumps(_map_weights(outer["model"], decode_array, _decode_state))
+    return srsly.msgpack_dumps(_map_weights(srsly.msgpack_loads(data)["model"], decode_array, _decode_state))
 
 
 class Int8Storage:
@@ -184,16 +190,21 @@ class Int8Storage:
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> Any:
         msg = srsly.msgpack_loads(bytes_data)
-        if isinstance(msg, dict) and isinstance(msg.get("model"), bytes) and "model" not in exclude:
-            msg["model"] = dequantize_model_bytes(msg["model"])
+        model = msg.get("model") if isinstance(msg, dict) else None
+        if isinstance(model, bytes) and is_quantized(model) and "model" not in exclude:
+            msg["model"] = dequantize_model_bytes(model)
             bytes_data = srsly.msgpack_dumps(msg)
         return super().from_bytes(bytes_data, exclude=exclude)  # type: ignore[misc]
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
-        super().to_disk(path, exclude=exclude)  # type: ignore[misc]
-        model_path = Path(path) / "model"
-        if self._weights_dtype == "int8" and "model" not in exclude and model_path.exists():
-            model_path.write_bytes(quantize_model_bytes(model_path.read_bytes()))
+        if self._weights_dtype != "int8":
+            super().to_disk(path, exclude=exclude)  # type: ignore[misc]
+            return
+        exclude = tuple(exclude)
+        super().to_disk(path, exclude=exclude + ("model",))  # type: ignore[misc]
+        # the model file written once, int8, where spaCy's to_disk writes it
+        util.to_disk(Path(path), {"model": lambda p: Path(p).write_bytes(
+            quantize_model_bytes(self.model.to_bytes()))}, exclude)  # type: ignore[attr-defined]
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> Any:
         exclude = tuple(exclude)

@@ -59,11 +59,8 @@ def quantize(
     output_path = Path(output_path)
     check_new_folder(output_path, [model])
     nlp = load_pipeline(model)
-    if component is None:
-        names = [name for name in nlp.pipe_names if hasattr(nlp.get_pipe(name), "weights_dtype")]
-        if not names:
-            choose_component(nlp, None, model, "weights_dtype")  # raises, naming the components there are
-    else:
+    names = [] if component is not None else [name for name in nlp.pipe_names if hasattr(nlp.get_pipe(name), "weights_dtype")]
+    if not names:  # the one asked for, checked; or none there: the error names the components there are
         names = [choose_component(nlp, component, model, "weights_dtype")]
     for name in names:
         nlp.get_pipe(name).weights_dtype = "int8"
