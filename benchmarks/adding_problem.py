@@ -70,15 +70,9 @@ class Adding(Task):
 
 
 def plot(results: Dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     s = results["settings"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    for variant in s["variants"]:
-        rows, color = convergence.plot_solved(axes[0], results, variant)
+    fig, axes, solved_by_variant = convergence.figure(results, 2, 12)
+    for variant, (rows, color) in solved_by_variant.items():
         lengths = sorted({r["length"] for r in rows})
         finals = [numpy.median([r["final"] for r in rows if r["length"] == n and r["final"] is not None] or [numpy.nan])
                   for n in lengths]
@@ -92,12 +86,8 @@ def plot(results: Dict[str, Any], path: Path) -> None:
     for ax in axes:
         convergence.log_lengths(ax, s["lengths"])
         ax.set_xlabel("sequence length")
-        ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Adding problem trained until learned: Adam, batch {s['batch']}, {len(s['seeds'])} seeds, "
-                 f"learning rate per cell chosen at length {s['tune_length']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    convergence.save_figure(fig, axes, results, path, "Adding problem", "length")
 
 
 def main() -> None:

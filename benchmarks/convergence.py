@@ -346,6 +346,30 @@ def main(task: Task, doc: str, plot: Callable[[Dict[str, Any], Any], None], defa
     print(f"wrote {output} and {output.with_suffix('.png')} in {results['wall_s']} s")
 
 
+def figure(results: Dict[str, Any], n_panels: int, width: float) -> Tuple[Any, Any, Dict[str, Tuple[List, Any]]]:
+    """A figure of ``n_panels`` side by side whose first panel shows, for every
+    variant, the seeds that reached the target (:func:`plot_solved`); returns
+    the figure, its axes, and each variant's runs and line color."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, n_panels, figsize=(width, 5))
+    return fig, axes, {variant: plot_solved(axes[0], results, variant) for variant in results["settings"]["variants"]}
+
+
+def save_figure(fig: Any, axes: Any, results: Dict[str, Any], path: Any, task: str, length_name: str) -> None:
+    """Grid every panel, title the figure with the protocol, and write it to ``path``."""
+    s = results["settings"]
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{task} trained until learned: Adam, batch {s['batch']}, {len(s['seeds'])} seeds, "
+                 f"learning rate per cell chosen at {length_name} {s['tune_length']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def plot_solved(ax: Any, results: Dict[str, Any], variant: str) -> Tuple[List[Dict[str, Any]], Any]:
     """Draw on ``ax`` the share of seeds of ``variant`` that reached the
     target by length, within the budget (solid) and half of it (dotted);

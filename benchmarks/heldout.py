@@ -105,10 +105,16 @@ def predictions(model: Path, corpus: Path, component: str):
 
 def exclusive_scores(model: Path, corpus: Path, component: str = "rnn_textcat") -> Dict[str, float]:
     """Accuracy, spaCy's macro-F, ECE and Brier score of an exclusive classifier."""
+    _, pipe, pairs = predictions(model, corpus, component)
+    return pair_scores(pipe, pairs)
+
+
+def pair_scores(pipe, pairs: Sequence[tuple]) -> Dict[str, float]:
+    """Accuracy, spaCy's macro-F, ECE and Brier score of an exclusive
+    classifier ``pipe``'s (predicted cats, gold cats) pairs."""
     from spacy_rnn.inference.calibration import calibration_scores
     from spacy_rnn.inference.evaluate import _Cats, _ScoredExample
 
-    _, pipe, pairs = predictions(model, corpus, component)
     scores = pipe.score([_ScoredExample(_Cats(p), _Cats(g)) for p, g in pairs])
     calibration = calibration_scores(pairs, list(pipe.labels), exclusive=True)
     return {"accuracy": accuracy(pairs, list(pipe.labels)), "macro_f": scores["cats_macro_f"],

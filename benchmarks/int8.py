@@ -37,13 +37,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List
 
-import numpy
 import spacy
 import torch
 from spacy.tokens import DocBin
 
-from heldout import ROOT, accuracy
-from spacy_rnn.inference.evaluate import _Cats, _ScoredExample
+from heldout import ROOT, pair_scores
 from spacy_rnn.inference.quantize import pipeline_bytes, quantize
 
 BENCH = ROOT / "training" / "bench_defaults"
@@ -62,10 +60,8 @@ LSTM_SHAPES = [(20, 1), (20, 64), (20, 1000), (230, 64)]
 
 def scores(nlp, docs) -> Dict[str, Any]:
     pipe = next(p for _, p in nlp.pipeline if hasattr(p, "weights_dtype"))
-    labels = list(pipe.labels)
     pairs = [(dict(p.cats), dict(g.cats)) for p, g in zip(nlp.pipe((d.text for d in docs), batch_size=1000), docs)]
-    macro_f = pipe.score([_ScoredExample(_Cats(p), _Cats(g)) for p, g in pairs])["cats_macro_f"]
-    return {"accuracy": accuracy(pairs, labels), "macro_f": macro_f, "pairs": pairs, "labels": labels}
+    return {**pair_scores(pipe, pairs), "pairs": pairs, "labels": list(pipe.labels)}
 
 
 def words_per_second(nlps: Dict[str, Any], texts: List[str], n_words: int, rounds: int) -> Dict[str, float]:

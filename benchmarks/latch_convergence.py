@@ -58,15 +58,9 @@ class Latch(Task):
 
 
 def plot(results: Dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     s = results["settings"]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
-    for variant in s["variants"]:
-        rows, color = convergence.plot_solved(axes[0], results, variant)
+    fig, axes, solved_by_variant = convergence.figure(results, 3, 16)
+    for variant, (rows, color) in solved_by_variant.items():
         gaps = sorted({r["length"] for r in rows})
         solved = [(g, numpy.median([r["updates_to_target"] for r in rows if r["length"] == g
                                     and r["updates_to_target"] is not None]))
@@ -93,12 +87,7 @@ def plot(results: Dict[str, Any], path: Path) -> None:
     axes[2].set_ylabel("||dL/dx_t|| / ||dL/dx_last||, mean over held-out sequences")
     axes[2].set_title(f"Gradient by distance, gap {s['flow_length']}:\ninitial (dotted), trained (solid)")
     axes[2].legend(fontsize=7)
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"Latch task trained until learned: Adam, batch {s['batch']}, {len(s['seeds'])} seeds, "
-                 f"learning rate per cell chosen at gap {s['tune_length']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    convergence.save_figure(fig, axes, results, path, "Latch task", "gap")
 
 
 def main() -> None:
