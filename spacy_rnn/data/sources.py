@@ -11,6 +11,7 @@ Which format a path is in: :mod:`.formats`.
 import csv
 import json
 import math
+import re
 from collections import Counter
 from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -20,6 +21,27 @@ from .formats import DELIMITERS, PathLike, suffix_format
 
 # A path, or a binary stream (e.g. sys.stdin.buffer) read from its current position.
 Source = Union[str, Path, IO[bytes]]
+
+# How deep a line's arrays and objects may nest. json.loads recurses once per
+# level and stops at the interpreter's recursion limit, which depends on how
+# deep the caller's stack already is; and a garbage-collector finalizer that
+# runs while it is that deep fails with an "unraisable" RecursionError. A line
+# nested deeper than this is refused before json sees it, the same way on
+# every call. No record of text and labels comes near it.
+MAX_JSON_DEPTH = 200
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _json_depth(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest (strings ignored)."""
+    depth = deepest = 0
+    for char in _JSON_STRING.sub("", text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 def source_name(source: Source) -> str:
     """The name to use for a source in messages: its path, or the stream's name."""
@@ -143,6 +165,14 @@ def _json_items(
                     yield number, None
                 continue
             text = _strip_line_ending(line)
+            # Counting brackets is cheap; the exact depth only when there are many.
+            if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _json_depth(text) > MAX_JSON_DEPTH:
+                yield number, CorpusError(
+                    name, number,
+                    f"cannot read the JSON: arrays or objects nested more than {MAX_JSON_DEPTH} levels deep",
+                    'Each line of a JSONL file must be one flat JSON object, e.g. {"text": "...", "label": "..."}',
+                )
+                continue
             try:
                 obj = json.loads(text, parse_float=_finite_float, parse_constant=_not_json)
             except json.JSONDecodeError as e:
@@ -163,10 +193,9 @@ def _json_items(
                     '{"text": "...", "label": "..."}; fix the line',
                 )
                 continue
-            except (ValueError, RecursionError) as e:  # an int of over 4300 digits, deep nesting
-                problem = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+            except ValueError as e:  # an int of over 4300 digits
                 yield number, CorpusError(
-                    name, number, f"cannot read the JSON: {problem}",
+                    name, number, f"cannot read the JSON: {e}",
                     "Fix the line, e.g. write a huge number as a string",
                 )
                 continue

@@ -61,3 +61,22 @@ def test_issue34_numbers_that_json_cannot_write_back_are_invalid_records(tmp_pat
     assert items[0] == (1, {"id": 1, "text": "ok"})
     number, error = items[1]
     assert number == 2 and isinstance(error, CorpusError) and problem in str(error) and "line 2" in str(error)
+
+
+def test_deep_nesting_is_refused_before_json_parses_it(tmp_path):
+    """A line nested past MAX_JSON_DEPTH is an error naming its line, the same
+    at any stack depth: json.loads is never asked to recurse that far, so no
+    RecursionError (raised, or unraisable in a finalizer) can come of it.
+    Brackets inside strings do not count, and a record at the limit reads."""
+    from spacy_rnn.data.sources import MAX_JSON_DEPTH
+
+    at_limit = '{"text": "a", "x": ' + "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1) + "}"
+    in_string = '{"text": "' + "[{" * 5000 + '", "label": "pos"}'
+    too_deep = '{"text": "a", "x": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}"
+    path = write_lines(tmp_path / "in.jsonl", [at_limit, in_string, too_deep, "[" * 50_000])
+    items = list(read_jsonl_objects(path, keep_errors=True))
+    assert items[0][1]["text"] == "a"
+    assert items[1][1]["text"] == "[{" * 5000
+    for number, (line, error) in zip((3, 4), items[2:]):
+        assert line == number and isinstance(error, CorpusError)
+        assert f"line {number}" in str(error) and f"more than {MAX_JSON_DEPTH} levels deep" in str(error)
