@@ -251,8 +251,8 @@ def _rnn_textcat(
     """The classifier of ``spacy_rnn.RNNTextCat.v1``."""
     check_textcat_args(dropout, bow_ngram_size, bow_length, bow_counts, nO, where, bow_combine)
     layers, pool = _pooling_layers(tok2vec, pooling, dropout, where)
-    # random (Glorot) weights, Thinc's default; zero weights, as spaCy's output layers start, train
-    # to lower accuracy here (benchmarks/output_combination.json)
+    # random (Glorot) weights, Thinc's default, not the zero weights spaCy's output layers start
+    # from: the comparison is in benchmarks/output_combination.json
     scores_layer = Linear(nO=nO, nI=pooled_width(pooling, tok2vec.maybe_get_dim("nO")))
     fill_defaults = {"b": NEG_VALUE if exclusive_classes else 0, "W": 0}
     resizable_scores = resizable(

@@ -10,8 +10,8 @@ into float32 weights, so the loaded model computes in float32 exactly as
 before, with weights that differ from the trained ones by at most half a
 step of their block's scale.
 
-Computing in int8 is not what this buys: PyTorch's dynamic int8 LSTM is no
-faster than the float32 one at this package's widths on the CPUs we measured
+Computing in int8 is not what this buys: PyTorch's dynamic int8 LSTM was
+measured against the float32 one at this package's widths and did not pay
 (``benchmarks/int8.py``), and the hash embedding and bag-of-n-grams tables,
 most of the weights, are lookups, not matrix products. What it buys is size:
 the pipeline to ship, package, copy to workers and keep in a container image.

@@ -92,7 +92,7 @@ def create_pretrain_rnn_lm(
         ``python -m spacy_rnn lm-vocab RAW_TEXT OUTPUT.json --size N`` over
         the same raw text.
     output_layer (str): "adaptive" (``torch.nn.AdaptiveLogSoftmaxWithLoss``:
-        exact, and much faster for large vocabularies) or "full" (a linear
+        exact; rare-word clusters are computed only where a target needs them) or "full" (a linear
         layer and a softmax over all classes).
     cutoffs (List[int]): The adaptive softmax's cluster boundaries over the
         target ids (frequent ids first); cutoffs at or above the number of
