@@ -29,6 +29,38 @@ def test_fit_thresholds_best_f1_and_precision():
     assert fit_thresholds(tied, ["a"]) == {"a": pytest.approx(0.3)}
 
 
+def test_a_threshold_that_does_not_beat_the_default_out_of_sample_is_not_kept():
+    """With ``default``, each best-F1 threshold is checked on bootstrap
+    resamples' left-out documents: a label whose scores already separate at
+    the default keeps it, and one whose positives all sit below it gets a
+    threshold."""
+    import numpy
+    from spacy_rnn.thresholds import out_of_bag_gain
+
+    rng = numpy.random.default_rng(0)
+    y = rng.random(400) < 0.3
+    # "low": positives score 0.2-0.4, negatives 0-0.2: 0.5 predicts nothing, a fitted threshold everything right
+    low = numpy.where(y, rng.uniform(0.2, 0.4, 400), rng.uniform(0.0, 0.2, 400))
+    # "noisy": positives 0.5-1, negatives 0-0.5: the default already separates them; a threshold
+    # fitted on a resample lies somewhere in the gap its documents leave, and can only lose out of sample
+    noisy = numpy.where(y, rng.uniform(0.5, 1.0, 400), rng.uniform(0.0, 0.5, 400))
+    pairs = [({"low": float(a), "noisy": float(b)}, {"low": float(g), "noisy": float(g)})
+             for a, b, g in zip(low, noisy, y)]
+    assert out_of_bag_gain(low, y, 0.5, 100) > 0.5
+    fitted = fit_thresholds(pairs, ["low", "noisy"], default=0.5)
+    assert set(fitted) == {"low"} and 0.19 < fitted["low"] < 0.21
+    assert set(fit_thresholds(pairs, ["low", "noisy"], default=0.5, resamples=0)) == {"low", "noisy"}
+    assert set(fit_thresholds(pairs, ["low", "noisy"])) == {"low", "noisy"}  # no default: fit every label
+    # a precision the user asks for is fitted whatever the default
+    assert set(fit_thresholds(pairs, ["low", "noisy"], precision=0.9, default=0.5)) == {"low", "noisy"}
+    # five documents that 0.5 separates: a resample's threshold can only lose on the ones it left out
+    clear = [({"bug": s}, {"bug": g}) for s, g in [(0.9, 1.0), (0.8, 1.0), (0.7, 1.0), (0.45, 0.0), (0.2, 0.0)]]
+    assert fit_thresholds(clear, ["bug"]) == {"bug": pytest.approx(0.575)}
+    assert fit_thresholds(clear, ["bug"], default=0.5) == {}
+    with pytest.raises(ValueError, match="resamples must be 0 or more"):
+        fit_thresholds(pairs, ["low"], default=0.5, resamples=-1)
+
+
 def test_rescale_maps_each_threshold_to_one_half_and_keeps_order():
     cats = {"a": 0.3, "b": 0.3, "c": 0.9}
     out = rescale(cats, {"a": 0.3, "b": 0.6}, default=0.95)
@@ -76,8 +108,15 @@ def test_tune_thresholds_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert "macro F" in result.output and "threshold" in result.output
     tuned = spacy.load(out).get_pipe("rnn_textcat_multilabel")
-    assert set(tuned.thresholds) == {"a", "b"}
+    # each label either got a threshold or is named as keeping the component's one
+    kept_line = [line for line in result.output.splitlines() if "Kept the component's threshold for" in line]
+    kept = set(kept_line[0].split(" for ")[1].split(":")[0].split(", ")) if kept_line else set()
+    assert set(tuned.thresholds) | kept == {"a", "b"} and not set(tuned.thresholds) & kept
     assert "thresholds" in (out / "config.cfg").read_text()
+    result = runner.invoke(app, ["tune-thresholds", str(tmp_path / "model"), str(corpus), str(tmp_path / "all"),
+                                 "--resamples", "0"])
+    assert result.exit_code == 0 and "Kept" not in result.output
+    assert set(spacy.load(tmp_path / "all").get_pipe("rnn_textcat_multilabel").thresholds) == {"a", "b"}
     result = runner.invoke(app, ["tune-thresholds", str(tmp_path / "model"), str(corpus), str(tmp_path / "t2"),
                                  "--precision", "1.5"])
     assert result.exit_code == 1 and "--precision" in result.output and not (tmp_path / "t2").exists()

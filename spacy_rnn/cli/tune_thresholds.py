@@ -22,6 +22,7 @@ def tune_thresholds_cli(
     text_key: str = Opt("text", "--text-key", help="JSONL field or CSV column of the text (record files only)"),
     label_key: str = Opt("label", "--label-key", help="JSONL field or CSV column of the label (record files only)"),
     batch_size: Optional[int] = Opt(None, "--batch-size", "-b", min=1, help="Docs per nlp.pipe batch. Default: the pipeline's nlp.batch_size"),
+    resamples: int = Opt(200, "--resamples", min=0, help="Bootstrap resamples that check each best-F1 threshold against the component's threshold on documents it was not fitted on; a label whose threshold does not beat it keeps it. 0: fit every label"),
     # fmt: on
 ) -> None:
     """Choose each label's threshold for a multi-label text classifier on a
@@ -29,11 +30,14 @@ def tune_thresholds_cli(
     component's config ([components.NAME] thresholds). Its scorer and
     predicted_labels() use them; doc.cats keep the probabilities. Prints
     the thresholds and the F-scores before and after, on the same corpus:
-    measure them on another with `evaluate`.
+    measure them on another with `evaluate`. A label whose best-F1
+    threshold does not beat the component's threshold out of sample
+    (bootstrap resamples of the corpus) keeps that threshold.
     """
     try:
         result = tune_thresholds(model, data_path, output_path, precision=precision, component=component,
-                                 text_key=text_key, label_key=label_key, batch_size=batch_size)
+                                 text_key=text_key, label_key=label_key, batch_size=batch_size,
+                                 resamples=resamples)
     except CorpusError as e:
         fail(str(advice_for(e, "tune-thresholds")))
     except (EvaluationError, OutputError, ScoreError) as e:
@@ -43,6 +47,9 @@ def tune_thresholds_cli(
     rows = [(label, f"{t:.4f}", f"{per_type_before.get(label, {}).get('f', 0) * 100:.2f}",
              f"{per_type_after.get(label, {}).get('f', 0) * 100:.2f}") for label, t in result.thresholds.items()]
     print(table(rows, header=("label", "threshold", "F before", "F after"), aligns=("l", "r", "r", "r")))
+    if result.kept_default:
+        good(f"Kept the component's threshold for {', '.join(result.kept_default)}: a fitted one did not "
+             f"beat it on the documents it was not fitted on")
     good(f"{result.component}: macro F {result.before['cats_macro_f'] * 100:.2f} -> "
          f"{result.after['cats_macro_f'] * 100:.2f} on the {result.n_docs} docs of {data_path} they were chosen on")
     good(f"Wrote the pipeline with the thresholds to {result.output_path}")

@@ -3,7 +3,7 @@ corpus and write the pipeline with them (:mod:`spacy_rnn.thresholds`):
 ``python -m spacy_rnn tune-thresholds``."""
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from ..errors import EvaluationError
 from .calibration import check_new_folder, choose_component, predict_corpus, write_with_setting
@@ -16,6 +16,7 @@ class TunedThresholds:
 
     component: str
     thresholds: Dict[str, float]
+    kept_default: List[str]
     n_docs: int
     before: Dict[str, Any]
     after: Dict[str, Any]
@@ -32,11 +33,14 @@ def tune_thresholds(
     text_key: str = "text",
     label_key: str = "label",
     batch_size: Optional[int] = None,
+    resamples: int = 200,
 ) -> TunedThresholds:
     """Fit each label's threshold (:func:`spacy_rnn.thresholds.fit_thresholds`:
     the best F1, or the most recall at ``precision``) on a labelled corpus
     and write a copy of the pipeline with them in the component's config
-    (``thresholds``).
+    (``thresholds``). For the best F1, a label whose fitted threshold does
+    not beat the component's ``threshold`` out of sample (bootstrap
+    resamples of the corpus) keeps ``threshold``: listed in ``kept_default``.
 
     model (Union[str, Path]): The pipeline: a path or a package name.
     data_path (Union[str, Path]): Labelled documents the model was not trained
@@ -46,6 +50,8 @@ def tune_thresholds(
         default the threshold with the best F1.
     component (Optional[str]): The component; default the last
         ``rnn_textcat_multilabel``.
+    resamples (int): Bootstrap resamples of the out-of-sample check; 0 fits
+        every label that has a gold document.
     RETURNS (TunedThresholds): The thresholds and the scores before and after.
     RAISES (EvaluationError): No multi-label component, a gold label it lacks,
         or a ``precision`` outside (0, 1].
@@ -56,17 +62,22 @@ def tune_thresholds(
 
     if precision is not None and not 0.0 < precision <= 1.0:
         raise EvaluationError(f"precision (--precision) must be above 0 and at most 1, not {precision}.")
+    if resamples < 0:
+        raise EvaluationError(f"resamples (--resamples) must be 0 or more, not {resamples}.")
     output_path = Path(output_path)
     check_new_folder(output_path, [model, data_path])
     nlp = load_pipeline(model)
     component = choose_component(nlp, component, model, "thresholds")
     pipe = nlp.get_pipe(component)
     pairs = predict_corpus(nlp, component, data_path, text_key=text_key, label_key=label_key, batch_size=batch_size)
-    thresholds = fit_thresholds(pairs, list(pipe.labels), precision=precision)
+    thresholds = fit_thresholds(pairs, list(pipe.labels), precision=precision,
+                                default=pipe.cfg["threshold"], resamples=resamples)
+    with_gold = {label for _, gold in pairs for label, value in gold.items() if value >= 0.5}
+    kept_default = [label for label in pipe.labels if label in with_gold and label not in thresholds]
     examples = [_ScoredExample(_Cats(predicted), _Cats(gold)) for predicted, gold in pairs]
     pipe.thresholds = {}
     before = pipe.score(examples)  # the component's one threshold
     pipe.thresholds = thresholds
     after = pipe.score(examples)
     write_with_setting(nlp, component, "thresholds", thresholds, output_path)
-    return TunedThresholds(component, thresholds, len(pairs), before, after, output_path)
+    return TunedThresholds(component, thresholds, kept_default, len(pairs), before, after, output_path)
