@@ -24,6 +24,7 @@ from ..data.report import CorpusReport, SkippedRecord
 from ..errors import CorpusError
 from .options import OPTION_FLAGS, ScoreOptions
 from .reading import ScoreItem
+from .workers import CatsWorkers, can_fork
 
 
 @dataclass
@@ -58,8 +59,8 @@ class ScoreReport(CorpusReport):
 
 # Texts scored in one spaCy memory zone: strings and lexemes that the texts add
 # to the vocab are freed at the end of each chunk, so that memory stays flat on
-# inputs with an open vocabulary. With n_process > 1 each chunk starts fresh
-# worker processes, which also bounds their memory.
+# inputs with an open vocabulary. With n_process > 1 (CatsWorkers) each worker
+# frees them after every batch.
 CHUNK_SIZE = 10_000
 _END = object()
 _FLUSH = object()
@@ -114,7 +115,10 @@ def score_items(
     A valid record comes back as a new dict with ``cats_field`` and
     ``label_field`` added. The texts go through ``nlp.pipe(...,
     as_tuples=True)`` inside a ``nlp.memory_zone()`` per ``chunk_size``
-    records, so the vocab does not grow with the input.
+    records, so the vocab does not grow with the input. With ``n_process``
+    other than 1 they go to worker processes that send back only the cats
+    (:class:`~spacy_rnn.inference.workers.CatsWorkers`; ``nlp.pipe(n_process=...)``
+    where processes cannot be forked).
 
     Every record is checked before it joins a batch, so an invalid one never
     costs the results of the others. Invalid: an item with an error, a record
@@ -180,18 +184,29 @@ def score_items(
                 report.add_invalid(error)
             yield {error_field: {"line": error.line, "field": error.field, "message": error.problem}}
 
+    def classify(pairs: Iterator[Tuple[str, Dict[str, Any]]]) -> Iterator[Tuple[Dict[str, float], Dict[str, Any]]]:
+        """(cats, record) for each (text, record), in order."""
+        nonlocal workers
+        if n_process != 1 and can_fork():
+            if workers is None:
+                workers = CatsWorkers(nlp, n_process, batch_size or nlp.batch_size)
+            yield from workers.pipe(pairs)
+            return
+        with nlp.memory_zone():
+            for doc, record in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size, n_process=n_process):
+                yield {label: float(score) for label, score in doc.cats.items()}, record
+
     records = valid_records()
+    workers: Optional[CatsWorkers] = None
     n_out = 0
-    while True:
-        first = next(records, _END)
-        if first is _END:
-            break
-        if first is not _FLUSH:
-            with nlp.memory_zone():
-                docs = nlp.pipe(chunk(first), as_tuples=True, batch_size=batch_size, n_process=n_process)
-                for doc, record in docs:
+    try:
+        while True:
+            first = next(records, _END)
+            if first is _END:
+                break
+            if first is not _FLUSH:
+                for cats, record in classify(chunk(first)):
                     yield from error_lines(up_to=n_out)
-                    cats = {label: float(score) for label, score in doc.cats.items()}
                     result = dict(record)
                     result[cats_field] = cats
                     result[label_field] = max(cats, key=cats.__getitem__) if cats else None
@@ -199,7 +214,10 @@ def score_items(
                     if report is not None:
                         report.n_records += 1
                     yield result
-        yield from error_lines()  # every valid record fed so far has come out
+            yield from error_lines()  # every valid record fed so far has come out
+    finally:
+        if workers is not None:
+            workers.close()
     yield from error_lines()
     if stop:
         raise with_skip_advice(stop[0])
