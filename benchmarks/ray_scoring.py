@@ -148,6 +148,8 @@ class TreeCPU:
             if stat is not None:
                 self.seen[str(pid)] = stat[1]
                 kind = _kind(str(pid))
+                if kind.startswith("driver") and pid != self.root:
+                    kind = "--n-process worker (forked from the driver)"
                 if kind != "?" or str(pid) not in self.kinds:  # an exited process has no cmdline
                     self.kinds[str(pid)] = kind
 
