@@ -28,6 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from spacy.language import Language
+from spacy.util import minibatch
 
 from ..errors import ScoreError
 
@@ -65,11 +66,9 @@ def _score_batch(texts: List[str], batch_size: int) -> List[Cats]:
 
 
 class CatsWorkers:
-    """``n_process`` forked workers scoring batches of texts with ``nlp``.
-
-    Use it as a context manager: leaving it stops the workers, also when
-    scoring stopped early or raised.
-    """
+    """``n_process`` forked workers scoring batches of texts with ``nlp``;
+    :meth:`close` stops them (``score_items`` calls it in a ``finally``, so
+    also when scoring stopped early or raised)."""
 
     def __init__(self, nlp: Language, n_process: int, batch_size: int) -> None:
         self.n_process = worker_count(n_process)
@@ -78,12 +77,6 @@ class CatsWorkers:
             max_workers=self.n_process, mp_context=multiprocessing.get_context("fork"),
             initializer=_start_worker, initargs=(nlp,),
         )
-
-    def __enter__(self) -> "CatsWorkers":
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
@@ -94,16 +87,10 @@ class CatsWorkers:
         RAISES (ScoreError): A worker process ended (killed, out of memory).
         """
         pending: Deque[Tuple[Future, List[Any]]] = deque()
-        batch: List[Tuple[str, Any]] = []
-        for pair in pairs:
-            batch.append(pair)
-            if len(batch) >= self.batch_size:
-                pending.append(self._submit(batch))
-                batch = []
-                if len(pending) >= 2 * self.n_process:
-                    yield from self._collect(*pending.popleft())
-        if batch:
+        for batch in minibatch(pairs, self.batch_size):
             pending.append(self._submit(batch))
+            if len(pending) >= 2 * self.n_process:
+                yield from self._collect(*pending.popleft())
         while pending:
             yield from self._collect(*pending.popleft())
 
