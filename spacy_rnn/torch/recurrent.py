@@ -224,6 +224,10 @@ class RecurrentEncoder(nn.Module):
         def run_layer(
             i: int, inputs: List[torch.Tensor], cells: Optional[List[torch.Tensor]]
         ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+            if len(inputs) == 1 and len(directions) == 2:
+                both = _both_directions(self.forward_layers[i], self.backward_layers[i], inputs[0], self.training)
+                if both is not None:
+                    return [both[:, : self.hidden], both[:, self.hidden :]], []
             if len(inputs) < len(directions):
                 inputs = inputs * len(directions)
             outputs: List[torch.Tensor] = []
@@ -326,6 +330,37 @@ class RecurrentEncoder(nn.Module):
         only if the caller does, and marks its backward pass's threads."""
         with torch.set_grad_enabled(grad), scope_of(limit):
             return self._run_direction(*args)
+
+
+# torch's own cells, and the functional call that runs both directions of one
+# layer at once (what nn.LSTM(bidirectional=True) calls)
+_BIDIRECTIONAL_CALLS = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn_tanh"}
+
+
+def _both_directions(
+    forward_layer: nn.Module, backward_layer: nn.Module, x: torch.Tensor, training: bool
+) -> Optional[torch.Tensor]:
+    """Both directions of one layer of torch's own cells over one document
+    ``x`` (``(n_tokens, n_in)``, on the CPU) in a single bidirectional call:
+    ``(n_tokens, 2 * hidden)``, the forward direction's units first. The
+    backward direction reads the document from its last token, as the two
+    separate calls do, with the same weights; one call instead of two halves
+    the recurrent kernel's fixed cost per call, a large part of a short
+    sentence's time (docs/design/threads.md). None where that call does not
+    apply: other modules (the clockwork and depth-gated cells, a quantized
+    copy), another device, or an Elman RNN other than tanh."""
+    cls = type(forward_layer)
+    if type(backward_layer) is not cls or cls not in _BIDIRECTIONAL_CALLS or x.device.type != "cpu":
+        return None
+    if cls is nn.RNN and (forward_layer.nonlinearity != "tanh" or backward_layer.nonlinearity != "tanh"):
+        return None
+    if forward_layer.num_layers != 1 or forward_layer.batch_first or forward_layer.proj_size:
+        return None
+    weights = [getattr(layer, name) for layer in (forward_layer, backward_layer) for name in layer._flat_weights_names]
+    h0 = x.new_zeros((2, 1, forward_layer.hidden_size))
+    state = (h0, h0) if cls is nn.LSTM else h0
+    call = getattr(torch, _BIDIRECTIONAL_CALLS[cls])
+    return call(x.unsqueeze(1), state, weights, forward_layer.bias, 1, 0.0, training, True, False)[0].squeeze(1)
 
 
 def _append_zero_row(X: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ from spacy_rnn.torch import RecurrentEncoder, threads
 CASES = [
     # cell, depth, bidirectional, separate_directions, dropout
     ("rnn", 1, False, False, 0.0),
+    ("rnn", 2, True, False, 0.1),
     ("lstm", 1, True, False, 0.0),
     ("gru", 2, True, False, 0.3),
     ("lstm", 2, True, True, 0.3),
@@ -83,3 +84,37 @@ def test_length_mismatch_still_raises():
     encoder = RecurrentEncoder("lstm", 6, 8)
     with pytest.raises(ValueError, match="lengths sum to 5"):
         encoder(torch.randn(4, 6), [5])
+
+
+@pytest.mark.parametrize("cell,call", [("lstm", "lstm"), ("gru", "gru"), ("rnn", "rnn_tanh")])
+def test_one_document_runs_both_directions_in_one_call(cell, call, monkeypatch):
+    """torch's own cells run a bidirectional layer as one call over the
+    document, not one call a direction."""
+    encoder = RecurrentEncoder(cell, 6, 8, depth=2).eval()
+    calls = []
+    real = getattr(torch, call)
+    monkeypatch.setattr(torch, call, lambda *args: calls.append(args[7]) or real(*args))
+    with torch.no_grad():
+        encoder(torch.randn(5, 6), [5])
+    assert calls == [True, True]  # one bidirectional call a layer
+
+
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor")
+def test_both_directions_need_torch_own_modules():
+    """Another module in a direction (the int8 copy's, a relu Elman RNN) runs
+    one call a direction, with the same results."""
+    from spacy_rnn.torch.recurrent import _both_directions
+
+    x = torch.randn(5, 6)
+    relu = torch.nn.RNN(6, 4, nonlinearity="relu")
+    assert _both_directions(relu, torch.nn.RNN(6, 4, nonlinearity="relu"), x, False) is None
+    assert _both_directions(torch.nn.LSTM(6, 4), torch.nn.GRU(6, 4), x, False) is None
+    quantized = torch.ao.nn.quantized.dynamic.LSTM(6, 4)
+    assert _both_directions(quantized, quantized, x, False) is None
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder("rnn", 6, 8).eval()
+    encoder.forward_layers[0].nonlinearity = encoder.backward_layers[0].nonlinearity = "relu"
+    with torch.no_grad():
+        one = encoder(x, [5])
+        bucketed = encoder(x, [5, 0])
+    assert_allclose(one.numpy(), bucketed.numpy(), rtol=1e-5, atol=1e-6)
