@@ -27,7 +27,7 @@ from thinc.api import Model, glorot_uniform_init, zero_init
 from thinc.types import Floats2d, Ints1d
 
 from ..errors import ConfigValueError, Errors
-from ..torch.threads import MIN_MACS_PER_THREAD, thread_scope, use_threads_for_work
+from .matmul import gemm
 
 POOLINGS = ("mean", "max", "last", "attention")
 
@@ -197,10 +197,10 @@ def _attention_forward(model: Model, Xs: List[Floats2d], is_train: bool):
     X, lengths = _flatten(model, Xs)
     if X.shape[0] == 0:
         return _no_tokens(model, X, lengths)
-    U = _gemm(ops, X, W, trans2=True)
+    U = gemm(ops, X, W, trans2=True)
     U += b
     _tanh_(ops, U)
-    scores = _gemm(ops, U, q.reshape((-1, 1)))
+    scores = gemm(ops, U, q.reshape((-1, 1)))
     A = ops.softmax_sequences(scores, lengths)
     Y = ops.reduce_sum(X * A, lengths)
     if model.attrs["store_weights"]:
@@ -211,11 +211,11 @@ def _attention_forward(model: Model, Xs: List[Floats2d], is_train: bool):
         dX = dXA * A
         dA = (dXA * X).sum(axis=1, keepdims=True)
         dscores = ops.backprop_softmax_sequences(dA, A, lengths).reshape((-1,))
-        model.inc_grad("q", _gemm(ops, U, dscores.reshape((-1, 1)), trans1=True).reshape((-1,)))
+        model.inc_grad("q", gemm(ops, U, dscores.reshape((-1, 1)), trans1=True).reshape((-1,)))
         dZ = ops.xp.outer(dscores, q) * (1.0 - U * U)
-        model.inc_grad("W", _gemm(ops, dZ, X, trans1=True))
+        model.inc_grad("W", gemm(ops, dZ, X, trans1=True))
         model.inc_grad("b", dZ.sum(axis=0))
-        dX += _gemm(ops, dZ, W)
+        dX += gemm(ops, dZ, W)
         return ops.unflatten(dX, lengths)
 
     return Y, backprop
@@ -230,20 +230,3 @@ def _tanh_(ops, U):
     else:
         ops.xp.tanh(U, out=U)
     return U
-
-
-def _gemm(ops, x, y, trans1: bool = False, trans2: bool = False):
-    """``x @ y`` (either side transposed). On CPU through torch (MKL) on the
-    threads :mod:`spacy_rnn.torch.threads` picks for its size, so that the
-    attention's matrix products share the encoder's OpenMP threads instead of
-    competing with a second thread pool (NumPy's OpenBLAS); why not NumPy or
-    Thinc's ``ops.gemm``: ``docs/design/threads.md``."""
-    if not isinstance(x, numpy.ndarray):
-        return ops.gemm(x, y, trans1=trans1, trans2=trans2)
-    a = torch.from_numpy(x)
-    b = torch.from_numpy(y)
-    a = a.T if trans1 else a
-    b = b.T if trans2 else b
-    with thread_scope() as limit:
-        use_threads_for_work(a.shape[0] * a.shape[1] * b.shape[1], MIN_MACS_PER_THREAD, limit)
-        return (a @ b).numpy()

@@ -9,7 +9,7 @@ the forward pass differs, for a default (non-floret) table on CPU:
   lookup per token;
 - the projection is computed once per distinct row in the batch and gathered,
   instead of once per token: a batch of sentences has far fewer distinct words
-  than tokens;
+  than tokens; and through torch (:mod:`.matmul`) rather than Thinc's BLIS;
 - a batch of empty docs gets one length per doc;
 - a token without a vector gets zeros, as in spaCy, and no gradient. spaCy
   3.8's backward pass multiplies such a token's output gradient by the table's
@@ -29,6 +29,7 @@ from thinc.api import Model, NumpyOps, glorot_uniform_init
 from thinc.types import Ragged
 
 from ..errors import Errors
+from .matmul import gemm
 
 
 def StaticVectors(nO: Optional[int] = None, *, dropout: Optional[float] = None) -> Model[List[Doc], Ragged]:
@@ -67,7 +68,7 @@ def forward(model: Model[List[Doc], Ragged], docs: List[Doc], is_train: bool):
     known = distinct >= 0
     V = numpy.ascontiguousarray(vectors.data[numpy.where(known, distinct, 0)], dtype="float32")
     W = model.ops.as_contig(model.get_param("W"))
-    projected = model.ops.gemm(V, W, trans2=True)
+    projected = gemm(model.ops, V, W, trans2=True)
     projected[~known] = 0
     mask = None
     if is_train and model.attrs.get("dropout_rate") is not None:
@@ -81,7 +82,7 @@ def forward(model: Model[List[Doc], Ragged], docs: List[Doc], is_train: bool):
         d_projected[~known] = 0
         if mask is not None:
             d_projected *= mask
-        model.inc_grad("W", model.ops.gemm(d_projected, V, trans1=True))
+        model.inc_grad("W", gemm(model.ops, d_projected, V, trans1=True))
         return []
 
     return output, backprop
