@@ -18,7 +18,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy
 import srsly
 import torch
-from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model
 from thinc.util import get_torch_default_device
 from thinc.types import Floats2d
 
@@ -27,8 +27,9 @@ from .checks import check_int, check_rate
 from ..torch import CELLS, RecurrentEncoder
 from ..errors import ClockworkSettingError
 from ..torch.clockwork import resolve_periods
-from .torch_bridge import ThreadScopedShim, load_weights, split_output, torch_forward
+from .torch_bridge import ThreadScopedShim, from_torch, load_weights, split_output, to_torch, torch_forward
 
+_CPU = torch.device("cpu")
 # The name of every RNNEncoder layer: how find_encoders knows one in a model.
 ENCODER_NAME = "rnn_encoder"
 
@@ -202,13 +203,17 @@ def convert_inputs(
     gradient back as one array a document."""
     ops = model.ops
     lengths = _lengths(Xs)
-    X = ops.flatten([x for x in Xs if x.shape[0]])
+    X = Xs[0] if len(Xs) == 1 else ops.flatten([x for x in Xs if x.shape[0]])
     if X.shape[1] != model.get_dim("nI"):
         raise ValueError(Errors.E005.format(expected=model.get_dim("nI"), got=X.shape[1]))
-    Xt = xp2torch(X, requires_grad=is_train)
+    # CPU ops (NumpyOps) run the module on the CPU; others (a GPU, Apple's
+    # MPS) where its weights are
+    device = _CPU if ops.device_type == "cpu" else model.shims[0].device
+    Xt = to_torch(X, requires_grad=is_train, device=device)
 
     def convert_dX(dX: ArgsKwargs) -> List[Floats2d]:
-        dXs = ops.unflatten(torch2xp(dX.args[0], ops=ops), lengths)
+        dX_flat = from_torch(dX.args[0], ops)
+        dXs = [dX_flat] if len(lengths) == 1 else ops.unflatten(dX_flat, lengths)
         recorder = model.attrs.get("gradient_flow")  # see spacy_rnn.gradient_flow
         if recorder is not None:
             recorder.record_input_gradient(dXs)

@@ -16,22 +16,44 @@ import contextlib
 from io import BytesIO
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+import numpy
 import torch
-from thinc.api import ArgsKwargs, Ops, PyTorchShim, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, NumpyOps, Ops, PyTorchShim, torch2xp, xp2torch
 from thinc.types import Floats2d
 from thinc.layers.pytorchwrapper import forward as torch_forward
 
 from ..errors import WeightsError
 from ..torch.threads import thread_scope
 
-__all__ = ["ThreadScopedShim", "backward_args", "load_weights", "split_output", "torch_forward"]
+__all__ = [
+    "ThreadScopedShim", "backward_args", "from_torch", "load_weights", "split_output", "to_torch", "torch_forward"
+]
+
+
+def to_torch(X: Any, requires_grad: bool = False, device: Optional["torch.device"] = None) -> torch.Tensor:
+    """Thinc's ``xp2torch``; a NumPy array for the CPU becomes a tensor
+    sharing its memory directly, without ``xp2torch``'s look-up of the
+    default device and its DLPack round trip, a noticeable share of a
+    one-sentence call (docs/design/threads.md)."""
+    if isinstance(X, numpy.ndarray) and (device is None or device.type == "cpu"):
+        Xt = torch.from_numpy(X)
+        return Xt.requires_grad_() if requires_grad else Xt
+    return xp2torch(X, requires_grad=requires_grad, device=device)
+
+
+def from_torch(Yt: torch.Tensor, ops: Ops) -> Any:
+    """Thinc's ``torch2xp(Yt, ops=ops)``, with a direct path for a CPU tensor
+    and NumPy ops."""
+    if isinstance(ops, NumpyOps) and Yt.device.type == "cpu":
+        return Yt.detach().numpy()
+    return torch2xp(Yt, ops=ops)
 
 
 def backward_args(Yt: torch.Tensor, dY: Any) -> ArgsKwargs:
     """The arguments of ``torch.autograd.backward`` for the module's output
     ``Yt`` and its gradient ``dY`` (an array of the same shape): what a
     layer's ``convert_outputs`` returns for the backward pass."""
-    return ArgsKwargs(args=(Yt,), kwargs={"grad_tensors": (xp2torch(dY, device=Yt.device),)})
+    return ArgsKwargs(args=(Yt,), kwargs={"grad_tensors": (to_torch(dY, device=Yt.device),)})
 
 
 def split_output(
@@ -41,7 +63,8 @@ def split_output(
     is one array a document of ``lengths`` tokens (0 allowed): the arrays, and
     the function from their gradients to the arguments of
     ``torch.autograd.backward``."""
-    Ys = ops.unflatten(torch2xp(Yt, ops=ops), ops.asarray1i(lengths))
+    Y = from_torch(Yt, ops)
+    Ys = [Y] if len(lengths) == 1 else ops.unflatten(Y, ops.asarray1i(lengths))
 
     def convert_dY(dYs: List[Floats2d]) -> ArgsKwargs:
         return backward_args(Yt, ops.flatten([dy for dy in dYs if dy.shape[0]]))

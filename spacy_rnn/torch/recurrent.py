@@ -20,6 +20,8 @@ follows a document) and the depth-gated LSTM (``dglstm``, see :mod:`.dglstm`;
 each layer after the first also reads the cells of the same direction's layer
 below, which the encoder carries from layer to layer in token order).
 """
+from __future__ import annotations  # the nested functions' annotations cost a one-sentence call
+
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
@@ -227,7 +229,7 @@ class RecurrentEncoder(nn.Module):
             if len(inputs) == 1 and len(directions) == 2:
                 both = _both_directions(self.forward_layers[i], self.backward_layers[i], inputs[0], self.training)
                 if both is not None:
-                    return [both[:, : self.hidden], both[:, self.hidden :]], []
+                    return [both], []  # the directions' outputs side by side
             if len(inputs) < len(directions):
                 inputs = inputs * len(directions)
             outputs: List[torch.Tensor] = []
@@ -256,7 +258,9 @@ class RecurrentEncoder(nn.Module):
         every direction on ``inputs`` (one tensor shared by the directions, or
         one each) and, for dglstm, ``cells`` (each direction's cells of the
         layer below, in token order), and returns each direction's outputs
-        and (dglstm only) cells, ``(n_tokens, hidden)`` each."""
+        and (dglstm only) cells, ``(n_tokens, hidden)`` each, or the
+        directions' outputs side by side as one ``(n_tokens, n_out)``
+        tensor."""
         inputs = [X]
         cells: Optional[List[torch.Tensor]] = None
         for i in range(self.depth):
@@ -264,6 +268,8 @@ class RecurrentEncoder(nn.Module):
                 inputs = [nn.functional.dropout(x, p=self.dropout, training=self.training) for x in inputs]
             outputs, next_cells = run_layer(i, inputs, cells)
             X = torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
+            if self.separate_directions and self.bidirectional and len(outputs) == 1:
+                outputs = list(X.split(self.hidden, dim=1))
             inputs = outputs if self.separate_directions else [X]
             cells = next_cells or None
         return X
@@ -356,7 +362,8 @@ def _both_directions(
         return None
     if forward_layer.num_layers != 1 or forward_layer.batch_first or forward_layer.proj_size:
         return None
-    weights = [getattr(layer, name) for layer in (forward_layer, backward_layer) for name in layer._flat_weights_names]
+    # nn.RNNBase keeps _flat_weights in its parameters' order, as its own forward passes them
+    weights = forward_layer._flat_weights + backward_layer._flat_weights
     h0 = x.new_zeros((2, 1, forward_layer.hidden_size))
     state = (h0, h0) if cls is nn.LSTM else h0
     call = getattr(torch, _BIDIRECTIONAL_CALLS[cls])
