@@ -89,3 +89,43 @@ def test_a_dead_worker_is_a_score_error(tiny_textcat_dir):
     nlp.add_pipe("die_on_poison", first=True)
     with pytest.raises(ScoreError, match="worker process of --n-process ended"):
         list(score_texts(nlp, ["fine"] * 10 + ["poison"] + ["fine"] * 10, batch_size=2, n_process=2))
+
+
+def test_ctrl_c_stops_the_workers_and_keeps_the_lines(tmp_path, tiny_textcat_dir):
+    """Ctrl-C in a terminal sends SIGINT to the whole foreground process
+    group, the workers included: the run ends with the usual one-line
+    message and exit code 130, the lines written so far under .partial, the
+    output path untouched, no temporary file and no process left behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = tmp_path / "in.txt"
+    source.write_text("a fine film and a dull one\n" * 400_000, encoding="utf8")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spacy_rnn", "score", str(tiny_textcat_dir), str(source), "--output", str(out),
+         "--n-process", "2", "--batch-size", "64"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # as a terminal's shell starts it (a background shell ignores SIGINT)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.endswith(".tmp") and p.stat().st_size for p in tmp_path.iterdir()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.count("\n") == 1, stderr
+    assert "Interrupted. Wrote " in stderr and f"{out} was left as it was" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.jsonl.partial"]
+    with pytest.raises(ProcessLookupError):  # no worker outlived the run
+        for _ in range(50):
+            os.killpg(proc.pid, 0)
+            time.sleep(0.1)
