@@ -36,7 +36,8 @@ def to_torch(X: Any, requires_grad: bool = False, device: Optional["torch.device
     default device and its DLPack round trip, a noticeable share of a
     one-sentence call (docs/design/threads.md)."""
     if isinstance(X, numpy.ndarray) and (device is None or device.type == "cpu"):
-        Xt = torch.from_numpy(X)
+        # torch tensors have no negative strides (a reversed view): copy those
+        Xt = torch.from_numpy(numpy.ascontiguousarray(X) if min(X.strides, default=0) < 0 else X)
         return Xt.requires_grad_() if requires_grad else Xt
     return xp2torch(X, requires_grad=requires_grad, device=device)
 
