@@ -18,10 +18,18 @@ every torch op on one thread (our layers do so in any forked child,
 processes cannot be forked (Windows; macOS, where forking a process that has
 loaded system frameworks is unsafe), :func:`can_fork` is false and scoring
 keeps ``nlp.pipe(n_process=N)``.
+
+Ctrl-C: a terminal sends SIGINT to the workers too. They ignore it; the
+parent, while it hands out and collects batches, only notes it and raises
+``KeyboardInterrupt`` between batches. Raised inside the executor's own calls
+(which hold its locks), it could leave the executor unable to shut down, and
+the run would hang instead of stopping.
 """
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -53,6 +61,8 @@ def _start_worker(nlp: Language) -> None:
 
     global _worker_nlp
     _worker_nlp = nlp
+    # the parent decides when to stop (see the module's docstring)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # one thread for every torch op, ours or not: the workers are the parallelism
     torch.set_num_threads(1)
 
@@ -87,12 +97,16 @@ class CatsWorkers:
         RAISES (ScoreError): A worker process ended (killed, out of memory).
         """
         pending: Deque[Tuple[Future, List[Any]]] = deque()
-        for batch in minibatch(pairs, self.batch_size):
-            pending.append(self._submit(batch))
-            if len(pending) >= 2 * self.n_process:
+        with _DeferredInterrupt() as interrupt:
+            for batch in minibatch(pairs, self.batch_size):
+                interrupt.check()
+                pending.append(self._submit(batch))
+                if len(pending) >= 2 * self.n_process:
+                    yield from self._collect(*pending.popleft())
+                    interrupt.check()
+            while pending:
                 yield from self._collect(*pending.popleft())
-        while pending:
-            yield from self._collect(*pending.popleft())
+                interrupt.check()
 
     def _submit(self, batch: List[Tuple[str, Any]]) -> Tuple[Future, List[Any]]:
         try:
@@ -113,3 +127,31 @@ class CatsWorkers:
             "A worker process of --n-process ended while scoring (killed, or out of memory). "
             "Score with fewer processes (--n-process), a smaller --batch-size, or --n-process 1."
         )
+
+
+class _DeferredInterrupt:
+    """While open, SIGINT is noted instead of raised, and :meth:`check`
+    raises ``KeyboardInterrupt`` at a point of the caller's choosing. Only
+    where Python's own handler is in place (in the main thread): an ignored
+    SIGINT or a handler of the application's stays as it is."""
+
+    def __enter__(self) -> "_DeferredInterrupt":
+        self.caught = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self.previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.caught = True
+
+    def check(self) -> None:
+        if self.caught:
+            self.caught = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
