@@ -33,6 +33,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     import spacy
 
+    from heldout import read_jsonl  # benchmarks/ is on sys.path when run as a script
     from spacy_rnn.inference.calibration import calibration_scores
 
     report: Dict[str, Any] = {"draws": args.draws, "seed": args.seed, "bins": 15, "corpora": {}}
@@ -42,8 +43,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         nlp = spacy.load(pipeline)
         pipe = next(p for _, p in nlp.pipeline if hasattr(p, "labels"))
         labels = list(pipe.labels)
-        with open(dev, encoding="utf8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+        rows = read_jsonl(Path(dev))
         predicted = [dict(doc.cats) for doc in nlp.pipe((r["text"] for r in rows), batch_size=256)]
         gold = [{label: float(label == r["label"]) for label in labels} for r in rows]
         observed = calibration_scores(zip(predicted, gold), labels, exclusive=True)["cats_ece"]

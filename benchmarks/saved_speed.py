@@ -26,47 +26,18 @@ from typing import Any, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE_NAME = "torch_bilstm_vectors"
-BASELINE_CONFIG = {
-    "model": {
-        "@architectures": "spacy.TextCatReduce.v1",
-        "exclusive_classes": True,
-        "use_reduce_first": False,
-        "use_reduce_last": False,
-        "use_reduce_max": False,
-        "use_reduce_mean": True,
-        "tok2vec": {
-            "@architectures": "spacy.Tok2Vec.v2",
-            "embed": {
-                "@architectures": "spacy.MultiHashEmbed.v2",
-                "width": 128,
-                "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
-                "rows": [5000, 1000, 2500, 2500],
-                "include_static_vectors": True,
-            },
-            "encode": {"@architectures": "spacy.TorchBiLSTMEncoder.v1", "width": 128, "depth": 1, "dropout": 0.0},
-        },
-    }
-}
-
-
-def read_jsonl(path: Path) -> List[Dict[str, Any]]:
-    with path.open(encoding="utf8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def build_baseline(path: Path, vectors: str, records: List[Dict[str, Any]]) -> None:
-    """spaCy's BiLSTM textcat with ``vectors``, initialized on the first 200 records, saved at ``path``."""
-    import spacy
-    from spacy.training import Example
-    from spacy.training.initialize import load_vectors_into_model
+    """spaCy's BiLSTM textcat of ``core_speed.py`` (width 128, depth 1) with
+    static vectors, initialized on the first 200 records, saved at ``path``."""
+    from thinc.api import Config
 
-    nlp = spacy.blank("en")
-    load_vectors_into_model(nlp, vectors)
-    nlp.add_pipe("textcat", config=BASELINE_CONFIG)
-    labels = sorted({r["label"] for r in records})
-    examples = [Example.from_dict(nlp.make_doc(r["text"]), {"cats": {l: float(l == r["label"]) for l in labels}})
-                for r in records[:200]]
-    nlp.initialize(lambda: examples)
+    from core_speed import BASELINE, build  # benchmarks/ is on sys.path when run as a script
+
+    config = Config().from_str(BASELINE.format(width=128, depth=1))
+    config["model"]["tok2vec"]["embed"]["include_static_vectors"] = True
+    nlp = build("textcat", {"model": config["model"]}, records, vectors=vectors)
     path.parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(path)
 
@@ -96,6 +67,8 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     import spacy
     import torch
+
+    from core_speed import read_jsonl
 
     records = read_jsonl(args.texts)
     texts = [r["text"] for r in records]
