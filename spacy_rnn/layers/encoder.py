@@ -27,7 +27,9 @@ from .checks import check_int, check_rate
 from ..torch import CELLS, RecurrentEncoder
 from ..errors import ClockworkSettingError
 from ..torch.clockwork import resolve_periods
-from .torch_bridge import ThreadScopedShim, from_torch, load_weights, split_output, to_torch, torch_forward
+from .torch_bridge import (
+    ThreadScopedShim, from_torch, load_weights, split_output, to_torch, torch_forward, unflatten
+)
 
 _CPU = torch.device("cpu")
 # The name of every RNNEncoder layer: how find_encoders knows one in a model.
@@ -212,8 +214,7 @@ def convert_inputs(
     Xt = to_torch(X, requires_grad=is_train, device=device)
 
     def convert_dX(dX: ArgsKwargs) -> List[Floats2d]:
-        dX_flat = from_torch(dX.args[0], ops)
-        dXs = [dX_flat] if len(lengths) == 1 else ops.unflatten(dX_flat, lengths)
+        dXs = unflatten(ops, from_torch(dX.args[0], ops), lengths)
         recorder = model.attrs.get("gradient_flow")  # see spacy_rnn.gradient_flow
         if recorder is not None:
             recorder.record_input_gradient(dXs)

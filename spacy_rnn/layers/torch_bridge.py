@@ -26,7 +26,8 @@ from ..errors import WeightsError
 from ..torch.threads import thread_scope
 
 __all__ = [
-    "ThreadScopedShim", "backward_args", "from_torch", "load_weights", "split_output", "to_torch", "torch_forward"
+    "ThreadScopedShim", "backward_args", "from_torch", "load_weights", "split_output", "to_torch", "torch_forward",
+    "unflatten",
 ]
 
 
@@ -50,6 +51,13 @@ def from_torch(Yt: torch.Tensor, ops: Ops) -> Any:
     return torch2xp(Yt, ops=ops)
 
 
+def unflatten(ops: Ops, X: Any, lengths: Sequence[int]) -> List[Any]:
+    """``ops.unflatten(X, lengths)``: one array a document of ``lengths``
+    rows; one document keeps ``X`` whole instead of going through
+    ``numpy.array_split``."""
+    return [X] if len(lengths) == 1 else ops.unflatten(X, ops.asarray1i(lengths))
+
+
 def backward_args(Yt: torch.Tensor, dY: Any) -> ArgsKwargs:
     """The arguments of ``torch.autograd.backward`` for the module's output
     ``Yt`` and its gradient ``dY`` (an array of the same shape): what a
@@ -64,8 +72,7 @@ def split_output(
     is one array a document of ``lengths`` tokens (0 allowed): the arrays, and
     the function from their gradients to the arguments of
     ``torch.autograd.backward``."""
-    Y = from_torch(Yt, ops)
-    Ys = [Y] if len(lengths) == 1 else ops.unflatten(Y, ops.asarray1i(lengths))
+    Ys = unflatten(ops, from_torch(Yt, ops), lengths)
 
     def convert_dY(dYs: List[Floats2d]) -> ArgsKwargs:
         return backward_args(Yt, ops.flatten([dy for dy in dYs if dy.shape[0]]))
