@@ -103,7 +103,6 @@ class CatsWorkers:
                 pending.append(self._submit(batch))
                 if len(pending) >= 2 * self.n_process:
                     yield from self._collect(*pending.popleft())
-                    interrupt.check()
             while pending:
                 yield from self._collect(*pending.popleft())
                 interrupt.check()
