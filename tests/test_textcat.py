@@ -124,6 +124,26 @@ def test_attention_weights_are_a_masked_softmax():
     assert_allclose(weights[2], [1.0])
 
 
+def test_attention_of_one_document_at_inference_is_the_batched_path():
+    # nlp(text) takes a shortcut for one document: same output, same stored
+    # weights, and a gradient if a caller asks for one
+    rng = numpy.random.default_rng(0)
+    X = rng.standard_normal((5, 8)).astype("f")
+    other = rng.standard_normal((3, 8)).astype("f")
+    model = build_pooling("attention")
+    model.initialize(X=[X])
+    model.attrs["store_weights"] = True
+    alone, backprop = model([X], is_train=False)
+    weights_alone = model.attrs["last_weights"]
+    batched = model.predict([X, other])
+    assert alone.shape == (1, 8)
+    assert_allclose(alone[0], batched[0], rtol=1e-5, atol=1e-6)
+    assert_allclose(weights_alone[0], model.attrs["last_weights"][0], rtol=1e-5, atol=1e-7)
+    dY = rng.standard_normal((1, 8)).astype("f")
+    _, backprop_train = model([X], is_train=True)
+    assert_allclose(backprop(dY)[0], backprop_train(dY)[0], rtol=1e-5, atol=1e-6)
+
+
 def test_unknown_pooling_is_a_config_error():
     with pytest.raises(ConfigValueError, match="'avg'.*'mean', 'max', 'last', 'attention'"):
         build_pooling("avg")

@@ -9,7 +9,9 @@ the forward pass differs, for a default (non-floret) table on CPU:
   lookup per token;
 - the projection is computed once per distinct row in the batch and gathered,
   instead of once per token: a batch of sentences has far fewer distinct words
-  than tokens; and through torch (:mod:`.matmul`) rather than Thinc's BLIS;
+  than tokens (a batch of fewer than ``DISTINCT_FROM`` tokens skips that
+  search and projects each token's row); and through torch (:mod:`.matmul`)
+  rather than Thinc's BLIS;
 - a batch of empty docs gets one length per doc;
 - a token without a vector gets zeros, as in spaCy, and no gradient. spaCy
   3.8's backward pass multiplies such a token's output gradient by the table's
@@ -30,6 +32,11 @@ from thinc.types import Ragged
 
 from ..errors import Errors
 from .matmul import gemm
+
+
+# Below this many tokens in a batch (a sentence or two) each token gets its own
+# row: finding the distinct keys and rows first costs more than it saves there.
+DISTINCT_FROM = 64
 
 
 def StaticVectors(nO: Optional[int] = None, *, dropout: Optional[float] = None) -> Model[List[Doc], Ragged]:
@@ -59,12 +66,16 @@ def forward(model: Model[List[Doc], Ragged], docs: List[Doc], is_train: bool):
         return empty, lambda d_output: []
     key_attr = getattr(vectors, "attr", ORTH)
     keys = numpy.concatenate([doc.to_array(key_attr) for doc in docs])
-    # Distinct keys first, so the search over the table's keys runs once a
-    # word type rather than once a token; then distinct rows, since a pruned
-    # table maps many keys to one row.
-    distinct_keys, key_of_token = numpy.unique(keys, return_inverse=True)
-    distinct, row_of_key = numpy.unique(rows_of(vectors, distinct_keys), return_inverse=True)
-    inverse = row_of_key.reshape(-1)[key_of_token.reshape(-1)]
+    if len(keys) < DISTINCT_FROM:
+        # a sentence: one row a token (inverse None)
+        distinct, inverse = rows_of(vectors, keys), None
+    else:
+        # Distinct keys first, so the search over the table's keys runs once
+        # a word type rather than once a token; then distinct rows, since a
+        # pruned table maps many keys to one row.
+        distinct_keys, key_of_token = numpy.unique(keys, return_inverse=True)
+        distinct, row_of_key = numpy.unique(rows_of(vectors, distinct_keys), return_inverse=True)
+        inverse = row_of_key.reshape(-1)[key_of_token.reshape(-1)]
     known = distinct >= 0
     V = numpy.ascontiguousarray(vectors.data[numpy.where(known, distinct, 0)], dtype="float32")
     W = model.ops.as_contig(model.get_param("W"))
@@ -74,11 +85,14 @@ def forward(model: Model[List[Doc], Ragged], docs: List[Doc], is_train: bool):
     if is_train and model.attrs.get("dropout_rate") is not None:
         mask = model.ops.get_dropout_mask((W.shape[0],), model.attrs["dropout_rate"])
         projected *= mask
-    output = Ragged(projected[inverse], model.ops.asarray1i(lengths))
+    output = Ragged(projected if inverse is None else projected[inverse], model.ops.asarray1i(lengths))
 
     def backprop(d_output: Ragged) -> List[Doc]:
-        d_projected = model.ops.alloc2f(len(distinct), W.shape[0])
-        model.ops.scatter_add(d_projected, inverse.astype("int32"), model.ops.as_contig(d_output.data))
+        if inverse is None:
+            d_projected = numpy.array(d_output.data, dtype="float32", order="C")
+        else:
+            d_projected = model.ops.alloc2f(len(distinct), W.shape[0])
+            model.ops.scatter_add(d_projected, inverse.astype("int32"), model.ops.as_contig(d_output.data))
         d_projected[~known] = 0
         if mask is not None:
             d_projected *= mask

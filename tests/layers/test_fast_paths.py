@@ -13,6 +13,7 @@ from thinc.api import fix_random_seed
 from thinc.types import Ragged
 
 from spacy_rnn.layers.bow import hashed_ngrams
+from spacy_rnn.layers import static_vectors
 from spacy_rnn.layers.static_vectors import StaticVectors, rows_of
 
 WORDS = ["good", "bad", "film", "the", "a", "plot", "!", "😀", "dull", "great"]
@@ -123,7 +124,10 @@ def test_rows_are_spacys_find():
     assert rows_of(Vectors(shape=(0, 0)), keys).tolist() == [-1] * len(keys)
 
 
-def test_static_vectors_forward_and_gradient_are_spacys():
+@pytest.mark.parametrize("distinct_from", [0, 1000])
+def test_static_vectors_forward_and_gradient_are_spacys(monkeypatch, distinct_from):
+    # 0: the batch path (distinct rows projected once); 1000: a token at a time
+    monkeypatch.setattr(static_vectors, "DISTINCT_FROM", distinct_from)
     nlp = vocab_with_vectors()
     docs = [nlp("good film , the plot"), nlp(""), nlp("a great great film !")]  # "," has no vector
     ours, theirs = pair(nlp, docs)
@@ -143,7 +147,9 @@ def test_static_vectors_forward_and_gradient_are_spacys():
     assert_allclose(ours.get_grad("W"), theirs.get_grad("W"), rtol=1e-5, atol=1e-6)
 
 
-def test_static_vectors_dropout_is_spacys():
+@pytest.mark.parametrize("distinct_from", [0, 1000])
+def test_static_vectors_dropout_is_spacys(monkeypatch, distinct_from):
+    monkeypatch.setattr(static_vectors, "DISTINCT_FROM", distinct_from)
     nlp = vocab_with_vectors()
     docs = [nlp("good film the plot a bad")]
     ours, theirs = pair(nlp, docs, nO=64, dropout=0.5)
