@@ -139,6 +139,8 @@ def test_attention_of_one_document_at_inference_is_the_batched_path():
     assert alone.shape == (1, 8)
     assert_allclose(alone[0], batched[0], rtol=1e-5, atol=1e-6)
     assert_allclose(weights_alone[0], model.attrs["last_weights"][0], rtol=1e-5, atol=1e-7)
+    # a reversed view (negative strides) pools like its copy
+    assert_allclose(model.predict([X[::-1]]), model.predict([X[::-1].copy()]), rtol=1e-6)
     dY = rng.standard_normal((1, 8)).astype("f")
     _, backprop_train = model([X], is_train=True)
     assert_allclose(backprop(dY)[0], backprop_train(dY)[0], rtol=1e-5, atol=1e-6)

@@ -229,7 +229,7 @@ def _attend_one(model: Model, X: Floats2d, W: Floats2d, b: Floats2d, q: Floats2d
     the same computation as the batched path in five torch calls, which
     spares a single sentence the ragged kernels' and the thread scope's
     fixed costs."""
-    x = torch.from_numpy(X)
+    x = torch.from_numpy(numpy.ascontiguousarray(X))  # torch takes no negative strides
     u = torch.addmm(torch.from_numpy(b), x, torch.from_numpy(W).T).tanh_()
     a = torch.softmax(u @ torch.from_numpy(q), dim=0)
     if model.attrs["store_weights"]:
