@@ -11,7 +11,7 @@ Each version builds its pipeline in a process of its own (``PYTHONPATH`` puts
 path inside the old tree: 00e2389's sentence vectors recipe is
 ``RNNTextCat.v4`` + static vectors + bigrams), the new one from
 ``nlp.add_pipe("rnn_textcat")``, both with the vectors of ``--vectors`` and
-initialized on the first 300 records of the train split. Speed needs no
+initialized on the first 200 records of the train split. Speed needs no
 training: an initialized model does a trained one's computation per word.
 
 Then ``--rounds`` rounds, each running one process a (version, thread count),
@@ -35,35 +35,20 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "sst2"
 
 
-def read_jsonl(path: Path) -> List[Dict[str, Any]]:
-    with open(path, encoding="utf8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def build(config: str, vectors: str, train: Path, out: Path) -> None:
-    """Child: save a pipeline built from ``config`` ("default": the factory
-    default ``rnn_textcat``) with ``vectors``, initialized on 300 records."""
-    import spacy
-    from spacy.training import Example
+    """Child: save ``core_speed.build``'s pipeline of the ``rnn_textcat``
+    component of ``config`` ("default": the factory default) with
+    ``vectors``, initialized on the first records of ``train``."""
     from thinc.api import Config
 
     import spacy_rnn.architectures  # noqa: F401  (registers the version under test's names)
+    from core_speed import build as build_pipeline, read_jsonl  # benchmarks/ is on sys.path as a script
 
-    if config == "default":
-        nlp = spacy.blank("en")
-        nlp.add_pipe("rnn_textcat")
-        cfg = nlp.config
-    else:
-        cfg = Config().from_disk(config, overrides={"paths.train": None, "paths.dev": None})
-    cfg["initialize"]["vectors"] = vectors
-    nlp = spacy.util.load_model_from_config(cfg, auto_fill=True)
-    records = read_jsonl(train)[:300]
-    labels = sorted({r["label"] for r in records})
-    examples = [
-        Example.from_dict(nlp.make_doc(r["text"]), {"cats": {label: float(label == r["label"]) for label in labels}})
-        for r in records
-    ]
-    nlp.initialize(lambda: examples)
+    component = {}
+    if config != "default":
+        component = dict(Config().from_disk(config, interpolate=False)["components"]["rnn_textcat"])
+        component.pop("factory")
+    nlp = build_pipeline("rnn_textcat", component, read_jsonl(train), vectors=vectors)
     out.parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(out)
 
@@ -74,6 +59,7 @@ def time_pipeline(path: Path, texts: Path, threads: int, batch_sizes: List[int],
     import torch
 
     import spacy_rnn.architectures  # noqa: F401
+    from core_speed import read_jsonl
     from saved_speed import one_pass  # benchmarks/ is on sys.path when run as a script
 
     torch.set_num_threads(threads)
