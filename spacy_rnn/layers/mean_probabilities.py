@@ -10,9 +10,8 @@ geometric mean follows the more confident branch: while one branch is still
 unsure, the other decides.
 
 Adding the branches' scores before one softmax ("sum") trains one log-linear
-model, in which each branch only has to correct the other; on IMDB dev a bag
-of bigrams trained alone scored about as well as the whole summed model, and
-averaging the two models' probabilities scored higher than either.
+model, in which each branch only has to correct the other; why the means
+are the default: ``docs/usage/training-and-recipes.md``.
 
 The backward pass gives every branch the cross-entropy gradient of its own
 probabilities, ``p_i - truth``, as if it were the only model. The layer never

@@ -238,9 +238,9 @@ def _attend_one(model: Model, X: Floats2d, W: Floats2d, b: Floats2d, q: Floats2d
 
 
 def _tanh_(ops, U):
-    """``tanh`` in place. On CPU as ``2 * sigmoid(2 * U) - 1`` in torch, which
-    is faster than NumPy's and torch's own float32 ``tanh`` on large arrays
-    and within float32 rounding of NumPy's (``docs/design/threads.md``)."""
+    """``tanh`` in place. On CPU as ``2 * sigmoid(2 * U) - 1`` in torch, within
+    float32 rounding of NumPy's; why, with the timings against NumPy's and
+    torch's own ``tanh``: ``docs/design/threads.md``."""
     if isinstance(U, numpy.ndarray):
         torch.from_numpy(U).mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
     else:

@@ -92,8 +92,8 @@ class thread_scope:
     available, or 1 in a forked child. Restores the caller's thread count on
     exit, also after an exception. Scopes nest. (A class rather than a
     ``contextlib.contextmanager`` generator: the scope opens several times an
-    ``nlp(text)`` call, and the generator cost 1.5-1.9 microseconds more each
-    time: ``docs/design/threads.md``.)"""
+    ``nlp(text)`` call, and the generator cost more each time, measured in
+    ``docs/design/threads.md``.)"""
 
     __slots__ = ("caller", "outer")
 
